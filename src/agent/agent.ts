@@ -1,0 +1,194 @@
+/** runAgent: enroll once, then hold the control stream to the relay forever and serve its sessions. */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { AgentService, type DialFrame, DialFrameSchema } from "../../gen/cmdop/v1/agent_pb.ts";
+import { type SessionInput, SessionKind, type SessionOutput } from "../../gen/cmdop/v1/session_pb.ts";
+import { AsyncQueue } from "../lib/async_queue.ts";
+import { createRelayTransport } from "../lib/transport.ts";
+import { VERSION } from "../version.ts";
+import { Backoff, sleep } from "./backoff.ts";
+import { outputFrame, type SessionChannel } from "./channel.ts";
+import { runExecSession } from "./exec.ts";
+import { type AgentState, loadAgentState, saveAgentState } from "./state.ts";
+
+/** The relay pings every 15 s; this much silence means the link is dead. */
+const CONTROL_SILENCE_MS = 45_000;
+
+export interface AgentOptions {
+  server: string;
+  enrollToken?: string;
+  stateDir: string;
+  hostname: string;
+  displayName?: string;
+  /** Attach password to register (from --password-stdin). */
+  password?: string;
+  signal: AbortSignal;
+  log(message: string): void;
+  /** Runs a terminal session; absent where pseudo-terminals are not supported. */
+  runPtySession?: (channel: SessionChannel) => Promise<void>;
+}
+
+/** The agent cannot go on without an operator (bad enroll token, revoked credential). */
+export class AgentFatalError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+    this.name = "AgentFatalError";
+  }
+}
+
+/**
+ * Runs until the signal aborts. Network failures are retried forever with
+ * backoff; only credential problems end it, with {@linkcode AgentFatalError}.
+ */
+export async function runAgent(options: AgentOptions): Promise<void> {
+  const backoff = new Backoff({ baseMs: 200, capMs: 10_000 });
+  const state = await enrollOnce(options, backoff);
+  if (options.signal.aborted) return;
+  const transport = createRelayTransport({ baseUrl: options.server, bearer: state.credential });
+  const client = createClient(AgentService, transport);
+  if (options.password !== undefined) {
+    await retrying(options, backoff, () => client.setPassword({ password: options.password! }));
+    options.log("attach password registered");
+  }
+  const hello = {
+    hostname: options.hostname,
+    displayName: options.displayName ?? "",
+    os: Deno.build.os,
+    arch: Deno.build.arch,
+    agentVersion: VERSION,
+  };
+  while (!options.signal.aborted) {
+    const link = new AbortController();
+    const stop = () => link.abort();
+    options.signal.addEventListener("abort", stop, { once: true });
+    let watchdog = setTimeout(stop, CONTROL_SILENCE_MS);
+    try {
+      for await (const command of client.control(hello, { signal: link.signal })) {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(stop, CONTROL_SILENCE_MS);
+        if (command.msg.case === "welcome") {
+          backoff.reset();
+          options.log(`online as machine ${command.msg.value.machineId} at ${options.server}`);
+        } else if (command.msg.case === "dial") {
+          serveSession(client, command.msg.value.sessionId, options).catch((error) =>
+            options.log(`session failed: ${(error as Error).message}`)
+          );
+        }
+      }
+    } catch (error) {
+      if (options.signal.aborted) break;
+      const connectError = ConnectError.from(error);
+      if (connectError.code === Code.Unauthenticated) {
+        throw new AgentFatalError(
+          `the relay rejected this machine's credential (${connectError.rawMessage}); ` +
+            `remove "${options.stateDir}/agent.json" and enroll again`,
+          2,
+        );
+      }
+      options.log(`relay connection lost: ${connectError.rawMessage}`);
+    } finally {
+      clearTimeout(watchdog);
+      options.signal.removeEventListener("abort", stop);
+    }
+    if (!options.signal.aborted) await sleep(backoff.next(), options.signal);
+  }
+}
+
+async function enrollOnce(options: AgentOptions, backoff: Backoff): Promise<AgentState> {
+  const existing = await loadAgentState(options.stateDir);
+  if (existing) return existing;
+  if (!options.enrollToken) {
+    throw new AgentFatalError(
+      `not enrolled yet: no "${options.stateDir}/agent.json"; pass --enroll-token`,
+      1,
+    );
+  }
+  const client = createClient(
+    AgentService,
+    createRelayTransport({ baseUrl: options.server }),
+  );
+  const response = await retrying(options, backoff, () =>
+    client.enroll({
+      enrollToken: options.enrollToken!,
+      hostname: options.hostname,
+      displayName: options.displayName ?? "",
+      os: Deno.build.os,
+      arch: Deno.build.arch,
+      agentVersion: VERSION,
+      password: options.password ?? "",
+    }));
+  const state: AgentState = {
+    server: options.server,
+    machine_id: response.machineId,
+    workspace_id: response.workspaceId,
+    credential: response.machineSecret,
+  };
+  await saveAgentState(options.stateDir, state);
+  options.log(`enrolled as machine ${state.machine_id}`);
+  return state;
+}
+
+/** Retries network failures forever; credential errors are fatal. */
+async function retrying<T>(
+  options: AgentOptions,
+  backoff: Backoff,
+  call: () => Promise<T>,
+): Promise<T> {
+  for (;;) {
+    try {
+      const result = await call();
+      backoff.reset();
+      return result;
+    } catch (error) {
+      const connectError = ConnectError.from(error);
+      if (
+        connectError.code === Code.Unauthenticated ||
+        connectError.code === Code.InvalidArgument
+      ) {
+        throw new AgentFatalError(`the relay refused: ${connectError.rawMessage}`, 2);
+      }
+      if (options.signal.aborted) throw connectError;
+      options.log(`cannot reach the relay at ${options.server}: ${connectError.rawMessage}`);
+      await sleep(backoff.next(), options.signal);
+    }
+  }
+}
+
+/** Dials the relay back for one session and runs it. */
+async function serveSession(
+  client: ReturnType<typeof createClient<typeof AgentService>>,
+  sessionId: string,
+  options: AgentOptions,
+): Promise<void> {
+  const outbound = new AsyncQueue<DialFrame>();
+  outbound.push(create(DialFrameSchema, { sessionId }));
+  const abort = new AbortController();
+  const inputs = client.dial(outbound, { signal: abort.signal })[Symbol.asyncIterator]();
+  try {
+    const first = await inputs.next();
+    if (first.done || first.value.msg.case !== "open") return;
+    const open = first.value.msg.value;
+    const channel: SessionChannel = {
+      open,
+      inputs: { [Symbol.asyncIterator]: () => inputs as AsyncIterator<SessionInput> },
+      send: (output: SessionOutput) =>
+        outbound.push(create(DialFrameSchema, { sessionId, output })),
+    };
+    if (open.kind === SessionKind.PTY) {
+      if (!options.runPtySession) {
+        channel.send(outputFrame({
+          case: "exit",
+          value: { code: 1, error: `terminal sessions are not supported on ${Deno.build.os}` },
+        }));
+      } else {
+        await options.runPtySession(channel);
+      }
+    } else {
+      await runExecSession(channel, { env: Deno.env.toObject(), cwd: Deno.env.get("HOME") });
+    }
+  } finally {
+    outbound.close();
+    // Let the relay read the last frames before the stream is torn down.
+    Deno.unrefTimer(setTimeout(() => abort.abort(), 10_000));
+  }
+}

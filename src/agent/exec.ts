@@ -1,0 +1,158 @@
+/** runExecSession: one command run directly (no shell), stdout and stderr streamed apart under credit. */
+import { OutputStream } from "../../gen/cmdop/v1/session_pb.ts";
+import { CreditGate, DEFAULT_WINDOW_BYTES } from "../lib/credit.ts";
+import { INPUT_WINDOW_BYTES, outputFrame, type SessionChannel, signalExitCode } from "./channel.ts";
+
+/** How long output may keep flowing after the command exits (a background child holding the pipe). */
+const DRAIN_AFTER_EXIT_MS = 2_000;
+/** Between SIGTERM and SIGKILL when a client hangs up. */
+const HANGUP_GRACE_MS = 1_000;
+
+export interface ExecEnvironment {
+  env: Record<string, string>;
+  cwd?: string;
+}
+
+/**
+ * Runs `open.argv` and reports its output and exit status on the channel.
+ * The command gets its own process group, so a timeout or a hang-up ends
+ * everything it started.
+ *
+ * @example
+ * ```ts
+ * await runExecSession(channel, { env: Deno.env.toObject() });
+ * ```
+ */
+export async function runExecSession(
+  channel: SessionChannel,
+  environment: ExecEnvironment,
+): Promise<void> {
+  const { open } = channel;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(open.argv[0], {
+      args: open.argv.slice(1),
+      env: { ...environment.env, ...open.env },
+      cwd: environment.cwd,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      // A new process group (and session): the whole group can be signalled.
+      detached: true,
+    }).spawn();
+  } catch (error) {
+    const notFound = error instanceof Deno.errors.NotFound;
+    channel.send(outputFrame({
+      case: "exit",
+      value: {
+        code: notFound ? 127 : 126,
+        error: notFound
+          ? `command not found: ${open.argv[0]}`
+          : `cannot run "${open.argv[0]}": ${(error as Error).message}`,
+      },
+    }));
+    return;
+  }
+  channel.send(outputFrame({ case: "ready", value: { windowBytes: INPUT_WINDOW_BYTES } }));
+
+  const gate = new CreditGate(open.windowBytes || DEFAULT_WINDOW_BYTES);
+  const killGroup = (signal: Deno.Signal) => {
+    try {
+      Deno.kill(-child.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  let timedOut = false;
+  const timer = open.timeoutMs > 0
+    ? setTimeout(() => {
+      timedOut = true;
+      killGroup("SIGKILL");
+    }, open.timeoutMs)
+    : undefined;
+
+  const pumps = Promise.all([
+    pump(child.stdout, OutputStream.STDOUT, gate, channel),
+    pump(child.stderr, OutputStream.STDERR, gate, channel),
+  ]);
+  const inputs = consumeInputs(channel, child, gate, killGroup);
+
+  const status = await child.status;
+  clearTimeout(timer);
+  const drained = await Promise.race([
+    pumps.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), DRAIN_AFTER_EXIT_MS)),
+  ]);
+  if (!drained) {
+    await Promise.allSettled([child.stdout.cancel(), child.stderr.cancel()]);
+  }
+  gate.close();
+  channel.send(outputFrame({
+    case: "exit",
+    value: {
+      code: signalExitCode(status.signal, status.code),
+      signal: status.signal ?? "",
+      timedOut,
+    },
+  }));
+  inputs.catch(() => {});
+}
+
+async function pump(
+  stream: ReadableStream<Uint8Array>,
+  which: OutputStream,
+  gate: CreditGate,
+  channel: SessionChannel,
+): Promise<void> {
+  try {
+    for await (const chunk of stream) {
+      if (!(await gate.take(chunk.length))) return;
+      if (!channel.send(outputFrame({ case: "output", value: { stream: which, data: chunk } }))) {
+        return;
+      }
+    }
+  } catch {
+    // The pipe was cancelled after exit; what was read has been sent.
+  }
+}
+
+async function consumeInputs(
+  channel: SessionChannel,
+  child: Deno.ChildProcess,
+  gate: CreditGate,
+  killGroup: (signal: Deno.Signal) => void,
+): Promise<void> {
+  const stdin = child.stdin.getWriter();
+  let stdinOpen = true;
+  const closeStdin = () => {
+    if (!stdinOpen) return;
+    stdinOpen = false;
+    stdin.close().catch(() => {});
+  };
+  const hangUp = () => {
+    closeStdin();
+    killGroup("SIGTERM");
+    setTimeout(() => killGroup("SIGKILL"), HANGUP_GRACE_MS);
+  };
+  try {
+    for await (const input of channel.inputs) {
+      const msg = input.msg;
+      if (msg.case === "credit") gate.grant(msg.value);
+      else if (msg.case === "data") {
+        // An empty data frame is end-of-input.
+        if (msg.value.length === 0) closeStdin();
+        else if (stdinOpen) {
+          await stdin.write(msg.value).catch(closeStdin);
+          channel.send(outputFrame({ case: "credit", value: msg.value.length }));
+        }
+      } else if (msg.case === "close") {
+        hangUp();
+        return;
+      }
+    }
+    // The relay went away without a word: treat it as a hang-up.
+    hangUp();
+  } catch {
+    hangUp();
+  }
+}

@@ -1,0 +1,52 @@
+/** The agent's machine credential on disk: written once at enrollment, 0600, reused on every start. */
+import { join } from "node:path";
+
+export interface AgentState {
+  server: string;
+  machine_id: string;
+  workspace_id: string;
+  /** `cmm_<machine id>.<secret>`: the agent's bearer credential. */
+  credential: string;
+}
+
+const FILE = "agent.json";
+
+/** Reads the state file; undefined when the agent has not enrolled yet. A damaged file is an error. */
+export async function loadAgentState(stateDir: string): Promise<AgentState | undefined> {
+  const path = join(stateDir, FILE);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw new Error(`cannot read "${path}": ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error(`"${path}" is not valid JSON; move it away to enroll again`);
+  }
+  const state = parsed as Partial<AgentState>;
+  for (const key of ["server", "machine_id", "workspace_id", "credential"] as const) {
+    if (typeof state[key] !== "string" || state[key] === "") {
+      throw new Error(`"${path}" is not valid: ${key} must be a non-empty string`);
+    }
+  }
+  return state as AgentState;
+}
+
+/** Writes the state file atomically with mode 0600. */
+export async function saveAgentState(stateDir: string, state: AgentState): Promise<void> {
+  await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const path = join(stateDir, FILE);
+  const temp = `${path}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.writeTextFile(temp, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
+    await Deno.chmod(temp, 0o600);
+    await Deno.rename(temp, path);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,61 @@
+/** `cmdop agent run`: enroll this machine once and keep it reachable through the relay. */
+import type { CliContext } from "../../context.ts";
+import { CliError, ExitRequest } from "../../errors.ts";
+
+export interface AgentRunOptions {
+  server?: string;
+  enrollToken?: string;
+  state: string;
+  hostname?: string;
+  displayName?: string;
+  passwordStdin: boolean;
+}
+
+/** Runs the agent until interrupted; credential problems end it with their exit code. */
+export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions): Promise<void> {
+  const server = options.server ?? ctx.env("CMDOP_SERVER");
+  if (!server) throw new CliError("--server is required (or set CMDOP_SERVER)");
+  const { normaliseServer } = await import("../../access.ts");
+  const { runAgent, AgentFatalError } = await import("../../../agent/agent.ts");
+  const password = options.passwordStdin ? await readPassword(ctx) : undefined;
+  const log = (message: string) => {
+    ctx.stderr.write(`${new Date(ctx.now()).toISOString()} ${message}\n`);
+  };
+  try {
+    await runAgent({
+      server: normaliseServer(server),
+      enrollToken: options.enrollToken ?? ctx.env("CMDOP_ENROLL_TOKEN"),
+      stateDir: options.state,
+      hostname: options.hostname ?? Deno.hostname(),
+      displayName: options.displayName,
+      password,
+      signal: ctx.signal,
+      log,
+      runPtySession: await loadPtySupport(),
+    });
+  } catch (error) {
+    if (error instanceof AgentFatalError) {
+      await ctx.stderr.write(`error: ${error.message}\n`);
+      throw new ExitRequest(error.exitCode);
+    }
+    throw error;
+  }
+}
+
+async function readPassword(ctx: CliContext): Promise<string> {
+  let text = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of ctx.stdin.readable) text += decoder.decode(chunk, { stream: true });
+  const password = text.replace(/\r?\n$/, "");
+  if (!password) throw new CliError("--password-stdin read an empty password");
+  return password;
+}
+
+async function loadPtySupport() {
+  try {
+    const { runPtySession } = await import("../../../agent/pty_session.ts");
+    return runPtySession;
+  } catch {
+    return undefined;
+  }
+}

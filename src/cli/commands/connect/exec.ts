@@ -1,0 +1,128 @@
+/** `cmdop connect exec <host> -- <cmd...>`: one command, its output streams apart, its exit status. */
+import { OutputStream, SessionKind } from "../../../../gen/cmdop/v1/session_pb.ts";
+import type { CliContext } from "../../context.ts";
+import { CliError, ExitRequest } from "../../errors.ts";
+import type { GlobalOptions, RunState } from "../../globals.ts";
+import { passwordSource } from "../../machine_password.ts";
+import { connectRelay } from "../../relay_client.ts";
+import { requireOnline, resolveMachine } from "../../resolve_machine.ts";
+import { type OpenedSession, openSession } from "../../session_client.ts";
+import { parseDuration } from "../../duration.ts";
+
+export interface ExecOptions {
+  host: string;
+  argv: string[];
+  /** Seconds, or a duration like "90s" / "5m"; 0 = no limit. Default 30 s. */
+  timeout?: string;
+}
+
+/** How long past the remote timeout the client waits for the relay's word before giving up. */
+const CLIENT_GRACE_MS = 10_000;
+
+/** Runs the command remotely and ends with its exit status. */
+export async function runExec(
+  ctx: CliContext,
+  globals: GlobalOptions,
+  state: RunState,
+  options: ExecOptions,
+): Promise<never> {
+  const timeoutMs = parseDuration(options.timeout ?? "30", "--timeout", "s");
+  const conn = await connectRelay(ctx, globals, state);
+  const { machines } = await conn.machines.listMachines({}, { signal: ctx.signal });
+  const machine = resolveMachine(machines, options.host);
+  requireOnline(machine);
+
+  const started = ctx.now();
+  const session = await openSession(conn, {
+    machineId: machine.id,
+    kind: SessionKind.EXEC,
+    argv: options.argv,
+    timeoutMs,
+  }, passwordSource(ctx, globals, conn, machine), ctx.signal);
+  forwardStdin(ctx, session);
+
+  const collected = { stdout: [] as Uint8Array[], stderr: [] as Uint8Array[] };
+  const guard = timeoutMs > 0
+    ? setTimeout(() => session.abort(), timeoutMs + CLIENT_GRACE_MS)
+    : undefined;
+  const onInterrupt = () => session.close();
+  ctx.signal.addEventListener("abort", onInterrupt, { once: true });
+  let exit;
+  try {
+    for (;;) {
+      const next = await session.frames.next();
+      if (next.done) break;
+      const msg = next.value.msg;
+      if (msg.case === "output") {
+        const stderr = msg.value.stream === OutputStream.STDERR;
+        if (globals.json) (stderr ? collected.stderr : collected.stdout).push(msg.value.data);
+        else await (stderr ? ctx.stderr : ctx.stdout).write(msg.value.data);
+        session.consumed(msg.value.data.length);
+      } else if (msg.case === "exit") {
+        exit = msg.value;
+        break;
+      }
+    }
+  } catch (error) {
+    if (ctx.signal.aborted) throw new ExitRequest(130);
+    throw error;
+  } finally {
+    clearTimeout(guard);
+    ctx.signal.removeEventListener("abort", onInterrupt);
+  }
+  if (!exit) {
+    if (ctx.signal.aborted) throw new ExitRequest(130);
+    throw new CliError(`no answer from "${machine.hostname}" within the timeout`);
+  }
+  const durationMs = ctx.now() - started;
+  const where = `"${machine.hostname}"`;
+  const timeoutText = `command timed out after ${timeoutMs / 1000}s on ${where}; ` +
+    "the remote process group was killed";
+  if (globals.json) {
+    const decoder = new TextDecoder();
+    const envelope: Record<string, unknown> = {
+      stdout: decoder.decode(concat(collected.stdout)),
+      stderr: decoder.decode(concat(collected.stderr)),
+      exit_code: exit.timedOut ? null : exit.code,
+      duration_ms: durationMs,
+    };
+    if (exit.timedOut) {
+      envelope.timed_out = true;
+      envelope.error = timeoutText;
+    }
+    await ctx.stdout.write(JSON.stringify(envelope) + "\n");
+  }
+  if (exit.timedOut) {
+    await ctx.stderr.write(`error: ${timeoutText}\nhint: raise it with --timeout\n`);
+    throw new ExitRequest(1);
+  }
+  if (exit.error) await ctx.stderr.write(`error: ${exit.error}\n`);
+  throw new ExitRequest(exit.code);
+}
+
+/** Piped stdin goes to the remote command; a terminal does not (use attach for that). */
+function forwardStdin(ctx: CliContext, session: OpenedSession): void {
+  if (ctx.stdin.isTerminal()) {
+    session.endInput();
+    return;
+  }
+  (async () => {
+    try {
+      for await (const chunk of ctx.stdin.readable) await session.write(chunk);
+    } catch {
+      // Closed or unreadable stdin is simply the end of input.
+    }
+    session.endInput();
+  })();
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}

@@ -1,0 +1,58 @@
+/** `cmdop connect --list [--online]`: the machine inventory as a table or JSON. */
+import type { Machine } from "../../../../gen/cmdop/v1/machine_pb.ts";
+import type { CliContext } from "../../context.ts";
+import type { GlobalOptions, RunState } from "../../globals.ts";
+import { connectRelay } from "../../relay_client.ts";
+import { formatAgo, formatTable } from "../../ui/table.ts";
+
+export interface ListOptions {
+  online: boolean;
+}
+
+/** Prints the workspace's machines. */
+export async function runList(
+  ctx: CliContext,
+  globals: GlobalOptions,
+  state: RunState,
+  options: ListOptions,
+): Promise<void> {
+  const conn = await connectRelay(ctx, globals, state);
+  const { machines } = await conn.machines.listMachines(
+    { onlineOnly: options.online },
+    { signal: ctx.signal },
+  );
+  if (globals.json) {
+    await ctx.stdout.write(JSON.stringify(machines.map(machineJson), null, 2) + "\n");
+    return;
+  }
+  if (machines.length === 0) {
+    await ctx.stderr.write(options.online ? "no machines online\n" : "no machines yet\n");
+    return;
+  }
+  const now = ctx.now();
+  const rows = machines.map((m) => [
+    m.displayName,
+    m.hostname,
+    m.id,
+    m.online ? "online" : "offline",
+    formatAgo(Number(m.lastHeartbeatMs), now),
+  ]);
+  await ctx.stdout.write(
+    formatTable(["NAME", "HOSTNAME", "ID", "STATUS", "LAST HEARTBEAT"], rows),
+  );
+}
+
+/** A machine as scripts see it in `--json` output. */
+export function machineJson(m: Machine): Record<string, unknown> {
+  const last = Number(m.lastHeartbeatMs);
+  return {
+    id: m.id,
+    hostname: m.hostname,
+    display_name: m.displayName,
+    online: m.online,
+    last_heartbeat: last ? new Date(last).toISOString() : null,
+    os: m.os,
+    arch: m.arch,
+    has_password: m.hasPassword,
+  };
+}

@@ -1,0 +1,27 @@
+/** The global flags of `cmdop connect`, as every subcommand sees them. */
+
+export interface GlobalOptions {
+  apiKey?: string;
+  server?: string;
+  workspace?: string;
+  json: boolean;
+  /** False with --no-interactive / -q, and implied false by --json. */
+  interactive: boolean;
+}
+
+/** Normalises commander's merged options (`optsWithGlobals()`). */
+export function toGlobalOptions(opts: Record<string, unknown>): GlobalOptions {
+  const json = opts.json === true;
+  return {
+    apiKey: typeof opts.apiKey === "string" ? opts.apiKey : undefined,
+    server: typeof opts.server === "string" ? opts.server : undefined,
+    workspace: typeof opts.workspace === "string" ? opts.workspace : undefined,
+    json,
+    interactive: opts.interactive !== false && !json,
+  };
+}
+
+/** What a run learns along the way that error reporting needs (where the credential came from). */
+export interface RunState {
+  credentialSource?: string;
+}

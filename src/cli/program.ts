@@ -1,0 +1,89 @@
+/** buildProgram: the cmdop command tree. Definitions are cheap; each action imports its command lazily. */
+import { Command, Option } from "@commander-js/extra-typings";
+import { VERSION } from "../version.ts";
+import type { CliContext } from "./context.ts";
+import { type GlobalOptions, type RunState, toGlobalOptions } from "./globals.ts";
+import { registerConnectCommands } from "./connect_tree.ts";
+
+/**
+ * The whole command tree, writing through the context.
+ *
+ * @example
+ * ```ts
+ * await buildProgram(ctx, {}).parseAsync(["connect", "--list"], { from: "user" });
+ * ```
+ */
+export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
+  const program = new Command("cmdop")
+    .description("Reach your machines by name through a relay: no SSH keys, no open ports")
+    .version(VERSION, "-V, --version")
+    .exitOverride()
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({
+      writeOut: (text) => void ctx.stdout.write(text),
+      writeErr: (text) => void ctx.stderr.write(text),
+    });
+
+  const relay = program.command("relay").description("Run and administer a relay");
+  relay.command("serve")
+    .description("Serve the relay (embedded store under --data)")
+    .option("--listen <host:port>", "address to listen on", "127.0.0.1:4780")
+    .option("--data <dir>", "state directory", ".cmdop-relay")
+    .option("--public-url <url>", "URL clients use to reach this relay (share links)")
+    .action(async (opts) => {
+      const { runServe } = await import("./commands/relay/serve.ts");
+      await runServe(ctx, { listen: opts.listen, data: opts.data, publicUrl: opts.publicUrl });
+    });
+  relay.command("workspace").description("Manage workspaces in the relay's store")
+    .command("create")
+    .description("Create a workspace and print its API key and enroll token")
+    .argument("<name>")
+    .requiredOption("--data <dir>", "the relay's state directory")
+    .option("--json", "print a JSON object")
+    .action(async (name, opts) => {
+      const { runWorkspaceCreate } = await import("./commands/relay/workspace_create.ts");
+      await runWorkspaceCreate(ctx, { name, data: opts.data, json: opts.json === true });
+    });
+
+  program.command("agent").description("Run the agent on this machine")
+    .command("run")
+    .description("Enroll once, then keep this machine reachable through the relay")
+    .option("--server <url>", "relay URL (or CMDOP_SERVER)")
+    .option("--enroll-token <token>", "workspace enroll token (first run only)")
+    .requiredOption("--state <dir>", "where the machine credential is kept")
+    .option("--hostname <name>", "hostname to register (default: this machine's)")
+    .option("--display-name <name>", "friendly name shown in lists")
+    .option("--password-stdin", "read an attach password from stdin and register it")
+    .action(async (opts) => {
+      const { runAgentCommand } = await import("./commands/agent/run.ts");
+      await runAgentCommand(ctx, {
+        server: opts.server,
+        enrollToken: opts.enrollToken,
+        state: opts.state,
+        hostname: opts.hostname,
+        displayName: opts.displayName,
+        passwordStdin: opts.passwordStdin === true,
+      });
+    });
+
+  registerConnectCommands(program, ctx, state);
+  return program;
+}
+
+/** Adds the global flags of the spec page to a command. */
+export function withGlobalFlags<C extends Command<unknown[], Record<string, unknown>>>(
+  command: C,
+): C {
+  command
+    .addOption(new Option("-k, --api-key <key>", "override the resolved API key for this call"))
+    .addOption(new Option("-s, --server <addr>", "override the relay server"))
+    .addOption(new Option("--workspace <name>", "use the named workspace instead of the active one"))
+    .addOption(new Option("--json", "emit structured output (implies --no-interactive)"))
+    .addOption(new Option("-q, --no-interactive", "never prompt; fail fast if data is missing"));
+  return command;
+}
+
+/** The global options as seen from any subcommand. */
+export function globalsOf(command: { optsWithGlobals(): Record<string, unknown> }): GlobalOptions {
+  return toGlobalOptions(command.optsWithGlobals());
+}

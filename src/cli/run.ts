@@ -1,0 +1,91 @@
+/** runCli: parses argv, runs the command, and is the only place errors become exit codes. */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { CommanderError } from "commander";
+import type { CliContext } from "./context.ts";
+import { CliError, ExitCode, ExitRequest } from "./errors.ts";
+import type { RunState } from "./globals.ts";
+import { buildProgram } from "./program.ts";
+
+/**
+ * Runs the cmdop command line and returns the process exit code.
+ *
+ * @example
+ * ```ts
+ * Deno.exit(await runCli(Deno.args, systemContext()));
+ * ```
+ */
+export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
+  const json = argv.includes("--json");
+  const state: RunState = {};
+  try {
+    await buildProgram(ctx, state).parseAsync(argv, { from: "user" });
+    return ExitCode.ok;
+  } catch (error) {
+    if (error instanceof ExitRequest) return error.exitCode;
+    if (error instanceof CommanderError) {
+      // Help and version are successful exits that commander reports as errors.
+      if (error.exitCode === 0) return ExitCode.ok;
+      return ExitCode.generic;
+    }
+    const cliError = toCliError(error, state);
+    await report(ctx, cliError, json);
+    return cliError.exitCode;
+  }
+}
+
+/** Maps anything thrown to the error the user sees. */
+export function toCliError(error: unknown, state: RunState = {}): CliError {
+  if (error instanceof CliError) return error;
+  if (error instanceof ConnectError) return fromConnectError(error, state);
+  if (error instanceof Error && error.name === "ExitPromptError") {
+    return new CliError("cancelled", { exitCode: 130 });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new CliError(message, { cause: error });
+}
+
+function fromConnectError(error: ConnectError, state: RunState): CliError {
+  const message = error.rawMessage;
+  switch (error.code) {
+    case Code.Unauthenticated:
+      return new CliError(
+        state.credentialSource ? `${message} (credential from ${state.credentialSource})` : message,
+        {
+          exitCode: ExitCode.auth,
+          hint: state.credentialSource ? "fix or replace that credential" : undefined,
+          cause: error,
+        },
+      );
+    case Code.PermissionDenied:
+    case Code.ResourceExhausted:
+      return new CliError(message, { exitCode: ExitCode.auth, cause: error });
+    case Code.FailedPrecondition:
+      if (error.metadata.get("cmdop-reason") === "offline") {
+        return new CliError(message, { exitCode: ExitCode.offline, cause: error });
+      }
+      return new CliError(message, { cause: error });
+    case Code.Unavailable:
+    case Code.Unknown:
+    case Code.Internal:
+      if (/fetch|connect|refused|network|dns|tcp/i.test(message)) {
+        return new CliError(`cannot reach the relay: ${message}`, {
+          hint: "check --server / CMDOP_SERVER and that the relay is running",
+          cause: error,
+        });
+      }
+      return new CliError(message, { cause: error });
+    default:
+      return new CliError(message, { cause: error });
+  }
+}
+
+async function report(ctx: CliContext, error: CliError, json: boolean): Promise<void> {
+  const lines = [`error: ${error.message}`, ...error.details];
+  if (error.hint) lines.push(`hint: ${error.hint}`);
+  await ctx.stderr.write(lines.join("\n") + "\n");
+  if (json) {
+    await ctx.stdout.write(
+      JSON.stringify({ error: error.message, exit_code: error.exitCode }) + "\n",
+    );
+  }
+}

@@ -1,0 +1,144 @@
+/** openSession: a client's end of an exec or terminal session, with credit flow and the password challenge. */
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  type Exit,
+  type OpenSessionSchema,
+  type Ready,
+  type SessionInput,
+  SessionInputSchema,
+  type SessionOutput,
+} from "../../gen/cmdop/v1/session_pb.ts";
+import { AsyncQueue } from "../lib/async_queue.ts";
+import { CreditCounter, CreditGate, DEFAULT_WINDOW_BYTES } from "../lib/credit.ts";
+import { CliError, ExitCode } from "./errors.ts";
+import type { RelayConnection } from "./relay_client.ts";
+
+/** Asks for a machine's password; undefined means none can be had (non-interactive). */
+export type PasswordSource = (machineId: string) => Promise<string | undefined>;
+
+export interface OpenedSession {
+  ready: Ready;
+  /** Output and exit frames; credits for them are sent by `consumed`. */
+  frames: AsyncIterator<SessionOutput>;
+  /** Sends input bytes within the agent's window (waits while it is full). */
+  write(data: Uint8Array): Promise<void>;
+  /** Signals end of input. */
+  endInput(): void;
+  resize(rows: number, cols: number): void;
+  /** Reports output bytes as written out, returning credit to the agent. */
+  consumed(bytes: number): void;
+  /** Hangs up: the remote process group is ended. */
+  close(): void;
+  /** Tears the stream down without a goodbye. */
+  abort(): void;
+}
+
+/**
+ * Opens a session and waits for the agent to be ready.
+ *
+ * @example
+ * ```ts
+ * const s = await openSession(conn, { machineId, kind: SessionKind.EXEC, argv }, passwords, signal);
+ * ```
+ */
+export async function openSession(
+  conn: RelayConnection,
+  open: MessageInitShape<typeof OpenSessionSchema>,
+  passwordFor: PasswordSource,
+  signal: AbortSignal,
+  windowBytes = DEFAULT_WINDOW_BYTES,
+): Promise<OpenedSession> {
+  const inputs = new AsyncQueue<SessionInput>();
+  const abort = new AbortController();
+  const onAbort = () => abort.abort(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  const machineId = open.machineId ?? "";
+  inputs.push(create(SessionInputSchema, {
+    msg: {
+      case: "open",
+      value: { ...open, windowBytes, machineToken: conn.machineTokens.get(machineId) ?? "" },
+    },
+  }));
+  const frames = conn.sessions.session(inputs, { signal: abort.signal })[Symbol.asyncIterator]();
+
+  let ready: Ready | undefined;
+  while (!ready) {
+    const next = await frames.next();
+    if (next.done) throw new CliError("the relay ended the session before it started");
+    const msg = next.value.msg;
+    if (msg.case === "ready") ready = msg.value;
+    else if (msg.case === "challenge") {
+      const password = await passwordFor(machineId);
+      if (password === undefined) {
+        abort.abort();
+        throw new CliError("this machine requires an attach password", {
+          exitCode: ExitCode.auth,
+          hint: `remember one with: cmdop connect password set <host>`,
+        });
+      }
+      inputs.push(create(SessionInputSchema, { msg: { case: "auth", value: { password } } }));
+    } else if (msg.case === "granted") {
+      conn.machineTokens.set(machineId, msg.value.machineToken);
+    } else if (msg.case === "exit") {
+      // The command could not even start.
+      return startedAndExited(next.value, msg.value);
+    }
+  }
+
+  const inputGate = new CreditGate(ready.windowBytes || 64 * 1024);
+  const counter = new CreditCounter(Math.max(1, windowBytes >> 2));
+  const send = (msg: MessageInitShape<typeof SessionInputSchema>["msg"]) =>
+    inputs.push(create(SessionInputSchema, { msg }));
+  async function* remaining(): AsyncGenerator<SessionOutput> {
+    try {
+      for (;;) {
+        const next = await frames.next();
+        if (next.done) return;
+        if (next.value.msg.case === "credit") inputGate.grant(next.value.msg.value);
+        else yield next.value;
+      }
+    } finally {
+      inputGate.close();
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+  return {
+    ready,
+    frames: remaining(),
+    async write(data) {
+      if (await inputGate.take(data.length)) send({ case: "data", value: data });
+    },
+    endInput: () => send({ case: "data", value: new Uint8Array(0) }),
+    resize: (rows, cols) => send({ case: "resize", value: { rows, cols } }),
+    consumed(bytes) {
+      const credit = counter.consumed(bytes);
+      if (credit > 0) send({ case: "credit", value: credit });
+    },
+    close() {
+      send({ case: "close", value: {} });
+      inputs.close();
+    },
+    abort: () => abort.abort(),
+  };
+}
+
+function startedAndExited(frame: SessionOutput, exit: Exit): OpenedSession {
+  if (exit.error) throw new CliError(exit.error, { exitCode: exit.code || ExitCode.generic });
+  let done = false;
+  return {
+    ready: { $typeName: "cmdop.v1.Ready", sessionId: "", windowBytes: 0 },
+    frames: {
+      next: () => {
+        if (done) return Promise.resolve({ done: true, value: undefined });
+        done = true;
+        return Promise.resolve({ done: false, value: frame });
+      },
+    },
+    write: () => Promise.resolve(),
+    endInput: () => {},
+    resize: () => {},
+    consumed: () => {},
+    close: () => {},
+    abort: () => {},
+  };
+}

@@ -1,0 +1,111 @@
+/** Who is calling: turns the Authorization header into a client principal or an agent's machine. */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { constantTimeEqual, hashSecret } from "../lib/secrets.ts";
+import type { RelayDeps } from "./deps.ts";
+import type { MachineRecord } from "./store/store.ts";
+
+/** Prefixes make each secret's kind visible, and routable without a lookup. */
+export const SecretPrefix = {
+  apiKey: "cmk",
+  enrollToken: "cme",
+  shareToken: "cms",
+  machineToken: "cmt",
+  machineSecret: "cmm",
+  accessToken: "cma",
+  refreshToken: "cmr",
+} as const;
+
+/** A client acting in a whole workspace, or through a share link on one machine. */
+export type ClientPrincipal =
+  | { kind: "workspace"; workspaceId: string; via: "api_key" | "login_token"; userId?: string }
+  | { kind: "share"; workspaceId: string; machineId: string; shareId: string };
+
+/** Resolves the bearer of a login access token; provided by the login service when present. */
+export type AccessTokenResolver = (
+  token: string,
+  workspaceHint: string | null,
+) => Promise<ClientPrincipal>;
+
+/** Extracts the bearer token, or throws Unauthenticated. */
+export function bearerToken(header: Headers): string {
+  const value = header.get("authorization") ?? "";
+  const match = /^Bearer\s+(\S+)$/i.exec(value);
+  if (!match) {
+    throw new ConnectError("missing credential (Authorization: Bearer …)", Code.Unauthenticated);
+  }
+  return match[1];
+}
+
+/**
+ * Authenticates a client call: API key, share token, or (with a resolver)
+ * a login access token.
+ *
+ * @example
+ * ```ts
+ * const principal = await authenticateClient(deps, ctx.requestHeader);
+ * ```
+ */
+export async function authenticateClient(
+  deps: RelayDeps,
+  header: Headers,
+  resolveAccessToken?: AccessTokenResolver,
+): Promise<ClientPrincipal> {
+  const token = bearerToken(header);
+  const prefix = token.split("_", 1)[0];
+  if (prefix === SecretPrefix.apiKey) {
+    const workspaceId = await deps.store.workspaceIdByApiKey(await hashSecret(token));
+    if (!workspaceId) throw new ConnectError("API key is not valid", Code.Unauthenticated);
+    return { kind: "workspace", workspaceId, via: "api_key" };
+  }
+  if (prefix === SecretPrefix.shareToken) {
+    const share = await deps.store.shareByToken(await hashSecret(token));
+    if (!share) throw new ConnectError("share link is not valid", Code.Unauthenticated);
+    if (share.revokedMs !== null) {
+      throw new ConnectError("share link was revoked", Code.Unauthenticated);
+    }
+    if (share.expiresMs !== 0 && deps.now() >= share.expiresMs) {
+      throw new ConnectError(
+        `share link expired at ${new Date(share.expiresMs).toISOString()}`,
+        Code.Unauthenticated,
+      );
+    }
+    return {
+      kind: "share",
+      workspaceId: share.workspaceId,
+      machineId: share.machineId,
+      shareId: share.id,
+    };
+  }
+  if (prefix === SecretPrefix.accessToken && resolveAccessToken) {
+    return await resolveAccessToken(token, header.get("cmdop-workspace"));
+  }
+  throw new ConnectError("credential is not valid", Code.Unauthenticated);
+}
+
+/** Authenticates an agent by its machine credential `cmm_<machine id>.<secret>`. */
+export async function authenticateAgent(deps: RelayDeps, header: Headers): Promise<MachineRecord> {
+  const token = bearerToken(header);
+  const match = /^cmm_([0-9a-f-]{36})\.(.+)$/.exec(token);
+  if (!match) throw new ConnectError("machine credential is not valid", Code.Unauthenticated);
+  const machine = await deps.store.machineById(match[1]);
+  if (!machine || !constantTimeEqual(machine.secretHash, await hashSecret(match[2]))) {
+    throw new ConnectError("machine credential is not valid", Code.Unauthenticated);
+  }
+  return machine;
+}
+
+/**
+ * Loads a machine the principal may reach; NotFound otherwise, so that other
+ * workspaces' machines are indistinguishable from missing ones.
+ */
+export async function machineForPrincipal(
+  deps: RelayDeps,
+  principal: ClientPrincipal,
+  machineId: string,
+): Promise<MachineRecord> {
+  const machine = await deps.store.machineById(machineId);
+  const visible = machine !== undefined && machine.workspaceId === principal.workspaceId &&
+    (principal.kind !== "share" || principal.machineId === machine.id);
+  if (!visible) throw new ConnectError(`machine "${machineId}" not found`, Code.NotFound);
+  return machine!;
+}

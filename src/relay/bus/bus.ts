@@ -1,0 +1,55 @@
+/** Bus: how relay services find agents and meet their dial-back streams, local or across nodes. */
+import type { AgentCommand } from "../../../gen/cmdop/v1/agent_pb.ts";
+import type { SessionInput, SessionOutput } from "../../../gen/cmdop/v1/session_pb.ts";
+
+/** The relay's handle on one connected agent's control stream. */
+export interface AgentLink {
+  /** Queues a command on the control stream; false when the stream is gone. */
+  send(command: AgentCommand): boolean;
+}
+
+export interface Presence {
+  online: boolean;
+  /** Last time the agent was heard from (connect or heartbeat), unix ms; 0 = unknown. */
+  lastSeenMs: number;
+}
+
+/** The agent's end of one session, as the client's session handler sees it. */
+export interface DialedSession {
+  /** Frames the agent sends (output, exit, credit), ending when its stream ends. */
+  frames: AsyncIterable<SessionOutput>;
+  /** Forwards a frame to the agent; false once the agent's stream is gone. */
+  send(input: SessionInput): boolean;
+  /** Ends the relay-to-agent direction. Idempotent. */
+  end(): void;
+}
+
+/**
+ * Routing between relay services and agents. The embedded relay routes in
+ * process; a cluster routes across nodes. Services depend only on this.
+ */
+export interface Bus {
+  /** Registers an agent's control stream on this node; the returned function unregisters it. */
+  attachAgent(machineId: string, link: AgentLink): () => void;
+  /** Records a heartbeat from an agent connected to this node. */
+  heartbeat(machineId: string, nowMs: number): void;
+  /** Presence of the given machines, wherever their agents are connected. */
+  presence(machineIds: string[]): Promise<Map<string, Presence>>;
+  /**
+   * Asks the machine's agent to dial back for `sessionId` and waits for it.
+   * Rejects with {@linkcode AgentUnreachableError} when it is not connected or
+   * does not dial back within the timeout.
+   */
+  dial(machineId: string, sessionId: string, signal: AbortSignal): Promise<DialedSession>;
+  /** Hands an agent's dial-back stream to the waiting session; false when none waits. */
+  acceptDial(machineId: string, sessionId: string, session: DialedSession): boolean;
+  close(): Promise<void>;
+}
+
+/** The machine's agent is not connected, or did not answer a dial request. */
+export class AgentUnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AgentUnreachableError";
+  }
+}

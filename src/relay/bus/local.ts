@@ -1,0 +1,116 @@
+/** LocalBus: routing for the embedded relay, where agents and clients meet in one process. */
+import { create } from "@bufbuild/protobuf";
+import { AgentCommandSchema } from "../../../gen/cmdop/v1/agent_pb.ts";
+import {
+  type AgentLink,
+  AgentUnreachableError,
+  type Bus,
+  type DialedSession,
+  type Presence,
+} from "./bus.ts";
+
+interface Waiter {
+  machineId: string;
+  resolve(session: DialedSession): void;
+}
+
+interface Attached {
+  link: AgentLink;
+  lastSeenMs: number;
+}
+
+/**
+ * In-process {@linkcode Bus}.
+ *
+ * @example
+ * ```ts
+ * const bus = new LocalBus({ now: Date.now });
+ * ```
+ */
+export class LocalBus implements Bus {
+  #agents = new Map<string, Attached>();
+  #waiters = new Map<string, Waiter>();
+  #now: () => number;
+  #dialTimeoutMs: number;
+
+  constructor(options: { now: () => number; dialTimeoutMs?: number }) {
+    this.#now = options.now;
+    this.#dialTimeoutMs = options.dialTimeoutMs ?? 10_000;
+  }
+
+  /** Number of agents connected to this process. */
+  get connectedAgents(): number {
+    return this.#agents.size;
+  }
+
+  attachAgent(machineId: string, link: AgentLink): () => void {
+    const entry = { link, lastSeenMs: this.#now() };
+    // A reconnecting agent replaces its stale stream; the old one's cleanup must not evict it.
+    this.#agents.set(machineId, entry);
+    return () => {
+      if (this.#agents.get(machineId) === entry) this.#agents.delete(machineId);
+    };
+  }
+
+  heartbeat(machineId: string, nowMs: number): void {
+    const entry = this.#agents.get(machineId);
+    if (entry) entry.lastSeenMs = nowMs;
+  }
+
+  presence(machineIds: string[]): Promise<Map<string, Presence>> {
+    const result = new Map<string, Presence>();
+    for (const id of machineIds) {
+      const entry = this.#agents.get(id);
+      result.set(id, { online: entry !== undefined, lastSeenMs: entry?.lastSeenMs ?? 0 });
+    }
+    return Promise.resolve(result);
+  }
+
+  dial(machineId: string, sessionId: string, signal: AbortSignal): Promise<DialedSession> {
+    const entry = this.#agents.get(machineId);
+    if (!entry) return Promise.reject(new AgentUnreachableError("machine is offline"));
+    return new Promise<DialedSession>((resolve, reject) => {
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        this.#waiters.delete(sessionId);
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(signal.reason);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new AgentUnreachableError("machine did not answer the session request in time"));
+      }, this.#dialTimeoutMs);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.set(sessionId, {
+        machineId,
+        resolve: (session) => {
+          cleanup();
+          resolve(session);
+        },
+      });
+      const sent = entry.link.send(
+        create(AgentCommandSchema, { msg: { case: "dial", value: { sessionId } } }),
+      );
+      if (!sent) {
+        cleanup();
+        reject(new AgentUnreachableError("machine is offline"));
+      }
+    });
+  }
+
+  acceptDial(machineId: string, sessionId: string, session: DialedSession): boolean {
+    const waiter = this.#waiters.get(sessionId);
+    // A session id is only honoured for the machine it was sent to.
+    if (!waiter || waiter.machineId !== machineId) return false;
+    waiter.resolve(session);
+    return true;
+  }
+
+  close(): Promise<void> {
+    this.#agents.clear();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,16 @@
+/** RelayDeps: what the relay's services are built from. */
+import type { Bus } from "./bus/bus.ts";
+import type { PasswordLimiters } from "./machine_access.ts";
+import type { Store } from "./store/store.ts";
+
+export interface RelayDeps {
+  store: Store;
+  bus: Bus;
+  /** Unix ms; injected so expiry rules can be tested with a fake clock. */
+  now(): number;
+  /** The URL clients and agents reach this relay at (used in share links). */
+  publicUrl: string;
+  passwordLimiters: PasswordLimiters;
+  /** One line of operator-facing log. */
+  log(message: string): void;
+}

@@ -1,0 +1,79 @@
+/** Password-protected machines: checking attach passwords and the 24 h machine tokens they earn. */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { hashSecret, newSecret } from "../lib/secrets.ts";
+import { SecretPrefix } from "./auth.ts";
+import type { RelayDeps } from "./deps.ts";
+import { verifyPassword } from "./passwords.ts";
+import { FailureLimiter } from "./rate_limit.ts";
+import type { MachineRecord } from "./store/store.ts";
+
+/** How long a proven password opens a machine. */
+export const MACHINE_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** True when the token was issued for this machine and has not expired. */
+export async function machineTokenValid(
+  deps: RelayDeps,
+  machine: MachineRecord,
+  token: string,
+): Promise<boolean> {
+  if (!token) return false;
+  const record = await deps.store.machineToken(await hashSecret(token));
+  return record !== undefined && record.machineId === machine.id &&
+    record.expiresMs > deps.now();
+}
+
+/** Wrong-password limiters: one per (machine, source), and a looser one per machine. */
+export interface PasswordLimiters {
+  perSource: FailureLimiter;
+  perMachine: FailureLimiter;
+}
+
+/** The relay's default limiters. */
+export function createPasswordLimiters(now: () => number): PasswordLimiters {
+  return {
+    perSource: new FailureLimiter({ now, freeFailures: 3 }),
+    perMachine: new FailureLimiter({ now, freeFailures: 20 }),
+  };
+}
+
+/**
+ * Verifies an attach password under the limiter (per machine and per source)
+ * and mints a machine token. Throws Unauthenticated on a wrong password and
+ * ResourceExhausted while locked out.
+ */
+export async function unlockMachine(
+  deps: RelayDeps,
+  limiters: PasswordLimiters,
+  machine: MachineRecord,
+  password: string,
+  source: string,
+): Promise<{ token: string; expiresMs: number }> {
+  if (!machine.passwordHash) {
+    throw new ConnectError("machine has no attach password", Code.FailedPrecondition);
+  }
+  const sourceKey = `${machine.id}|${source}`;
+  const waitMs = Math.max(
+    limiters.perSource.retryAfterMs(sourceKey),
+    limiters.perMachine.retryAfterMs(machine.id),
+  );
+  if (waitMs > 0) {
+    throw new ConnectError(
+      `too many wrong passwords for this machine; try again in ${Math.ceil(waitMs / 1000)}s`,
+      Code.ResourceExhausted,
+    );
+  }
+  if (!(await verifyPassword(password, machine.passwordHash))) {
+    limiters.perSource.fail(sourceKey);
+    limiters.perMachine.fail(machine.id);
+    throw new ConnectError("wrong password for this machine", Code.Unauthenticated);
+  }
+  limiters.perSource.succeed(sourceKey);
+  const token = newSecret(SecretPrefix.machineToken);
+  const expiresMs = deps.now() + MACHINE_TOKEN_TTL_MS;
+  await deps.store.insertMachineToken({
+    tokenHash: await hashSecret(token),
+    machineId: machine.id,
+    expiresMs,
+  });
+  return { token, expiresMs };
+}

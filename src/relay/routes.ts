@@ -1,0 +1,41 @@
+/** createRelayRoutes: every relay service registered on one Connect router. */
+import type { ConnectRouter } from "@connectrpc/connect";
+import type { AccessTokenResolver } from "./auth.ts";
+import type { RelayDeps } from "./deps.ts";
+import { registerAgentService } from "./services/agent_service.ts";
+import { registerMachineService } from "./services/machine_service.ts";
+import { registerSessionService } from "./services/session_service.ts";
+import { registerShareService } from "./services/share_service.ts";
+import {
+  registerWorkspaceService,
+  type UserWorkspaceLister,
+} from "./services/workspace_service.ts";
+
+/** Optional parts that come with user login. */
+export interface LoginHooks {
+  resolveAccessToken: AccessTokenResolver;
+  listUserWorkspaces: UserWorkspaceLister;
+}
+
+/**
+ * Returns a function that registers all services on a router.
+ *
+ * @example
+ * ```ts
+ * const router = createConnectRouter();
+ * createRelayRoutes(deps)(router);
+ * ```
+ */
+export function createRelayRoutes(
+  deps: RelayDeps,
+  login?: LoginHooks,
+): (router: ConnectRouter) => void {
+  return (router) => {
+    const resolve = login?.resolveAccessToken;
+    registerAgentService(router, deps);
+    registerMachineService(router, deps, resolve);
+    registerSessionService(router, deps, resolve);
+    registerShareService(router, deps, resolve);
+    registerWorkspaceService(router, deps, resolve, login?.listUserWorkspaces);
+  };
+}

@@ -1,0 +1,119 @@
+/** startRelay: the relay's Connect services on Deno.serve, plus its few plain HTTP pages. */
+import { createConnectRouter } from "@connectrpc/connect";
+import { createFetchHandler } from "@connectrpc/connect/protocol";
+import type { Bus } from "./bus/bus.ts";
+import { LocalBus } from "./bus/local.ts";
+import type { RelayDeps } from "./deps.ts";
+import { createPasswordLimiters } from "./machine_access.ts";
+import { createRelayRoutes, type LoginHooks } from "./routes.ts";
+import type { Store } from "./store/store.ts";
+
+/** Options of {@linkcode startRelay}. */
+export interface RelayOptions {
+  hostname: string;
+  port: number;
+  store: Store;
+  bus?: Bus;
+  /** The URL printed in share links; defaults to the listening address. */
+  publicUrl?: string;
+  now?: () => number;
+  log?: (message: string) => void;
+  /** Extra routes (login pages) and the access-token resolver that comes with them. */
+  login?: LoginHooks & { handleHttp?: (req: Request) => Promise<Response | undefined> };
+}
+
+export interface RelayServer {
+  /** `http://HOST:PORT` it listens on. */
+  url: string;
+  deps: RelayDeps;
+  /** Stops accepting, ends open streams, closes the store. */
+  close(): Promise<void>;
+  /** Resolves when the server has stopped. */
+  finished: Promise<void>;
+}
+
+/**
+ * Starts a relay and resolves once it is listening.
+ *
+ * @example
+ * ```ts
+ * const relay = await startRelay({ hostname: "127.0.0.1", port: 0, store });
+ * console.log(relay.url);
+ * ```
+ */
+export async function startRelay(options: RelayOptions): Promise<RelayServer> {
+  const now = options.now ?? Date.now;
+  const log = options.log ?? (() => {});
+  const bus = options.bus ?? new LocalBus({ now });
+  const abort = new AbortController();
+  let url = "";
+  const listening = Promise.withResolvers<void>();
+  const deps: RelayDeps = {
+    store: options.store,
+    bus,
+    now,
+    get publicUrl() {
+      return options.publicUrl ?? url;
+    },
+    passwordLimiters: createPasswordLimiters(now),
+    log,
+  };
+  const router = createConnectRouter();
+  createRelayRoutes(deps, options.login)(router);
+  const handlers = new Map(
+    router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]),
+  );
+
+  const server = Deno.serve({
+    hostname: options.hostname,
+    port: options.port,
+    signal: abort.signal,
+    onListen: ({ hostname, port }) => {
+      const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+      url = `http://${host}:${port}`;
+      listening.resolve();
+    },
+    onError: (error) => {
+      log(`request failed: ${error instanceof Error ? error.message : String(error)}`);
+      return new Response("internal error", { status: 500 });
+    },
+  }, async (request, info) => {
+    const path = new URL(request.url).pathname;
+    const handler = handlers.get(path);
+    if (handler) {
+      // The peer address feeds the password limiter; a client cannot choose it.
+      const headers = new Headers(request.headers);
+      const remote = info.remoteAddr as Deno.NetAddr;
+      headers.set("cmdop-peer", remote.hostname ?? "unknown");
+      return await handler(new Request(request, { headers }));
+    }
+    if (path === "/healthz") return new Response("ok\n");
+    if (path.startsWith("/s/")) return sharePage();
+    const extra = await options.login?.handleHttp?.(request);
+    return extra ?? new Response("not found\n", { status: 404 });
+  });
+  await listening.promise;
+
+  let closing: Promise<void> | undefined;
+  return {
+    get url() {
+      return url;
+    },
+    deps,
+    finished: server.finished,
+    close() {
+      closing ??= (async () => {
+        abort.abort();
+        await server.shutdown().catch(() => {});
+        await bus.close();
+        await options.store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function sharePage(): Response {
+  const body = "This is a cmdop share link. Open it with:\n\n  cmdop connect <this link>\n";
+  return new Response(body, { headers: { "content-type": "text/plain; charset=utf-8" } });
+}

@@ -1,0 +1,141 @@
+/** AgentService: enrollment, the agent's control stream (commands + heartbeat) and its dial-back streams. */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import {
+  type AgentCommand,
+  AgentCommandSchema,
+  AgentService,
+  type DialFrame,
+} from "../../../gen/cmdop/v1/agent_pb.ts";
+import type { SessionInput, SessionOutput } from "../../../gen/cmdop/v1/session_pb.ts";
+import { AsyncQueue } from "../../lib/async_queue.ts";
+import { hashSecret, newId, newSecret } from "../../lib/secrets.ts";
+import { authenticateAgent, SecretPrefix } from "../auth.ts";
+import type { RelayDeps } from "../deps.ts";
+import { hashPassword } from "../passwords.ts";
+
+/** How often the relay pings each agent; the agent treats silence as a dead link. */
+export const HEARTBEAT_INTERVAL_MS = 15_000;
+
+const MAX_FIELD = 255;
+
+/** Registers the agent-facing service. */
+export function registerAgentService(router: ConnectRouter, deps: RelayDeps): void {
+  router.service(AgentService, {
+    async enroll(req) {
+      const workspaceId = await deps.store.workspaceIdByEnrollToken(
+        await hashSecret(req.enrollToken),
+      );
+      if (!workspaceId) throw new ConnectError("enroll token is not valid", Code.Unauthenticated);
+      const hostname = req.hostname.trim();
+      if (!hostname || hostname.length > MAX_FIELD) {
+        throw new ConnectError("hostname must be 1 to 255 characters", Code.InvalidArgument);
+      }
+      const machineId = newId();
+      const secret = newSecret("s").slice(2);
+      const now = deps.now();
+      await deps.store.insertMachine({
+        id: machineId,
+        workspaceId,
+        hostname,
+        displayName: req.displayName.trim().slice(0, MAX_FIELD) || hostname,
+        os: req.os.slice(0, MAX_FIELD),
+        arch: req.arch.slice(0, MAX_FIELD),
+        agentVersion: req.agentVersion.slice(0, MAX_FIELD),
+        secretHash: await hashSecret(secret),
+        passwordHash: req.password ? await hashPassword(req.password) : null,
+        createdMs: now,
+        lastSeenMs: 0,
+      });
+      deps.log(`machine ${machineId} (${hostname}) enrolled in workspace ${workspaceId}`);
+      return {
+        machineId,
+        machineSecret: `${SecretPrefix.machineSecret}_${machineId}.${secret}`,
+        workspaceId,
+      };
+    },
+
+    async *control(req, ctx: HandlerContext) {
+      const machine = await authenticateAgent(deps, ctx.requestHeader);
+      const hostname = req.hostname.trim().slice(0, MAX_FIELD) || machine.hostname;
+      await deps.store.updateMachineInfo(machine.id, {
+        hostname,
+        displayName: req.displayName.trim().slice(0, MAX_FIELD) || machine.displayName,
+        os: req.os.slice(0, MAX_FIELD) || machine.os,
+        arch: req.arch.slice(0, MAX_FIELD) || machine.arch,
+        agentVersion: req.agentVersion.slice(0, MAX_FIELD) || machine.agentVersion,
+      });
+      // Commands are tiny and rare; a backlog this deep means the agent stopped reading.
+      const commands = new AsyncQueue<AgentCommand>(1024);
+      const detach = deps.bus.attachAgent(machine.id, { send: (c) => commands.push(c) });
+      const onAbort = () => commands.close();
+      ctx.signal.addEventListener("abort", onAbort);
+      const ping = setInterval(() => {
+        const now = deps.now();
+        deps.bus.heartbeat(machine.id, now);
+        commands.push(
+          create(AgentCommandSchema, { msg: { case: "ping", value: { timeMs: BigInt(now) } } }),
+        );
+      }, HEARTBEAT_INTERVAL_MS);
+      await deps.store.touchMachines([machine.id], deps.now());
+      deps.log(`machine ${machine.id} (${hostname}) online`);
+      try {
+        yield create(AgentCommandSchema, {
+          msg: {
+            case: "welcome",
+            value: { machineId: machine.id, workspaceId: machine.workspaceId },
+          },
+        });
+        yield* commands;
+      } finally {
+        clearInterval(ping);
+        ctx.signal.removeEventListener("abort", onAbort);
+        detach();
+        await deps.store.touchMachines([machine.id], deps.now()).catch(() => {});
+        deps.log(`machine ${machine.id} (${hostname}) offline`);
+      }
+    },
+
+    async *dial(reqs, ctx: HandlerContext) {
+      const machine = await authenticateAgent(deps, ctx.requestHeader);
+      const frames = reqs[Symbol.asyncIterator]();
+      const first = await frames.next();
+      if (first.done || !first.value.sessionId) {
+        throw new ConnectError("first dial frame must name the session", Code.InvalidArgument);
+      }
+      const toAgent = new AsyncQueue<SessionInput>();
+      const accepted = deps.bus.acceptDial(machine.id, first.value.sessionId, {
+        frames: agentOutputs(frames),
+        send: (input) => toAgent.push(input),
+        end: () => toAgent.close(),
+      });
+      if (!accepted) {
+        throw new ConnectError(`no session "${first.value.sessionId}" waits`, Code.NotFound);
+      }
+      const onAbort = () => toAgent.close();
+      ctx.signal.addEventListener("abort", onAbort);
+      try {
+        yield* toAgent;
+      } finally {
+        ctx.signal.removeEventListener("abort", onAbort);
+      }
+    },
+
+    async setPassword(req, ctx) {
+      const machine = await authenticateAgent(deps, ctx.requestHeader);
+      await deps.store.setMachinePassword(
+        machine.id,
+        req.password ? await hashPassword(req.password) : null,
+      );
+      return {};
+    },
+  });
+}
+
+async function* agentOutputs(frames: AsyncIterator<DialFrame>): AsyncGenerator<SessionOutput> {
+  for (;;) {
+    const next = await frames.next();
+    if (next.done) return;
+    if (next.value.output) yield next.value.output;
+  }
+}

@@ -1,0 +1,67 @@
+/** MachineService: the workspace's machine inventory, and unlocking password-protected machines. */
+import { create } from "@bufbuild/protobuf";
+import { type ConnectRouter } from "@connectrpc/connect";
+import { type Machine, MachineSchema, MachineService } from "../../../gen/cmdop/v1/machine_pb.ts";
+import {
+  type AccessTokenResolver,
+  authenticateClient,
+  machineForPrincipal,
+} from "../auth.ts";
+import type { Presence } from "../bus/bus.ts";
+import type { RelayDeps } from "../deps.ts";
+import { unlockMachine } from "../machine_access.ts";
+import type { MachineRecord } from "../store/store.ts";
+
+/** Registers the client-facing machine service. */
+export function registerMachineService(
+  router: ConnectRouter,
+  deps: RelayDeps,
+  resolveAccessToken?: AccessTokenResolver,
+): void {
+  router.service(MachineService, {
+    async listMachines(req, ctx) {
+      const principal = await authenticateClient(deps, ctx.requestHeader, resolveAccessToken);
+      let machines = await deps.store.listMachines(principal.workspaceId);
+      if (principal.kind === "share") machines = machines.filter((m) => m.id === principal.machineId);
+      const presence = await deps.bus.presence(machines.map((m) => m.id));
+      const workspace = await deps.store.workspaceById(principal.workspaceId);
+      const listed = machines.map((m) => toMachineMessage(m, presence.get(m.id)));
+      return {
+        machines: req.onlineOnly ? listed.filter((m) => m.online) : listed,
+        workspaceId: principal.workspaceId,
+        workspaceName: workspace?.name ?? "",
+      };
+    },
+
+    async unlockMachine(req, ctx) {
+      const principal = await authenticateClient(deps, ctx.requestHeader, resolveAccessToken);
+      const machine = await machineForPrincipal(deps, principal, req.machineId);
+      const source = ctx.requestHeader.get("cmdop-peer") ?? "unknown";
+      const { token, expiresMs } = await unlockMachine(
+        deps,
+        deps.passwordLimiters,
+        machine,
+        req.password,
+        source,
+      );
+      return { machineToken: token, expiresMs: BigInt(expiresMs) };
+    },
+  });
+}
+
+/** A stored machine plus its live presence, as clients see it. */
+export function toMachineMessage(machine: MachineRecord, presence?: Presence): Machine {
+  const lastSeen = Math.max(machine.lastSeenMs, presence?.lastSeenMs ?? 0);
+  return create(MachineSchema, {
+    id: machine.id,
+    hostname: machine.hostname,
+    displayName: machine.displayName,
+    online: presence?.online ?? false,
+    lastHeartbeatMs: BigInt(lastSeen),
+    os: machine.os,
+    arch: machine.arch,
+    hasPassword: machine.passwordHash !== null,
+    createdMs: BigInt(machine.createdMs),
+    agentVersion: machine.agentVersion,
+  });
+}

@@ -1,0 +1,186 @@
+/** SessionService: splices a client's exec or terminal session onto the agent's dial-back stream. */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import {
+  type OpenSession,
+  SessionInputSchema,
+  SessionKind,
+  type SessionOutput,
+  SessionOutputSchema,
+  SessionService,
+  type SessionInput,
+} from "../../../gen/cmdop/v1/session_pb.ts";
+import { newId } from "../../lib/secrets.ts";
+import { authenticateClient, type ClientPrincipal, machineForPrincipal } from "../auth.ts";
+import { AgentUnreachableError, type DialedSession } from "../bus/bus.ts";
+import type { RelayDeps } from "../deps.ts";
+import { machineTokenValid, unlockMachine } from "../machine_access.ts";
+import type { MachineRecord } from "../store/store.ts";
+import { toMachineMessage } from "./machine_service.ts";
+import type { AccessTokenResolver } from "../auth.ts";
+
+const MAX_ARGV_BYTES = 256 * 1024;
+
+/** Registers the client-facing session service. */
+export function registerSessionService(
+  router: ConnectRouter,
+  deps: RelayDeps,
+  resolveAccessToken?: AccessTokenResolver,
+): void {
+  router.service(SessionService, {
+    async *session(reqs, ctx: HandlerContext) {
+      const principal = await authenticateClient(deps, ctx.requestHeader, resolveAccessToken);
+      const inputs = reqs[Symbol.asyncIterator]();
+      const first = await inputs.next();
+      if (first.done || first.value.msg.case !== "open") {
+        throw new ConnectError("first session frame must be open", Code.InvalidArgument);
+      }
+      const open = first.value.msg.value;
+      validateOpen(open);
+      const machine = await machineForPrincipal(deps, principal, open.machineId);
+
+      let machineToken = open.machineToken;
+      if (machine.passwordHash && !(await machineTokenValid(deps, machine, machineToken))) {
+        const granted = yield* challenge(deps, machine, inputs, ctx);
+        machineToken = granted;
+      }
+
+      const presence = (await deps.bus.presence([machine.id])).get(machine.id);
+      if (!presence?.online) throw offline(machine);
+      const sessionId = newId();
+      let dialed: DialedSession;
+      try {
+        dialed = await deps.bus.dial(machine.id, sessionId, ctx.signal);
+      } catch (error) {
+        if (error instanceof AgentUnreachableError) throw offline(machine, error.message);
+        throw error;
+      }
+      deps.log(sessionLine(principal, machine, open, sessionId));
+
+      const onAbort = () => {
+        dialed.send(create(SessionInputSchema, { msg: { case: "close", value: {} } }));
+        dialed.end();
+      };
+      ctx.signal.addEventListener("abort", onAbort);
+      dialed.send(
+        create(SessionInputSchema, { msg: { case: "open", value: { ...open, machineToken: "" } } }),
+      );
+      const forwarding = forwardInputs(inputs, dialed);
+      let exited = false;
+      try {
+        for await (const frame of dialed.frames) {
+          if (frame.msg.case === "ready") {
+            yield create(SessionOutputSchema, {
+              msg: {
+                case: "ready",
+                value: {
+                  ...frame.msg.value,
+                  sessionId,
+                  machine: toMachineMessage(machine, presence),
+                },
+              },
+            });
+            continue;
+          }
+          if (frame.msg.case === "challenge" || frame.msg.case === "granted") continue;
+          yield frame;
+          if (frame.msg.case === "exit") {
+            exited = true;
+            break;
+          }
+        }
+      } finally {
+        ctx.signal.removeEventListener("abort", onAbort);
+        dialed.end();
+        forwarding.catch(() => {});
+      }
+      if (!exited && !ctx.signal.aborted) {
+        throw new ConnectError(
+          `connection to machine "${machine.hostname}" was lost`,
+          Code.Aborted,
+        );
+      }
+    },
+  });
+}
+
+/** Client frames go straight through; flow control is end to end, so nothing piles up here. */
+async function forwardInputs(
+  inputs: AsyncIterator<SessionInput>,
+  dialed: DialedSession,
+): Promise<void> {
+  for (;;) {
+    const next = await inputs.next();
+    if (next.done) return;
+    const kind = next.value.msg.case;
+    if (kind === "open" || kind === "auth" || kind === undefined) continue;
+    if (!dialed.send(next.value)) return;
+  }
+}
+
+/** Asks the client for the machine's password, in the stream, until it is right or limited. */
+async function* challenge(
+  deps: RelayDeps,
+  machine: MachineRecord,
+  inputs: AsyncIterator<SessionInput>,
+  ctx: HandlerContext,
+): AsyncGenerator<SessionOutput, string> {
+  const source = ctx.requestHeader.get("cmdop-peer") ?? "unknown";
+  yield create(SessionOutputSchema, {
+    msg: {
+      case: "challenge",
+      value: { machineId: machine.id, reason: "this machine requires an attach password" },
+    },
+  });
+  const next = await inputs.next();
+  if (next.done || next.value.msg.case !== "auth") {
+    throw new ConnectError("machine requires an attach password", Code.Unauthenticated);
+  }
+  const { token, expiresMs } = await unlockMachine(
+    deps,
+    deps.passwordLimiters,
+    machine,
+    next.value.msg.value.password,
+    source,
+  );
+  yield create(SessionOutputSchema, {
+    msg: { case: "granted", value: { machineToken: token, expiresMs: BigInt(expiresMs) } },
+  });
+  return token;
+}
+
+function validateOpen(open: OpenSession): void {
+  if (!open.machineId) throw new ConnectError("machine_id is required", Code.InvalidArgument);
+  if (open.kind !== SessionKind.EXEC && open.kind !== SessionKind.PTY) {
+    throw new ConnectError("session kind must be exec or pty", Code.InvalidArgument);
+  }
+  if (open.kind === SessionKind.EXEC && open.argv.length === 0) {
+    throw new ConnectError("exec needs a command", Code.InvalidArgument);
+  }
+  const argvBytes = open.argv.reduce((n, a) => n + a.length, 0);
+  if (argvBytes > MAX_ARGV_BYTES) {
+    throw new ConnectError("command line is too long", Code.InvalidArgument);
+  }
+  if (open.rows > 10_000 || open.cols > 10_000) {
+    throw new ConnectError("terminal size is out of range", Code.InvalidArgument);
+  }
+}
+
+function offline(machine: MachineRecord, detail = "machine is offline"): ConnectError {
+  return new ConnectError(
+    `machine "${machine.displayName}" (${machine.hostname}) is offline: ${detail}`,
+    Code.FailedPrecondition,
+    { "cmdop-reason": "offline" },
+  );
+}
+
+function sessionLine(
+  principal: ClientPrincipal,
+  machine: MachineRecord,
+  open: OpenSession,
+  sessionId: string,
+): string {
+  const kind = open.kind === SessionKind.EXEC ? "exec" : "pty";
+  const who = principal.kind === "share" ? `share ${principal.shareId}` : principal.via;
+  return `session ${sessionId}: ${kind} on ${machine.id} (${machine.hostname}) by ${who}`;
+}
