@@ -1,0 +1,273 @@
+/** Test harness: the real relay, agents and CLI as subprocesses on loopback ports. */
+import { createClient } from "@connectrpc/connect";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { MachineService } from "../gen/cmdop/v1/machine_pb.ts";
+import { createRelayTransport } from "../src/lib/transport.ts";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+export const MAIN = join(ROOT, "main.ts");
+const DENO = Deno.execPath();
+
+/** Where every process a test started is tracked, so a failing test leaves none behind. */
+const live = new Set<Deno.ChildProcess>();
+
+export interface Workspace {
+  workspace_id: string;
+  name: string;
+  api_key: string;
+  enroll_token: string;
+}
+
+/** A relay process. */
+export interface RelayProcess {
+  url: string;
+  dataDir: string;
+  stderr(): string;
+  /** SIGTERM and wait. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait (a crash). */
+  kill(): Promise<void>;
+  createWorkspace(name: string): Promise<Workspace>;
+}
+
+/** Collects a stream's text while the process runs. */
+function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done: Promise<void> } {
+  let text = "";
+  const decoder = new TextDecoder();
+  const done = (async () => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  })().catch(() => {});
+  return { text: () => text, done };
+}
+
+/** Waits until `predicate(text)` holds for the collected text, or fails after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function spawnCmdop(args: string[], options: { env?: Record<string, string>; stdin?: "piped" | "null" } = {}) {
+  const child = new Deno.Command(DENO, {
+    args: ["run", "-A", "--quiet", MAIN, ...args],
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: options.stdin ?? "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  live.add(child);
+  child.status.then(() => live.delete(child));
+  return child;
+}
+
+/**
+ * Starts `cmdop relay serve` on a free loopback port and waits for its
+ * "listening on" line.
+ */
+export async function startRelay(
+  options: { dataDir?: string; listen?: string; extraArgs?: string[] } = {},
+): Promise<RelayProcess> {
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "cmdop-relay-" });
+  const child = spawnCmdop([
+    "relay",
+    "serve",
+    "--listen",
+    options.listen ?? "127.0.0.1:0",
+    "--data",
+    dataDir,
+    ...(options.extraArgs ?? []),
+  ]);
+  const stderr = collect(child.stderr);
+  const stdout = collect(child.stdout);
+  await waitFor("the relay to listen", () => /listening on http/.test(stderr.text()), 20_000)
+    .catch((error) => {
+      throw new Error(`${error.message}; relay stderr:\n${stderr.text()}`);
+    });
+  const url = /listening on (http\S+)/.exec(stderr.text())![1];
+  const wait = async () => {
+    await child.status;
+    await Promise.all([stderr.done, stdout.done]);
+  };
+  return {
+    url,
+    dataDir,
+    stderr: stderr.text,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await wait();
+    },
+    async kill() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await wait();
+    },
+    createWorkspace: (name) => createWorkspace(dataDir, name),
+  };
+}
+
+/** `cmdop relay workspace create NAME --data DIR --json`. */
+export async function createWorkspace(dataDir: string, name: string): Promise<Workspace> {
+  const result = await runCmdop(["relay", "workspace", "create", name, "--data", dataDir, "--json"]);
+  if (result.code !== 0) throw new Error(`workspace create failed: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+/** An agent process. */
+export interface AgentProcess {
+  stateDir: string;
+  stderr(): string;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+/** Starts `cmdop agent run` and waits until it reports itself online. */
+export async function startAgent(
+  relayUrl: string,
+  enrollToken: string,
+  options: {
+    hostname: string;
+    displayName?: string;
+    stateDir?: string;
+    password?: string;
+    waitOnline?: boolean;
+  },
+): Promise<AgentProcess> {
+  const stateDir = options.stateDir ?? await Deno.makeTempDir({ prefix: "cmdop-agent-" });
+  const args = [
+    "agent",
+    "run",
+    "--server",
+    relayUrl,
+    "--enroll-token",
+    enrollToken,
+    "--state",
+    stateDir,
+    "--hostname",
+    options.hostname,
+  ];
+  if (options.displayName) args.push("--display-name", options.displayName);
+  if (options.password !== undefined) args.push("--password-stdin");
+  const child = spawnCmdop(args, { stdin: options.password !== undefined ? "piped" : "null" });
+  if (options.password !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.password + "\n"));
+    await writer.close();
+  }
+  const stderr = collect(child.stderr);
+  const stdout = collect(child.stdout);
+  if (options.waitOnline !== false) {
+    await waitFor("the agent to come online", () => /online as machine/.test(stderr.text()))
+      .catch((error) => {
+        throw new Error(`${error.message}; agent stderr:\n${stderr.text()}`);
+      });
+  }
+  const wait = async () => {
+    await child.status;
+    await Promise.all([stderr.done, stdout.done]);
+  };
+  return {
+    stateDir,
+    stderr: stderr.text,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await wait();
+    },
+    async kill() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await wait();
+    },
+  };
+}
+
+export interface CmdopResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  stdoutBytes: Uint8Array;
+}
+
+/** Runs the CLI to completion. */
+export async function runCmdop(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: Uint8Array | string } = {},
+): Promise<CmdopResult> {
+  const child = spawnCmdop(args, {
+    env: options.env,
+    stdin: options.stdin !== undefined ? "piped" : "null",
+  });
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    const bytes = typeof options.stdin === "string"
+      ? new TextEncoder().encode(options.stdin)
+      : options.stdin;
+    await writer.write(bytes).catch(() => {});
+    await writer.close().catch(() => {});
+  }
+  const output = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+    stdoutBytes: output.stdout,
+  };
+}
+
+/** Spawns the CLI and hands back the process, for streaming tests. */
+export function spawnCli(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
+  return spawnCmdop(args, { env });
+}
+
+/** Environment for CLI calls against a relay with a key; CMDOP_HOME isolated per test. */
+export async function clientEnv(relayUrl: string, apiKey?: string): Promise<Record<string, string>> {
+  const home = await Deno.makeTempDir({ prefix: "cmdop-home-" });
+  const env: Record<string, string> = { CMDOP_SERVER: relayUrl, CMDOP_HOME: home };
+  if (apiKey) env.CMDOP_API_KEY = apiKey;
+  return env;
+}
+
+/** Polls the relay until the machine with this hostname has the wanted online state. */
+export async function waitMachineOnline(
+  relayUrl: string,
+  apiKey: string,
+  hostname: string,
+  online = true,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const client = createClient(
+    MachineService,
+    createRelayTransport({ baseUrl: relayUrl, bearer: apiKey }),
+  );
+  await waitFor(`"${hostname}" to be ${online ? "online" : "offline"}`, async () => {
+    try {
+      const { machines } = await client.listMachines({});
+      return machines.some((m) => m.hostname === hostname && m.online === online);
+    } catch {
+      return false;
+    }
+  }, timeoutMs);
+}
+
+/** Kills whatever a test left running (use in `after`). */
+export async function killAll(): Promise<void> {
+  for (const child of [...live]) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await child.status.catch(() => {});
+  }
+}
