@@ -22,6 +22,7 @@ export interface Workspace {
 /** A relay process. */
 export interface RelayProcess {
   url: string;
+  pid: number;
   dataDir: string;
   stderr(): string;
   /** SIGTERM and wait. */
@@ -97,6 +98,7 @@ export async function startRelay(
   };
   return {
     url,
+    pid: child.pid,
     dataDir,
     stderr: stderr.text,
     async stop() {
@@ -124,6 +126,7 @@ export async function createWorkspace(dataDir: string, name: string): Promise<Wo
 
 /** An agent process. */
 export interface AgentProcess {
+  pid: number;
   stateDir: string;
   stderr(): string;
   stop(): Promise<void>;
@@ -176,6 +179,7 @@ export async function startAgent(
     await Promise.all([stderr.done, stdout.done]);
   };
   return {
+    pid: child.pid,
     stateDir,
     stderr: stderr.text,
     async stop() {
@@ -260,6 +264,46 @@ export async function waitMachineOnline(
       return false;
     }
   }, timeoutMs);
+}
+
+/** Resident memory of a process in bytes (Linux), or 0 when it is gone. */
+export async function residentBytes(pid: number): Promise<number> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status);
+    return kb ? Number(kb[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples a process's resident memory until stopped; returns the peak. */
+export function samplePeakRss(pid: number, intervalMs = 20): { stop(): Promise<number> } {
+  let peak = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      peak = Math.max(peak, await residentBytes(pid));
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return peak;
+    },
+  };
+}
+
+/** True while the process exists and is not a zombie (PID 1 in containers may never reap). */
+export async function processAlive(pid: number): Promise<boolean> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    return !/^State:\s+Z/m.test(status);
+  } catch {
+    return false;
+  }
 }
 
 /** Kills whatever a test left running (use in `after`). */
