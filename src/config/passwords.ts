@@ -1,0 +1,187 @@
+/** Remembered machine attach passwords (`cmdop connect password`), in `CMDOP_HOME/machine_passwords.json`. */
+
+import { readJsonFile, updateJsonFile } from "./json_file.ts";
+import { configFilePath } from "./paths.ts";
+import {
+  expectArray,
+  expectNumber,
+  expectObject,
+  expectString,
+  expectVersion,
+  fieldPath,
+} from "./_validate.ts";
+
+/**
+ * One remembered password. `workspace` is the local workspace name and `machine_id`
+ * the machine's UUID: together they are the key. `hostname` is only for display.
+ * The password is stored as typed, protected by the file's 0600 mode, because the
+ * relay needs the password itself to issue a session token.
+ */
+export interface StoredMachinePassword {
+  workspace: string;
+  machine_id: string;
+  hostname: string;
+  password: string;
+  saved_at_ms: number;
+}
+
+/** A stored password as `password list` shows it: everything but the password. */
+export type MachinePasswordListing = Omit<StoredMachinePassword, "password">;
+
+/** The content of `machine_passwords.json`: `{ "version": 1, "passwords": [StoredMachinePassword, …] }`. */
+export interface MachinePasswordsFile {
+  version: 1;
+  passwords: StoredMachinePassword[];
+}
+
+/**
+ * Validates a parsed `machine_passwords.json`.
+ *
+ * @example
+ * ```ts
+ * parseMachinePasswordsFile({ version: 1, passwords: [] });
+ * ```
+ */
+export function parseMachinePasswordsFile(
+  value: unknown,
+): MachinePasswordsFile {
+  const root = expectObject(value, "");
+  expectVersion(root.version, 1);
+  const passwords = expectArray(
+    root.passwords ?? [],
+    "passwords",
+    (item, at) => {
+      const entry = expectObject(item, at);
+      return {
+        workspace: expectString(entry.workspace, fieldPath(at, "workspace")),
+        machine_id: expectString(entry.machine_id, fieldPath(at, "machine_id")),
+        hostname: expectString(entry.hostname, fieldPath(at, "hostname")),
+        password: expectString(entry.password, fieldPath(at, "password")),
+        saved_at_ms: expectNumber(
+          entry.saved_at_ms,
+          fieldPath(at, "saved_at_ms"),
+        ),
+      };
+    },
+  );
+  return { version: 1, passwords };
+}
+
+/** Which machine a password is for. */
+export interface MachineRef {
+  workspace: string;
+  machineId: string;
+}
+
+/**
+ * Remembers (or replaces) the password of one machine of one workspace.
+ *
+ * @example
+ * ```ts
+ * await setMachinePassword(home, { workspace: "prod", machineId: id, hostname: "vps-audi", password }, ctx.now);
+ * ```
+ */
+export async function setMachinePassword(
+  home: string,
+  entry: MachineRef & { hostname: string; password: string },
+  now: () => number,
+): Promise<void> {
+  await update(home, (file) => {
+    file.passwords = file.passwords.filter((p) => !matches(p, entry));
+    file.passwords.push({
+      workspace: entry.workspace,
+      machine_id: entry.machineId,
+      hostname: entry.hostname,
+      password: entry.password,
+      saved_at_ms: now(),
+    });
+    return file;
+  });
+}
+
+/**
+ * The remembered password of a machine, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * const password = await getMachinePassword(home, { workspace: "prod", machineId: id });
+ * ```
+ */
+export async function getMachinePassword(
+  home: string,
+  machine: MachineRef,
+): Promise<string | undefined> {
+  const file = await readJsonFile(
+    passwordsPath(home),
+    parseMachinePasswordsFile,
+  );
+  return file?.passwords.find((p) => matches(p, machine))?.password;
+}
+
+/**
+ * Forgets a machine's password; `false` when none was stored.
+ *
+ * @example
+ * ```ts
+ * await clearMachinePassword(home, { workspace: "prod", machineId: id });
+ * ```
+ */
+export async function clearMachinePassword(
+  home: string,
+  machine: MachineRef,
+): Promise<boolean> {
+  let found = false;
+  await update(home, (file) => {
+    found = file.passwords.some((p) => matches(p, machine));
+    if (!found) return undefined;
+    file.passwords = file.passwords.filter((p) => !matches(p, machine));
+    return file;
+  });
+  return found;
+}
+
+/**
+ * Which machines have a stored password, without the passwords: those of `workspace`,
+ * or of every workspace when it is omitted; sorted by workspace, then hostname.
+ *
+ * @example
+ * ```ts
+ * for (const p of await listMachinePasswords(home, "prod")) console.log(p.hostname);
+ * ```
+ */
+export async function listMachinePasswords(
+  home: string,
+  workspace?: string,
+): Promise<MachinePasswordListing[]> {
+  const file = await readJsonFile(
+    passwordsPath(home),
+    parseMachinePasswordsFile,
+  );
+  return (file?.passwords ?? [])
+    .filter((p) => workspace === undefined || p.workspace === workspace)
+    .map(({ password: _password, ...listing }) => listing)
+    .sort((a, b) =>
+      a.workspace.localeCompare(b.workspace) ||
+      a.hostname.localeCompare(b.hostname)
+    );
+}
+
+function matches(stored: StoredMachinePassword, machine: MachineRef): boolean {
+  return stored.workspace === machine.workspace &&
+    stored.machine_id === machine.machineId;
+}
+
+function passwordsPath(home: string): string {
+  return configFilePath(home, "machinePasswords");
+}
+
+async function update(
+  home: string,
+  change: (file: MachinePasswordsFile) => MachinePasswordsFile | undefined,
+): Promise<void> {
+  await updateJsonFile(
+    passwordsPath(home),
+    (current) => change(current ?? { version: 1, passwords: [] }),
+    parseMachinePasswordsFile,
+  );
+}
