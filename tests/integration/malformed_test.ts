@@ -1,0 +1,127 @@
+/** Malformed and hostile requests get Connect errors from the relay, which keeps serving. */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { AgentService } from "../../gen/cmdop/v1/agent_pb.ts";
+import {
+  SessionInputSchema,
+  SessionKind,
+  SessionService,
+} from "../../gen/cmdop/v1/session_pb.ts";
+import { AsyncQueue } from "../../src/lib/async_queue.ts";
+import { createRelayTransport } from "../../src/lib/transport.ts";
+import { killAll, type RelayProcess, startRelay, type Workspace } from "../_harness.ts";
+
+/** A Connect streaming envelope: flags byte, big-endian length, message. */
+function envelope(bytes: Uint8Array, flags = 0): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(5 + bytes.length);
+  out[0] = flags;
+  new DataView(out.buffer).setUint32(1, bytes.length);
+  out.set(bytes, 5);
+  return out;
+}
+
+describe("relay under malformed requests", () => {
+  let relay: RelayProcess;
+  let ws: Workspace;
+
+  before(async () => {
+    relay = await startRelay();
+    ws = await relay.createWorkspace("hostile");
+  });
+  after(killAll);
+
+  async function post(path: string, body: BodyInit, headers: Record<string, string> = {}) {
+    const response = await fetch(`${relay.url}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ws.api_key}`, ...headers },
+      body,
+    });
+    return { status: response.status, text: await response.text() };
+  }
+
+  it("answers a garbage unary body with a Connect error", async () => {
+    const r = await post("/cmdop.v1.MachineService/ListMachines", new Uint8Array([0xff, 0xff, 0x01]), {
+      "content-type": "application/proto",
+    });
+    // connect-es classifies undecodable bodies as "internal"; what matters is a Connect error.
+    assert.equal(r.status, 500);
+    assert.match(r.text, /"code":"internal","message":"parse binary: /);
+  });
+
+  it("answers an unknown content type with 415", async () => {
+    const r = await post("/cmdop.v1.MachineService/ListMachines", "hello", {
+      "content-type": "text/plain",
+    });
+    assert.equal(r.status, 415);
+  });
+
+  it("answers an unknown path with 404", async () => {
+    const r = await post("/cmdop.v1.Nope/Nothing", "{}", { "content-type": "application/json" });
+    assert.equal(r.status, 404);
+  });
+
+  it("answers a truncated stream envelope with a Connect error in the end-of-stream message", async () => {
+    const r = await post(
+      "/cmdop.v1.SessionService/Session",
+      new Uint8Array([0, 0, 0, 0, 50, 1, 2]),
+      { "content-type": "application/connect+proto" },
+    );
+    assert.equal(r.status, 200);
+    assert.match(r.text, /"code":"invalid_argument"/);
+  });
+
+  it("rejects a session whose first frame is not open", async () => {
+    const frame = toBinary(
+      SessionInputSchema,
+      create(SessionInputSchema, { msg: { case: "data", value: new Uint8Array([1]) } }),
+    );
+    const r = await post("/cmdop.v1.SessionService/Session", envelope(frame), {
+      "content-type": "application/connect+proto",
+    });
+    assert.match(r.text, /first session frame must be open/);
+  });
+
+  it("rejects an exec session without a command", async () => {
+    const sessions = createClient(
+      SessionService,
+      createRelayTransport({ baseUrl: relay.url, bearer: ws.api_key }),
+    );
+    const inputs = new AsyncQueue<ReturnType<typeof create<typeof SessionInputSchema>>>();
+    inputs.push(create(SessionInputSchema, {
+      msg: { case: "open", value: { machineId: crypto.randomUUID(), kind: SessionKind.EXEC } },
+    }));
+    await assert.rejects(async () => {
+      for await (const _ of sessions.session(inputs)) { /* drain */ }
+    }, /exec needs a command/);
+  });
+
+  it("rejects enrollment with a bad token or an oversized hostname", async () => {
+    const agents = createClient(AgentService, createRelayTransport({ baseUrl: relay.url }));
+    await assert.rejects(
+      agents.enroll({ enrollToken: "cme_forged", hostname: "x" }),
+      /enroll token is not valid/,
+    );
+    await assert.rejects(
+      agents.enroll({ enrollToken: ws.enroll_token, hostname: "h".repeat(300) }),
+      /hostname must be 1 to 255 characters/,
+    );
+  });
+
+  it("rejects agent streams without a valid machine credential", async () => {
+    const agents = createClient(
+      AgentService,
+      createRelayTransport({ baseUrl: relay.url, bearer: `cmm_${crypto.randomUUID()}.nope` }),
+    );
+    await assert.rejects(async () => {
+      for await (const _ of agents.control({ hostname: "x" })) { /* drain */ }
+    }, /machine credential is not valid/);
+  });
+
+  it("is still serving afterwards", async () => {
+    const r = await fetch(`${relay.url}/healthz`);
+    assert.equal(await r.text(), "ok\n");
+    assert.doesNotMatch(relay.stderr(), /panic|uncaught/i);
+  });
+});
