@@ -1,0 +1,34 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { CreditCounter, CreditGate } from "./credit.ts";
+
+describe("CreditGate", () => {
+  it("lets a sender through while credit remains and holds it when the window is used", async () => {
+    const gate = new CreditGate(10);
+    assert.equal(await gate.take(8), true);
+    assert.equal(await gate.take(8), true); // the last chunk may overshoot
+    let released = false;
+    const waiting = gate.take(1).then((ok) => (released = ok));
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(released, false);
+    gate.grant(16);
+    await waiting;
+    assert.equal(released, true);
+  });
+
+  it("releases waiting senders with false when closed", async () => {
+    const gate = new CreditGate(0);
+    const waiting = gate.take(1);
+    gate.close();
+    assert.equal(await waiting, false);
+  });
+});
+
+describe("CreditCounter", () => {
+  it("batches consumed bytes into credits of at least the batch size", () => {
+    const counter = new CreditCounter(100);
+    assert.equal(counter.consumed(60), 0);
+    assert.equal(counter.consumed(60), 120);
+    assert.equal(counter.consumed(10), 0);
+  });
+});

@@ -1,0 +1,86 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { openSqliteStore } from "./sqlite.ts";
+import { ConflictError } from "./store.ts";
+import { SQLITE_MIGRATIONS } from "./sqlite_schema.ts";
+import { createWorkspace } from "../workspace_admin.ts";
+import { hashSecret } from "../../lib/secrets.ts";
+
+describe("SqliteStore", () => {
+  it("migrates a new database to the latest schema version", async () => {
+    const dir = await Deno.makeTempDir();
+    const store = await openSqliteStore(dir);
+    await store.close();
+    const db = new DatabaseSync(join(dir, "relay.db"));
+    const version = (db.prepare("PRAGMA user_version").get() as { user_version: number })
+      .user_version;
+    const mode = (db.prepare("PRAGMA journal_mode").get() as { journal_mode: string })
+      .journal_mode;
+    db.close();
+    assert.equal(version, SQLITE_MIGRATIONS.length);
+    assert.equal(mode, "wal");
+  });
+
+  it("refuses a database from a newer cmdop instead of touching it", async () => {
+    const dir = await Deno.makeTempDir();
+    const db = new DatabaseSync(join(dir, "relay.db"));
+    db.exec(`PRAGMA user_version = ${SQLITE_MIGRATIONS.length + 5}`);
+    db.close();
+    await assert.rejects(openSqliteStore(dir), /is newer than this cmdop/);
+  });
+
+  it("stores only hashes of a workspace's secrets", async () => {
+    const dir = await Deno.makeTempDir();
+    const store = await openSqliteStore(dir);
+    const created = await createWorkspace(store, "prod", 1);
+    assert.equal(await store.workspaceIdByApiKey(await hashSecret(created.api_key)), created.workspace_id);
+    assert.equal(await store.workspaceIdByApiKey(created.api_key), undefined);
+    await store.close();
+    const raw = await Deno.readFile(join(dir, "relay.db"));
+    const text = new TextDecoder("latin1").decode(raw);
+    assert.equal(text.includes(created.api_key), false);
+    assert.equal(text.includes(created.enroll_token), false);
+  });
+
+  it("rejects a duplicate workspace name with a ConflictError", async () => {
+    const store = await openSqliteStore(await Deno.makeTempDir());
+    await createWorkspace(store, "dup", 1);
+    await assert.rejects(createWorkspace(store, "dup", 2), ConflictError);
+    await assert.rejects(createWorkspace(store, "bad name!", 2), /is not valid/);
+    await store.close();
+  });
+
+  it("revokes a share once and keeps its first revocation time", async () => {
+    const store = await openSqliteStore(await Deno.makeTempDir());
+    const ws = await createWorkspace(store, "s", 1);
+    await store.insertMachine({
+      id: "m1",
+      workspaceId: ws.workspace_id,
+      hostname: "h",
+      displayName: "h",
+      os: "linux",
+      arch: "x86_64",
+      agentVersion: "0",
+      secretHash: "x",
+      passwordHash: null,
+      createdMs: 1,
+      lastSeenMs: 0,
+    });
+    await store.insertShare({
+      id: "s1",
+      workspaceId: ws.workspace_id,
+      machineId: "m1",
+      tokenHash: "t",
+      createdMs: 1,
+      expiresMs: 0,
+      revokedMs: null,
+    });
+    assert.equal(await store.revokeShare(ws.workspace_id, "s1", 10), true);
+    assert.equal(await store.revokeShare(ws.workspace_id, "s1", 20), true);
+    assert.equal((await store.shareByToken("t"))?.revokedMs, 10);
+    assert.equal(await store.revokeShare("other-workspace", "s1", 30), false);
+    await store.close();
+  });
+});
