@@ -1,0 +1,242 @@
+/** PostgresStore: the relay cluster's shared state in PostgreSQL (npm `postgres`), migrated at start. */
+import postgres, { type Row, type Sql } from "postgres";
+import {
+  ConflictError,
+  type MachineInfo,
+  type MachineRecord,
+  type MachineTokenRecord,
+  type ShareRecord,
+  type Store,
+  type WorkspaceRecord,
+} from "./store.ts";
+import { MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS } from "./postgres_schema.ts";
+
+/** Options of {@linkcode openPostgresStore}. */
+export interface PostgresStoreOptions {
+  /** Connections in this process's pool. */
+  maxConnections?: number;
+  log?: (message: string) => void;
+}
+
+/**
+ * Connects to `url` and brings its schema up to date. Several nodes may start
+ * at once: an advisory lock makes one migrate while the others wait, then find
+ * nothing left to do.
+ *
+ * @example
+ * ```ts
+ * const store = await openPostgresStore("postgres://cmdop@db/cmdop");
+ * ```
+ */
+export async function openPostgresStore(
+  url: string,
+  options: PostgresStoreOptions = {},
+): Promise<PostgresStore> {
+  const sql = postgres(url, {
+    max: options.maxConnections ?? 10,
+    connect_timeout: 10,
+    onnotice: () => {},
+    // Pooled connections must not outlive a relay restart on the server's side.
+    idle_timeout: 60,
+  });
+  try {
+    const applied = await migrate(sql);
+    if (applied > 0) options.log?.(`database schema migrated to version ${POSTGRES_MIGRATIONS.length}`);
+  } catch (error) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    throw new Error(`cannot open the PostgreSQL store: ${(error as Error).message}`, { cause: error });
+  }
+  return new PostgresStore(sql);
+}
+
+/** Runs the missing migrations in one transaction under the advisory lock; returns how many ran. */
+async function migrate(sql: Sql): Promise<number> {
+  return await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${String(MIGRATION_LOCK_KEY)}::bigint)`;
+    await tx`CREATE TABLE IF NOT EXISTS cmdop_schema (
+      version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)`;
+    const [{ current }] = await tx`SELECT COALESCE(MAX(version), 0)::int AS current FROM cmdop_schema`;
+    if (current > POSTGRES_MIGRATIONS.length) {
+      throw new Error(
+        `database schema version ${current} is newer than this cmdop (${POSTGRES_MIGRATIONS.length})`,
+      );
+    }
+    for (let version = current; version < POSTGRES_MIGRATIONS.length; version++) {
+      await tx.unsafe(POSTGRES_MIGRATIONS[version]).simple();
+      await tx`INSERT INTO cmdop_schema (version, applied_ms) VALUES (${version + 1}, ${Date.now()})`;
+    }
+    return POSTGRES_MIGRATIONS.length - current;
+  });
+}
+
+/** {@linkcode Store} on PostgreSQL; every method is one statement (or one transaction). */
+export class PostgresStore implements Store {
+  #sql: Sql;
+
+  constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  /** The connection pool, shared with the cluster's presence table. */
+  get sql(): Sql {
+    return this.#sql;
+  }
+
+  async insertWorkspace(w: WorkspaceRecord): Promise<void> {
+    try {
+      await this.#sql`INSERT INTO workspaces (id, name, created_ms)
+        VALUES (${w.id}, ${w.name}, ${w.createdMs})`;
+    } catch (error) {
+      if ((error as { code?: string }).code === "23505") {
+        throw new ConflictError(`workspace "${w.name}" already exists`);
+      }
+      throw error;
+    }
+  }
+
+  async workspaceById(id: string): Promise<WorkspaceRecord | undefined> {
+    return toWorkspace((await this.#sql`SELECT * FROM workspaces WHERE id = ${id}`)[0]);
+  }
+
+  async workspaceByName(name: string): Promise<WorkspaceRecord | undefined> {
+    return toWorkspace((await this.#sql`SELECT * FROM workspaces WHERE name = ${name}`)[0]);
+  }
+
+  async listWorkspaces(): Promise<WorkspaceRecord[]> {
+    const rows = await this.#sql`SELECT * FROM workspaces ORDER BY name`;
+    return rows.map((r) => toWorkspace(r)!);
+  }
+
+  async insertApiKey(workspaceId: string, keyHash: string, createdMs: number): Promise<void> {
+    await this.#sql`INSERT INTO api_keys (key_hash, workspace_id, created_ms)
+      VALUES (${keyHash}, ${workspaceId}, ${createdMs})`;
+  }
+
+  async workspaceIdByApiKey(keyHash: string): Promise<string | undefined> {
+    const [row] = await this.#sql`SELECT workspace_id FROM api_keys WHERE key_hash = ${keyHash}`;
+    return row ? String(row.workspace_id) : undefined;
+  }
+
+  async insertEnrollToken(workspaceId: string, tokenHash: string, createdMs: number): Promise<void> {
+    await this.#sql`INSERT INTO enroll_tokens (token_hash, workspace_id, created_ms)
+      VALUES (${tokenHash}, ${workspaceId}, ${createdMs})`;
+  }
+
+  async workspaceIdByEnrollToken(tokenHash: string): Promise<string | undefined> {
+    const [row] = await this.#sql`SELECT workspace_id FROM enroll_tokens
+      WHERE token_hash = ${tokenHash}`;
+    return row ? String(row.workspace_id) : undefined;
+  }
+
+  async insertMachine(m: MachineRecord): Promise<void> {
+    await this.#sql`INSERT INTO machines (id, workspace_id, hostname, display_name, os, arch,
+        agent_version, secret_hash, password_hash, created_ms, last_seen_ms)
+      VALUES (${m.id}, ${m.workspaceId}, ${m.hostname}, ${m.displayName}, ${m.os}, ${m.arch},
+        ${m.agentVersion}, ${m.secretHash}, ${m.passwordHash}, ${m.createdMs}, ${m.lastSeenMs})`;
+  }
+
+  async machineById(id: string): Promise<MachineRecord | undefined> {
+    return toMachine((await this.#sql`SELECT * FROM machines WHERE id = ${id}`)[0]);
+  }
+
+  async listMachines(workspaceId: string): Promise<MachineRecord[]> {
+    const rows = await this.#sql`SELECT * FROM machines WHERE workspace_id = ${workspaceId}
+      ORDER BY display_name, hostname`;
+    return rows.map((r) => toMachine(r)!);
+  }
+
+  async updateMachineInfo(id: string, info: MachineInfo): Promise<void> {
+    await this.#sql`UPDATE machines SET hostname = ${info.hostname},
+        display_name = ${info.displayName}, os = ${info.os}, arch = ${info.arch},
+        agent_version = ${info.agentVersion}
+      WHERE id = ${id}`;
+  }
+
+  async touchMachines(ids: string[], lastSeenMs: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#sql`UPDATE machines SET last_seen_ms = ${lastSeenMs}
+      WHERE id = ANY(${this.#sql.array(ids)}::text[])`;
+  }
+
+  async setMachinePassword(id: string, passwordHash: string | null): Promise<void> {
+    await this.#sql`UPDATE machines SET password_hash = ${passwordHash} WHERE id = ${id}`;
+  }
+
+  async insertMachineToken(t: MachineTokenRecord): Promise<void> {
+    await this.#sql`INSERT INTO machine_tokens (token_hash, machine_id, expires_ms)
+      VALUES (${t.tokenHash}, ${t.machineId}, ${t.expiresMs})`;
+  }
+
+  async machineToken(tokenHash: string): Promise<MachineTokenRecord | undefined> {
+    const [row] = await this.#sql`SELECT * FROM machine_tokens WHERE token_hash = ${tokenHash}`;
+    if (!row) return undefined;
+    return {
+      tokenHash: String(row.token_hash),
+      machineId: String(row.machine_id),
+      expiresMs: Number(row.expires_ms),
+    };
+  }
+
+  async insertShare(s: ShareRecord): Promise<void> {
+    await this.#sql`INSERT INTO shares (id, workspace_id, machine_id, token_hash, created_ms,
+        expires_ms, revoked_ms)
+      VALUES (${s.id}, ${s.workspaceId}, ${s.machineId}, ${s.tokenHash}, ${s.createdMs},
+        ${s.expiresMs}, ${s.revokedMs})`;
+  }
+
+  async shareByToken(tokenHash: string): Promise<ShareRecord | undefined> {
+    return toShare((await this.#sql`SELECT * FROM shares WHERE token_hash = ${tokenHash}`)[0]);
+  }
+
+  async listShares(workspaceId: string): Promise<ShareRecord[]> {
+    const rows = await this.#sql`SELECT * FROM shares WHERE workspace_id = ${workspaceId}
+      ORDER BY created_ms`;
+    return rows.map((r) => toShare(r)!);
+  }
+
+  async revokeShare(workspaceId: string, shareId: string, nowMs: number): Promise<boolean> {
+    const result = await this.#sql`UPDATE shares SET revoked_ms = COALESCE(revoked_ms, ${nowMs})
+      WHERE workspace_id = ${workspaceId} AND id = ${shareId}`;
+    return result.count > 0;
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.end({ timeout: 5 });
+  }
+}
+
+// BIGINT columns arrive as strings (they may exceed 2^53); unix ms never do.
+function toWorkspace(row: Row | undefined): WorkspaceRecord | undefined {
+  if (!row) return undefined;
+  return { id: String(row.id), name: String(row.name), createdMs: Number(row.created_ms) };
+}
+
+function toMachine(row: Row | undefined): MachineRecord | undefined {
+  if (!row) return undefined;
+  return {
+    id: String(row.id),
+    workspaceId: String(row.workspace_id),
+    hostname: String(row.hostname),
+    displayName: String(row.display_name),
+    os: String(row.os),
+    arch: String(row.arch),
+    agentVersion: String(row.agent_version),
+    secretHash: String(row.secret_hash),
+    passwordHash: row.password_hash === null ? null : String(row.password_hash),
+    createdMs: Number(row.created_ms),
+    lastSeenMs: Number(row.last_seen_ms),
+  };
+}
+
+function toShare(row: Row | undefined): ShareRecord | undefined {
+  if (!row) return undefined;
+  return {
+    id: String(row.id),
+    workspaceId: String(row.workspace_id),
+    machineId: String(row.machine_id),
+    tokenHash: String(row.token_hash),
+    createdMs: Number(row.created_ms),
+    expiresMs: Number(row.expires_ms),
+    revokedMs: row.revoked_ms === null ? null : Number(row.revoked_ms),
+  };
+}

@@ -1,0 +1,75 @@
+/** The PostgreSQL store's schema as numbered migrations; `cmdop_schema` records which have run. */
+
+/**
+ * Migration N (1-based) is `POSTGRES_MIGRATIONS[N - 1]`. Append only: a
+ * released migration never changes. Tables 1–6 mirror the SQLite schema
+ * (unix-ms columns as BIGINT); the presence tables exist only here, because
+ * only a cluster has nodes that can die while their agents live on.
+ */
+export const POSTGRES_MIGRATIONS: string[] = [
+  `CREATE TABLE workspaces (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     created_ms BIGINT NOT NULL
+   );
+   CREATE TABLE api_keys (
+     key_hash TEXT PRIMARY KEY,
+     workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+     created_ms BIGINT NOT NULL
+   );
+   CREATE TABLE enroll_tokens (
+     token_hash TEXT PRIMARY KEY,
+     workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+     created_ms BIGINT NOT NULL
+   );
+   CREATE TABLE machines (
+     id TEXT PRIMARY KEY,
+     workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+     hostname TEXT NOT NULL,
+     display_name TEXT NOT NULL,
+     os TEXT NOT NULL,
+     arch TEXT NOT NULL,
+     agent_version TEXT NOT NULL,
+     secret_hash TEXT NOT NULL,
+     password_hash TEXT,
+     created_ms BIGINT NOT NULL,
+     last_seen_ms BIGINT NOT NULL
+   );
+   CREATE INDEX machines_workspace ON machines(workspace_id);
+   CREATE TABLE machine_tokens (
+     token_hash TEXT PRIMARY KEY,
+     machine_id TEXT NOT NULL REFERENCES machines(id),
+     expires_ms BIGINT NOT NULL
+   );
+   CREATE TABLE shares (
+     id TEXT PRIMARY KEY,
+     workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+     machine_id TEXT NOT NULL REFERENCES machines(id),
+     token_hash TEXT NOT NULL UNIQUE,
+     created_ms BIGINT NOT NULL,
+     expires_ms BIGINT NOT NULL,
+     revoked_ms BIGINT
+   );
+   CREATE INDEX shares_workspace ON shares(workspace_id);`,
+
+  // One lease row per running relay process; an agent is online while the
+  // node that holds it keeps its lease. The lease is compared with the
+  // database's clock, so the nodes' clocks never need to agree.
+  `CREATE TABLE relay_nodes (
+     instance_id TEXT PRIMARY KEY,
+     node_id TEXT NOT NULL,
+     started_ms BIGINT NOT NULL,
+     lease_until TIMESTAMPTZ NOT NULL
+   );
+   CREATE TABLE agent_presence (
+     machine_id TEXT PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,
+     instance_id TEXT NOT NULL REFERENCES relay_nodes(instance_id) ON DELETE CASCADE,
+     link_id TEXT NOT NULL,
+     since_ms BIGINT NOT NULL,
+     last_seen_ms BIGINT NOT NULL
+   );
+   CREATE INDEX agent_presence_instance ON agent_presence(instance_id);`,
+];
+
+/** Key of the advisory lock that serialises migrations across nodes starting together. */
+export const MIGRATION_LOCK_KEY = 0x636d646f70; // "cmdop"
