@@ -1,0 +1,261 @@
+/** Tests for runPtySession: real shells on real pseudo-terminals, driven through an in-memory session channel. */
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  type Exit,
+  type OpenSessionSchema,
+  OpenSessionSchema as OpenSchema,
+  type SessionInput,
+  SessionInputSchema,
+  SessionKind,
+  type SessionOutput,
+} from "../../gen/cmdop/v1/session_pb.ts";
+import { AsyncQueue } from "../lib/async_queue.ts";
+import type { SessionChannel } from "./channel.ts";
+import { runPtySession } from "./pty_session.ts";
+
+const encoder = new TextEncoder();
+const PATH = Deno.env.get("PATH") ?? "/usr/bin:/bin";
+
+/** A session as the relay would drive it: frames in, frames out, and the text seen so far. */
+class FakeSession {
+  readonly inputs = new AsyncQueue<SessionInput>();
+  readonly outputs: SessionOutput[] = [];
+  text = "";
+  outputBytes = 0;
+  inputCredit = 0;
+  readonly done: Promise<void>;
+  #changed?: () => void;
+  #decoder = new TextDecoder();
+
+  constructor(
+    open: MessageInitShape<typeof OpenSessionSchema>,
+    env: Record<string, string> = {},
+  ) {
+    const channel: SessionChannel = {
+      open: create(OpenSchema, {
+        kind: SessionKind.PTY,
+        rows: 24,
+        cols: 80,
+        ...open,
+      }),
+      inputs: this.inputs,
+      send: (output) => {
+        this.outputs.push(output);
+        if (output.msg.case === "output") {
+          this.outputBytes += output.msg.value.data.length;
+          this.text += this.#decoder.decode(output.msg.value.data, {
+            stream: true,
+          });
+        } else if (output.msg.case === "credit") {
+          this.inputCredit += output.msg.value;
+        }
+        this.#changed?.();
+        return true;
+      },
+    };
+    this.done = runPtySession(channel, {
+      env: { PATH, PS1: "$ ", ...env },
+      cwd: "/",
+    });
+  }
+
+  send(msg: MessageInitShape<typeof SessionInputSchema>["msg"]): void {
+    this.inputs.push(create(SessionInputSchema, { msg }));
+  }
+
+  type(line: string): void {
+    this.send({ case: "data", value: encoder.encode(line + "\r") });
+  }
+
+  get exit(): Exit | undefined {
+    const last = this.outputs.at(-1)?.msg;
+    return last?.case === "exit" ? last.value : undefined;
+  }
+
+  /** Waits until `check` holds, re-checking whenever a frame arrives. */
+  async until<T>(
+    what: string,
+    check: () => T | undefined | false,
+    timeoutMs = 5_000,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = check();
+      if (value) return value;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `Timed out waiting for ${what}; output so far: ${
+            JSON.stringify(this.text)
+          }`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 50));
+        this.#changed = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
+    return this.until(
+      `${pattern}`,
+      () => this.text.match(pattern) ?? undefined,
+    );
+  }
+
+  async exited(): Promise<Exit> {
+    await this.done;
+    assert.ok(this.exit, "the last frame is the exit frame");
+    return this.exit;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+const sessions: FakeSession[] = [];
+function session(
+  open: MessageInitShape<typeof OpenSessionSchema>,
+  env?: Record<string, string>,
+): FakeSession {
+  const s = new FakeSession(open, env);
+  sessions.push(s);
+  return s;
+}
+
+describe("runPtySession()", {
+  skip: Deno.build.os !== "linux" && "pty sessions are tested on Linux",
+}, () => {
+  after(async () => {
+    for (const s of sessions) s.send({ case: "close", value: {} });
+    await Promise.all(sessions.map((s) => s.done));
+  });
+
+  it("answers ready, then runs the program on a pty of the client's size and TERM", async () => {
+    const s = session({
+      argv: ["/bin/sh", "-c", "tty; echo TERM=$TERM; stty size"],
+      term: "vt220",
+      rows: 33,
+      cols: 101,
+    });
+    const exit = await s.exited();
+    assert.equal(s.outputs[0].msg.case, "ready");
+    assert.match(s.text, /\/dev\/pts\/\d+/);
+    assert.match(s.text, /TERM=vt220/);
+    assert.match(s.text, /33 101/);
+    assert.deepEqual([exit.code, exit.signal, exit.error], [0, "", ""]);
+  });
+
+  it("reports the program's exit status in the last frame", async () => {
+    const exit = await session({ argv: ["/bin/sh", "-c", "exit 7"] }).exited();
+    assert.equal(exit.code, 7);
+  });
+
+  it("starts the login shell when no argv is given", async () => {
+    const s = session({}, { SHELL: "/bin/sh" });
+    s.type(`echo SH""ELL0=$0; exit 3`);
+    assert.match((await s.waitFor(/SHELL0=(\S+)/))[1], /^-?\/bin\/sh$|^-?sh$/);
+    assert.equal((await s.exited()).code, 3);
+  });
+
+  it("applies resize frames to the running terminal", async () => {
+    const s = session({ argv: ["/bin/sh", "-i"], rows: 10, cols: 40 });
+    s.send({ case: "resize", value: { rows: 50, cols: 132 } });
+    s.type("stty size");
+    await s.waitFor(/50 132/);
+    s.type("exit");
+    assert.equal((await s.exited()).code, 0);
+  });
+
+  it("credits input back once it is written to the terminal", async () => {
+    const s = session({ argv: ["/bin/sh", "-i"] });
+    const line = "echo " + "x".repeat(200);
+    s.type(line);
+    await s.until(
+      "all input credited",
+      () => s.inputCredit === line.length + 1,
+    );
+    s.type("exit");
+    await s.exited();
+  });
+
+  it("sends no more output than the client's credit allows, and resumes on credit", async () => {
+    const total = 300_000;
+    const s = session({
+      argv: ["/bin/sh", "-c", `head -c ${total} /dev/zero | tr '\\0' x`],
+      windowBytes: 1000,
+    });
+    await s.until("the first output", () => s.outputBytes > 0);
+    await new Promise((r) => setTimeout(r, 200));
+    // One chunk may overshoot the window (chunks stay whole); a 64 KiB read is the most.
+    assert.ok(
+      s.outputBytes <= 1000 + 64 * 1024,
+      `got ${s.outputBytes} bytes on a 1000-byte window`,
+    );
+    assert.equal(s.exit, undefined, "no exit while output is held back");
+    const granting = setInterval(
+      () => s.send({ case: "credit", value: 64 * 1024 }),
+      5,
+    );
+    const exit = await s.exited().finally(() => clearInterval(granting));
+    assert.equal(exit.code, 0);
+    assert.equal(s.text.replace(/[^x]/g, "").length, total);
+  });
+
+  it("hangs the shell and its jobs up on a close frame and leaves no process behind", async () => {
+    const s = session({ argv: ["/bin/sh", "-i"] });
+    s.type("sleep 100 & echo JOB=$!; echo SHELL=$$");
+    const [, job, shell] = await s.waitFor(/JOB=(\d+)\s+SHELL=(\d+)/);
+    assert.ok(alive(Number(job)) && alive(Number(shell)));
+    s.send({ case: "close", value: {} });
+    const exit = await s.exited();
+    assert.equal(exit.signal, "SIGHUP");
+    assert.equal(exit.code, 129);
+    await s.until("the job to be gone", () => !alive(Number(job)));
+    assert.ok(!alive(Number(shell)));
+  });
+
+  it("hangs up when the relay ends the stream without a word", async () => {
+    const s = session({ argv: ["/bin/sh", "-i"] });
+    s.type("echo PID=$$");
+    const [, pid] = await s.waitFor(/PID=(\d+)/);
+    s.inputs.close();
+    await s.done;
+    await s.until("the shell to be gone", () => !alive(Number(pid)));
+  });
+
+  it("reports a terminal that cannot start as an exit frame with the reason", async () => {
+    const outputs: SessionOutput[] = [];
+    await runPtySession({
+      open: create(OpenSchema, { kind: SessionKind.PTY, rows: 24, cols: 80 }),
+      inputs: new AsyncQueue<SessionInput>(),
+      send: (output) => outputs.push(output) > 0,
+    }, {
+      env: {},
+      openPty: () => {
+        throw new Error(`Cannot start "/bin/nosuch"`);
+      },
+    });
+    assert.equal(outputs.length, 1);
+    const msg = outputs[0].msg;
+    assert.equal(msg.case, "exit");
+    if (msg.case !== "exit") return;
+    assert.equal(msg.value.code, 127);
+    assert.match(
+      msg.value.error,
+      /cannot start a terminal: Cannot start "\/bin\/nosuch"/,
+    );
+  });
+});
