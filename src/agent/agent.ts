@@ -2,7 +2,11 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { AgentService, type DialFrame, DialFrameSchema } from "../../gen/cmdop/v1/agent_pb.ts";
-import { type SessionInput, SessionKind, type SessionOutput } from "../../gen/cmdop/v1/session_pb.ts";
+import {
+  type SessionInput,
+  SessionKind,
+  type SessionOutput,
+} from "../../gen/cmdop/v1/session_pb.ts";
 import { AsyncQueue } from "../lib/async_queue.ts";
 import { createRelayTransport } from "../lib/transport.ts";
 import { VERSION } from "../version.ts";
@@ -16,6 +20,13 @@ const CONTROL_SILENCE_MS = 45_000;
 
 export interface AgentOptions {
   server: string;
+  /**
+   * Every relay URL to use, `server` among them; after a failure the agent
+   * moves on to the next, so a dead cluster node costs one reconnect.
+   */
+  servers?: string[];
+  /** A fetch that trusts a private CA (see `fetchTrustingCa`). */
+  fetch?: typeof globalThis.fetch;
   enrollToken?: string;
   stateDir: string;
   hostname: string;
@@ -42,12 +53,29 @@ export class AgentFatalError extends Error {
  */
 export async function runAgent(options: AgentOptions): Promise<void> {
   const backoff = new Backoff({ baseMs: 200, capMs: 10_000 });
-  const state = await enrollOnce(options, backoff);
+  const ring = new ServerRing(options.servers?.length ? options.servers : [options.server]);
+  const state = await enrollOnce(options, backoff, ring);
   if (options.signal.aborted) return;
-  const transport = createRelayTransport({ baseUrl: options.server, bearer: state.credential });
-  const client = createClient(AgentService, transport);
+  const clients = new Map<string, AgentClient>();
+  const clientFor = (server: string) => {
+    let client = clients.get(server);
+    if (!client) {
+      const transport = createRelayTransport({
+        baseUrl: server,
+        bearer: state.credential,
+        fetch: options.fetch,
+      });
+      clients.set(server, client = createClient(AgentService, transport));
+    }
+    return client;
+  };
   if (options.password !== undefined) {
-    await retrying(options, backoff, () => client.setPassword({ password: options.password! }));
+    await retrying(
+      options,
+      backoff,
+      ring,
+      (server) => clientFor(server).setPassword({ password: options.password! }),
+    );
     options.log("attach password registered");
   }
   const hello = {
@@ -58,6 +86,9 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     agentVersion: VERSION,
   };
   while (!options.signal.aborted) {
+    const server = ring.current;
+    // Sessions dial back to the node that holds this control stream.
+    const client = clientFor(server);
     const link = new AbortController();
     const stop = () => link.abort();
     options.signal.addEventListener("abort", stop, { once: true });
@@ -68,7 +99,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
         watchdog = setTimeout(stop, CONTROL_SILENCE_MS);
         if (command.msg.case === "welcome") {
           backoff.reset();
-          options.log(`online as machine ${command.msg.value.machineId} at ${options.server}`);
+          options.log(`online as machine ${command.msg.value.machineId} at ${server}`);
         } else if (command.msg.case === "dial") {
           serveSession(client, command.msg.value.sessionId, options).catch((error) =>
             options.log(`session failed: ${(error as Error).message}`)
@@ -85,16 +116,37 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           2,
         );
       }
-      options.log(`relay connection lost: ${connectError.rawMessage}`);
+      options.log(`relay connection to ${server} lost: ${connectError.rawMessage}`);
     } finally {
       clearTimeout(watchdog);
       options.signal.removeEventListener("abort", stop);
     }
+    ring.advance();
     if (!options.signal.aborted) await sleep(backoff.next(), options.signal);
   }
 }
 
-async function enrollOnce(options: AgentOptions, backoff: Backoff): Promise<AgentState> {
+type AgentClient = ReturnType<typeof createClient<typeof AgentService>>;
+
+/** The relay URLs in turn. */
+class ServerRing {
+  #index = 0;
+  constructor(readonly urls: string[]) {}
+
+  get current(): string {
+    return this.urls[this.#index];
+  }
+
+  advance(): void {
+    this.#index = (this.#index + 1) % this.urls.length;
+  }
+}
+
+async function enrollOnce(
+  options: AgentOptions,
+  backoff: Backoff,
+  ring: ServerRing,
+): Promise<AgentState> {
   const existing = await loadAgentState(options.stateDir);
   if (existing) return existing;
   if (!options.enrollToken) {
@@ -103,12 +155,11 @@ async function enrollOnce(options: AgentOptions, backoff: Backoff): Promise<Agen
       1,
     );
   }
-  const client = createClient(
-    AgentService,
-    createRelayTransport({ baseUrl: options.server }),
-  );
-  const response = await retrying(options, backoff, () =>
-    client.enroll({
+  let enrolledAt = ring.current;
+  const response = await retrying(options, backoff, ring, (server) => {
+    enrolledAt = server;
+    const transport = createRelayTransport({ baseUrl: server, fetch: options.fetch });
+    return createClient(AgentService, transport).enroll({
       enrollToken: options.enrollToken!,
       hostname: options.hostname,
       displayName: options.displayName ?? "",
@@ -116,9 +167,10 @@ async function enrollOnce(options: AgentOptions, backoff: Backoff): Promise<Agen
       arch: Deno.build.arch,
       agentVersion: VERSION,
       password: options.password ?? "",
-    }));
+    });
+  });
   const state: AgentState = {
-    server: options.server,
+    server: enrolledAt,
     machine_id: response.machineId,
     workspace_id: response.workspaceId,
     credential: response.machineSecret,
@@ -132,11 +184,13 @@ async function enrollOnce(options: AgentOptions, backoff: Backoff): Promise<Agen
 async function retrying<T>(
   options: AgentOptions,
   backoff: Backoff,
-  call: () => Promise<T>,
+  ring: ServerRing,
+  call: (server: string) => Promise<T>,
 ): Promise<T> {
   for (;;) {
+    const server = ring.current;
     try {
-      const result = await call();
+      const result = await call(server);
       backoff.reset();
       return result;
     } catch (error) {
@@ -148,7 +202,8 @@ async function retrying<T>(
         throw new AgentFatalError(`the relay refused: ${connectError.rawMessage}`, 2);
       }
       if (options.signal.aborted) throw connectError;
-      options.log(`cannot reach the relay at ${options.server}: ${connectError.rawMessage}`);
+      options.log(`cannot reach the relay at ${server}: ${connectError.rawMessage}`);
+      ring.advance();
       await sleep(backoff.next(), options.signal);
     }
   }
@@ -156,7 +211,7 @@ async function retrying<T>(
 
 /** Dials the relay back for one session and runs it. */
 async function serveSession(
-  client: ReturnType<typeof createClient<typeof AgentService>>,
+  client: AgentClient,
   sessionId: string,
   options: AgentOptions,
 ): Promise<void> {

@@ -26,13 +26,27 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
 
   const relay = program.command("relay").description("Run and administer a relay");
   relay.command("serve")
-    .description("Serve the relay (embedded store under --data)")
+    .description("Serve the relay: SQLite under --data, or a cluster node with --store and --bus")
     .option("--listen <host:port>", "address to listen on", "127.0.0.1:4780")
     .option("--data <dir>", "state directory", ".cmdop-relay")
     .option("--public-url <url>", "URL clients use to reach this relay (share links)")
+    .option("--store <url>", "postgres://… shared state for a cluster (or CMDOP_RELAY_STORE)")
+    .option("--bus <url>", "nats://… routing between cluster nodes (or CMDOP_RELAY_BUS)")
+    .option("--node-id <id>", "this node's name in a cluster (default: hostname-pid)")
+    .option("--tls-cert <file>", "PEM certificate chain: serve HTTPS")
+    .option("--tls-key <file>", "PEM private key of --tls-cert")
     .action(async (opts) => {
       const { runServe } = await import("./commands/relay/serve.ts");
-      await runServe(ctx, { listen: opts.listen, data: opts.data, publicUrl: opts.publicUrl });
+      await runServe(ctx, {
+        listen: opts.listen,
+        data: opts.data,
+        publicUrl: opts.publicUrl,
+        store: opts.store,
+        bus: opts.bus,
+        nodeId: opts.nodeId,
+        tlsCert: opts.tlsCert,
+        tlsKey: opts.tlsKey,
+      });
     });
   relay.command("workspace").description("Manage workspaces in the relay's store")
     .command("create")
@@ -48,7 +62,8 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
   program.command("agent").description("Run the agent on this machine")
     .command("run")
     .description("Enroll once, then keep this machine reachable through the relay")
-    .option("--server <url>", "relay URL (or CMDOP_SERVER)")
+    .option("--server <url[,url…]>", "relay URL, or several tried in turn (or CMDOP_SERVER)")
+    .option("--ca-file <file>", "PEM CA certificates to trust for https:// (or CMDOP_CA_FILE)")
     .option("--enroll-token <token>", "workspace enroll token (first run only)")
     .requiredOption("--state <dir>", "where the machine credential is kept")
     .option("--hostname <name>", "hostname to register (default: this machine's)")
@@ -58,6 +73,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
       const { runAgentCommand } = await import("./commands/agent/run.ts");
       await runAgentCommand(ctx, {
         server: opts.server,
+        caFile: opts.caFile,
         enrollToken: opts.enrollToken,
         state: opts.state,
         hostname: opts.hostname,

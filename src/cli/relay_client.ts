@@ -4,9 +4,10 @@ import { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
 import { SessionService } from "../../gen/cmdop/v1/session_pb.ts";
 import { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
 import { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
-import { createRelayTransport } from "../lib/transport.ts";
+import { createRelayTransport, loadCaFetch } from "../lib/transport.ts";
+import { CliError } from "./errors.ts";
 import type { CliContext } from "./context.ts";
-import { type ResolvedAccess, resolveAccess } from "./access.ts";
+import { resolveAccess, type ResolvedAccess } from "./access.ts";
 import type { GlobalOptions, RunState } from "./globals.ts";
 
 export interface RelayConnection extends ResolvedAccess {
@@ -31,10 +32,13 @@ export async function connectRelay(
   state.credentialSource = access.credentialSource;
   const headers: Record<string, string> = {};
   if (access.workspaceHint) headers["cmdop-workspace"] = access.workspaceHint;
+  // A private CA comes through the environment: the global flags are fixed by the spec.
+  const caFile = ctx.env("CMDOP_CA_FILE");
   const transport = createRelayTransport({
     baseUrl: access.server,
     bearer: access.credential,
     headers,
+    fetch: caFile ? await loadCaFetch(caFile, "CMDOP_CA_FILE").catch(asCliError) : undefined,
   });
   return {
     ...access,
@@ -44,4 +48,8 @@ export async function connectRelay(
     workspaces: createClient(WorkspaceService, transport),
     machineTokens: new Map(),
   };
+}
+
+function asCliError(error: Error): never {
+  throw new CliError(error.message);
 }

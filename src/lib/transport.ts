@@ -13,6 +13,8 @@ export interface RelayTransportOptions {
   headers?: Record<string, string>;
   /** A fetch with custom TLS trust, when a private CA is configured. */
   fetch?: typeof globalThis.fetch;
+  /** Run inside the header interceptor (e.g. to refresh a login token and retry). */
+  interceptors?: Interceptor[];
 }
 
 /**
@@ -39,11 +41,48 @@ export function createRelayTransport(options: RelayTransportOptions): Transport 
     httpClient: createFetchClient(options.fetch ?? globalThis.fetch),
     baseUrl: options.baseUrl.replace(/\/+$/, ""),
     useBinaryFormat: true,
-    interceptors,
+    interceptors: [...interceptors, ...(options.interceptors ?? [])],
     acceptCompression: [],
     sendCompression: null,
     compressMinBytes: 1024,
     readMaxBytes: 0xffffffff,
     writeMaxBytes: 0xffffffff,
   });
+}
+
+/**
+ * A fetch that trusts the PEM CA certificates in `caPem` besides Deno's
+ * default roots, for relays whose certificate a private CA signed.
+ *
+ * @example
+ * ```ts
+ * const fetch = fetchTrustingCa(await Deno.readTextFile("ca.pem"));
+ * const transport = createRelayTransport({ baseUrl: "https://relay:4780", fetch });
+ * ```
+ */
+export function fetchTrustingCa(caPem: string): typeof globalThis.fetch {
+  const client = Deno.createHttpClient({ caCerts: [caPem] });
+  return (input, init) => fetch(input, { ...init, client });
+}
+
+/**
+ * Reads a CA file for {@linkcode fetchTrustingCa}; the error names the file
+ * and the setting it came from.
+ *
+ * @example
+ * ```ts
+ * const fetch = await loadCaFetch("/etc/cmdop/ca.pem", "CMDOP_CA_FILE");
+ * ```
+ */
+export async function loadCaFetch(path: string, source: string): Promise<typeof globalThis.fetch> {
+  let pem: string;
+  try {
+    pem = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new Error(`cannot read the CA file "${path}" (${source}): ${(error as Error).message}`);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new Error(`the CA file "${path}" (${source}) holds no PEM certificate`);
+  }
+  return fetchTrustingCa(pem);
 }

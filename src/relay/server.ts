@@ -14,6 +14,8 @@ export interface RelayOptions {
   port: number;
   store: Store;
   bus?: Bus;
+  /** PEM certificate chain and private key: serve HTTPS (HTTP/2 offered through ALPN). */
+  tls?: { cert: string; key: string };
   /** The URL printed in share links; defaults to the listening address. */
   publicUrl?: string;
   now?: () => number;
@@ -23,7 +25,7 @@ export interface RelayOptions {
 }
 
 export interface RelayServer {
-  /** `http://HOST:PORT` it listens on. */
+  /** `http://HOST:PORT` (or `https://`) it listens on. */
   url: string;
   deps: RelayDeps;
   /** Stops accepting, ends open streams, closes the store. */
@@ -67,10 +69,11 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   const server = Deno.serve({
     hostname: options.hostname,
     port: options.port,
+    ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
     signal: abort.signal,
     onListen: ({ hostname, port }) => {
       const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-      url = `http://${host}:${port}`;
+      url = `${options.tls ? "https" : "http"}://${host}:${port}`;
       listening.resolve();
     },
     onError: (error) => {

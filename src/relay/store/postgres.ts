@@ -41,10 +41,14 @@ export async function openPostgresStore(
   });
   try {
     const applied = await migrate(sql);
-    if (applied > 0) options.log?.(`database schema migrated to version ${POSTGRES_MIGRATIONS.length}`);
+    if (applied > 0) {
+      options.log?.(`database schema migrated to version ${POSTGRES_MIGRATIONS.length}`);
+    }
   } catch (error) {
     await sql.end({ timeout: 1 }).catch(() => {});
-    throw new Error(`cannot open the PostgreSQL store: ${(error as Error).message}`, { cause: error });
+    throw new Error(`cannot open the PostgreSQL store: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return new PostgresStore(sql);
 }
@@ -55,7 +59,8 @@ async function migrate(sql: Sql): Promise<number> {
     await tx`SELECT pg_advisory_xact_lock(${String(MIGRATION_LOCK_KEY)}::bigint)`;
     await tx`CREATE TABLE IF NOT EXISTS cmdop_schema (
       version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)`;
-    const [{ current }] = await tx`SELECT COALESCE(MAX(version), 0)::int AS current FROM cmdop_schema`;
+    const [{ current }] =
+      await tx`SELECT COALESCE(MAX(version), 0)::int AS current FROM cmdop_schema`;
     if (current > POSTGRES_MIGRATIONS.length) {
       throw new Error(
         `database schema version ${current} is newer than this cmdop (${POSTGRES_MIGRATIONS.length})`,
@@ -63,7 +68,9 @@ async function migrate(sql: Sql): Promise<number> {
     }
     for (let version = current; version < POSTGRES_MIGRATIONS.length; version++) {
       await tx.unsafe(POSTGRES_MIGRATIONS[version]).simple();
-      await tx`INSERT INTO cmdop_schema (version, applied_ms) VALUES (${version + 1}, ${Date.now()})`;
+      await tx`INSERT INTO cmdop_schema (version, applied_ms) VALUES (${
+        version + 1
+      }, ${Date.now()})`;
     }
     return POSTGRES_MIGRATIONS.length - current;
   });
@@ -117,7 +124,11 @@ export class PostgresStore implements Store {
     return row ? String(row.workspace_id) : undefined;
   }
 
-  async insertEnrollToken(workspaceId: string, tokenHash: string, createdMs: number): Promise<void> {
+  async insertEnrollToken(
+    workspaceId: string,
+    tokenHash: string,
+    createdMs: number,
+  ): Promise<void> {
     await this.#sql`INSERT INTO enroll_tokens (token_hash, workspace_id, created_ms)
       VALUES (${tokenHash}, ${workspaceId}, ${createdMs})`;
   }

@@ -3,7 +3,9 @@ import type { CliContext } from "../../context.ts";
 import { CliError, ExitRequest } from "../../errors.ts";
 
 export interface AgentRunOptions {
+  /** One relay URL, or several separated by commas. */
   server?: string;
+  caFile?: string;
   enrollToken?: string;
   state: string;
   hostname?: string;
@@ -17,13 +19,18 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
   if (!server) throw new CliError("--server is required (or set CMDOP_SERVER)");
   const { normaliseServer } = await import("../../access.ts");
   const { runAgent, AgentFatalError } = await import("../../../agent/agent.ts");
+  const servers = server.split(",").map((s) => s.trim()).filter((s) => s).map(normaliseServer);
+  if (servers.length === 0) throw new CliError(`server "${server}" names no relay URL`);
+  const fetch = await caFetch(ctx, options.caFile);
   const password = options.passwordStdin ? await readPassword(ctx) : undefined;
   const log = (message: string) => {
     ctx.stderr.write(`${new Date(ctx.now()).toISOString()} ${message}\n`);
   };
   try {
     await runAgent({
-      server: normaliseServer(server),
+      server: servers[0],
+      servers,
+      fetch,
       enrollToken: options.enrollToken ?? ctx.env("CMDOP_ENROLL_TOKEN"),
       stateDir: options.state,
       hostname: options.hostname ?? Deno.hostname(),
@@ -57,5 +64,17 @@ async function loadPtySupport() {
     return runPtySession;
   } catch {
     return undefined;
+  }
+}
+
+/** A fetch trusting --ca-file (or CMDOP_CA_FILE); undefined means the default roots. */
+async function caFetch(ctx: CliContext, flag: string | undefined) {
+  const path = flag ?? ctx.env("CMDOP_CA_FILE");
+  if (!path) return undefined;
+  const { loadCaFetch } = await import("../../../lib/transport.ts");
+  try {
+    return await loadCaFetch(path, flag ? "--ca-file" : "CMDOP_CA_FILE");
+  } catch (error) {
+    throw new CliError((error as Error).message);
   }
 }

@@ -1,4 +1,4 @@
-/** `cmdop relay serve`: the embedded relay (SQLite under --data) until SIGINT/SIGTERM. */
+/** `cmdop relay serve`: embedded (SQLite) or a cluster node (PostgreSQL + NATS), until SIGINT/SIGTERM. */
 import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
 
@@ -6,6 +6,13 @@ export interface ServeOptions {
   listen: string;
   data: string;
   publicUrl?: string;
+  /** `postgres://…`: shared state instead of SQLite under `data`. */
+  store?: string;
+  /** `nats://…`: route to agents held by other nodes. */
+  bus?: string;
+  nodeId?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** Parses `HOST:PORT` (IPv6 as `[::1]:4780`). */
@@ -21,16 +28,18 @@ export function parseListen(text: string): { hostname: string; port: number } {
 /** Serves until the context's signal aborts. */
 export async function runServe(ctx: CliContext, options: ServeOptions): Promise<void> {
   const { hostname, port } = parseListen(options.listen);
-  const { openSqliteStore } = await import("../../../relay/store/sqlite.ts");
-  const { startRelay } = await import("../../../relay/server.ts");
-  const store = await openSqliteStore(options.data);
+  const tls = await readTls(options);
   const log = (message: string) => {
     ctx.stderr.write(`${new Date(ctx.now()).toISOString()} ${message}\n`);
   };
+  const { store, bus } = await openBackends(ctx, options, log);
+  const { startRelay } = await import("../../../relay/server.ts");
   const relay = await startRelay({
     hostname,
     port,
     store,
+    bus,
+    tls,
     publicUrl: options.publicUrl,
     now: ctx.now,
     log,
@@ -42,4 +51,49 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
   await Promise.race([stopped, relay.finished]);
   await relay.close();
   log("relay stopped");
+}
+
+/** SQLite under --data, or PostgreSQL (and NATS) when --store (and --bus) name them. */
+async function openBackends(
+  ctx: CliContext,
+  options: ServeOptions,
+  log: (message: string) => void,
+) {
+  // URLs may carry passwords: the environment keeps them out of `ps`.
+  const storeUrl = options.store ?? ctx.env("CMDOP_RELAY_STORE");
+  const busUrl = options.bus ?? ctx.env("CMDOP_RELAY_BUS");
+  if (!storeUrl) {
+    if (busUrl) {
+      throw new CliError("--bus needs --store postgres://…", {
+        hint: "cluster nodes share their state and presence leases in PostgreSQL",
+      });
+    }
+    const { openSqliteStore } = await import("../../../relay/store/sqlite.ts");
+    return { store: await openSqliteStore(options.data), bus: undefined };
+  }
+  const { openClusterBackends } = await import("../../../relay/cluster/open_cluster.ts");
+  const nodeId = options.nodeId ?? `${Deno.hostname()}-${Deno.pid}`;
+  try {
+    return await openClusterBackends({ storeUrl, busUrl, nodeId, now: ctx.now, log });
+  } catch (error) {
+    throw new CliError((error as Error).message, { cause: error });
+  }
+}
+
+async function readTls(options: ServeOptions): Promise<{ cert: string; key: string } | undefined> {
+  if (!options.tlsCert && !options.tlsKey) return undefined;
+  if (!options.tlsCert || !options.tlsKey) {
+    throw new CliError("--tls-cert and --tls-key must be given together");
+  }
+  const read = async (flag: string, path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (error) {
+      throw new CliError(`cannot read ${flag} "${path}": ${(error as Error).message}`);
+    }
+  };
+  return {
+    cert: await read("--tls-cert", options.tlsCert),
+    key: await read("--tls-key", options.tlsKey),
+  };
 }

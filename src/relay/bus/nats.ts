@@ -1,0 +1,266 @@
+/** NatsBus: routing for a relay cluster; agents and clients on different nodes meet over NATS subjects. */
+import { create } from "@bufbuild/protobuf";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { AgentCommandSchema } from "../../../gen/cmdop/v1/agent_pb.ts";
+import { isUuidShaped, newId } from "../../lib/secrets.ts";
+import type { NodeWatch } from "../cluster/node_watch.ts";
+import type { PresenceRegistry } from "../cluster/presence.ts";
+import {
+  type BridgeContext,
+  type ClaimReply,
+  type ClaimRequest,
+  openClientHalf,
+  runAgentHalf,
+} from "../cluster/session_bridge.ts";
+import { Subjects } from "../cluster/subjects.ts";
+import {
+  type AgentLink,
+  AgentUnreachableError,
+  type Bus,
+  type DialedSession,
+  type Presence,
+} from "./bus.ts";
+
+/** Options of {@linkcode NatsBus}. */
+export interface NatsBusOptions {
+  nc: NatsConnection;
+  watch: NodeWatch;
+  presence: PresenceRegistry;
+  /** This process's unique id (see `PostgresPresence`). */
+  instanceId: string;
+  now: () => number;
+  log: (message: string) => void;
+  /** How long a client waits for the agent's dial-back. */
+  dialTimeoutMs?: number;
+  /** Most output bytes one bridged session may have in flight across NATS. */
+  bridgeWindowBytes?: number;
+}
+
+interface Held {
+  link: AgentLink;
+  linkId: string;
+  lastSeenMs: number;
+  dialSub: Subscription;
+}
+
+interface Waiter {
+  machineId: string;
+  /** Hands the session over; false when the dial is already settled. */
+  settle(session: DialedSession): boolean;
+}
+
+/** Bytes in flight per bridged session unless configured: ample for line rate between nodes. */
+export const DEFAULT_BRIDGE_WINDOW_BYTES = 2 * 1024 * 1024;
+
+/**
+ * {@linkcode Bus} across relay nodes. The node holding an agent subscribes to
+ * its dial subject; a client's node asks there, the agent dials back to
+ * whichever node it reaches, and that node claims the session from the
+ * client's node and bridges its frames over per-session subjects.
+ *
+ * @example
+ * ```ts
+ * const bus = new NatsBus({ nc, watch, presence, instanceId, now: Date.now, log });
+ * ```
+ */
+export class NatsBus implements Bus {
+  #options: NatsBusOptions;
+  #bridge: BridgeContext;
+  #held = new Map<string, Held>();
+  #waiters = new Map<string, Waiter>();
+  #attachedSub: Subscription;
+  #closed = false;
+
+  constructor(options: NatsBusOptions) {
+    this.#options = options;
+    this.#bridge = {
+      nc: options.nc,
+      watch: options.watch,
+      instanceId: options.instanceId,
+      windowBytes: options.bridgeWindowBytes ?? DEFAULT_BRIDGE_WINDOW_BYTES,
+      claimTimeoutMs: 5_000,
+      log: options.log,
+    };
+    // Another node took one of our agents (it reconnected there): stop routing to our stale stream.
+    this.#attachedSub = options.nc.subscribe("cmdop.agent.*.attached", {
+      callback: (error, msg) => {
+        if (error || msg.string() === options.instanceId) return;
+        const machineId = msg.subject.split(".")[2];
+        const held = this.#held.get(machineId);
+        if (held) this.#drop(machineId, held);
+      },
+    });
+  }
+
+  /** Number of agents connected to this node. */
+  get connectedAgents(): number {
+    return this.#held.size;
+  }
+
+  attachAgent(machineId: string, link: AgentLink): () => void {
+    const { nc, presence, now, instanceId } = this.#options;
+    const previous = this.#held.get(machineId);
+    if (previous) this.#drop(machineId, previous);
+    const linkId = newId();
+    const dialSub = nc.subscribe(Subjects.agentDial(machineId), {
+      callback: (error, msg) => {
+        if (!error) this.#answerDial(msg, held);
+      },
+    });
+    const held: Held = { link, linkId, lastSeenMs: now(), dialSub };
+    this.#held.set(machineId, held);
+    presence.claim(machineId, linkId, held.lastSeenMs);
+    nc.publish(Subjects.agentAttached(machineId), instanceId);
+    return () => {
+      if (this.#held.get(machineId) === held) this.#drop(machineId, held);
+    };
+  }
+
+  heartbeat(machineId: string, nowMs: number): void {
+    const held = this.#held.get(machineId);
+    if (!held) return;
+    held.lastSeenMs = nowMs;
+    this.#options.presence.heartbeat(held.linkId, nowMs);
+  }
+
+  async presence(machineIds: string[]): Promise<Map<string, Presence>> {
+    const result = new Map<string, Presence>();
+    const elsewhere: string[] = [];
+    for (const id of machineIds) {
+      const held = this.#held.get(id);
+      if (held) result.set(id, { online: true, lastSeenMs: held.lastSeenMs });
+      else elsewhere.push(id);
+    }
+    const remote = await this.#options.presence.lookup(elsewhere);
+    for (const id of elsewhere) {
+      const found = remote.get(id);
+      result.set(id, { online: found !== undefined, lastSeenMs: found?.lastSeenMs ?? 0 });
+    }
+    return result;
+  }
+
+  async dial(machineId: string, sessionId: string, signal: AbortSignal): Promise<DialedSession> {
+    const { nc } = this.#options;
+    const outcome = Promise.withResolvers<DialedSession>();
+    let settled = false;
+    const settle = (session: DialedSession) => {
+      if (settled) return false;
+      settled = true;
+      outcome.resolve(session);
+      return true;
+    };
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      outcome.reject(error);
+    };
+    // The dial-back may reach any node; the one that gets it claims the session here.
+    const claimSub = nc.subscribe(Subjects.sessionClaim(sessionId), {
+      callback: (error, msg) => {
+        if (!error) this.#answerClaim(msg, machineId, sessionId, () => settled, settle);
+      },
+    });
+    this.#waiters.set(sessionId, { machineId, settle });
+    const onAbort = () => fail(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(
+      () => fail(new AgentUnreachableError("machine did not answer the session request in time")),
+      this.#options.dialTimeoutMs ?? 10_000,
+    );
+    // Flushed first so that the claim subscription is in place before any agent can answer.
+    nc.flush().then(() => this.#requestDial(machineId, sessionId)).catch(fail);
+    try {
+      return await outcome.promise;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      this.#waiters.delete(sessionId);
+      claimSub.unsubscribe();
+    }
+  }
+
+  acceptDial(machineId: string, sessionId: string, session: DialedSession): boolean {
+    const waiter = this.#waiters.get(sessionId);
+    if (waiter) {
+      // A session id is only honoured for the machine it was sent to.
+      return waiter.machineId === machineId && waiter.settle(session);
+    }
+    if (this.#closed || !isUuidShaped(sessionId)) return false;
+    // The client waits on another node (or nowhere, and the claim says so).
+    runAgentHalf(this.#bridge, machineId, sessionId, session).catch((error) =>
+      this.#options.log(`session ${sessionId}: bridge failed: ${(error as Error).message}`)
+    );
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#attachedSub.unsubscribe();
+    for (const [machineId, held] of this.#held) this.#drop(machineId, held);
+    this.#options.watch.close();
+    await this.#options.presence.close();
+    await this.#options.nc.drain().catch(() => {});
+  }
+
+  /** Sends the dial command to the agent: directly when held here, else via its node. */
+  async #requestDial(machineId: string, sessionId: string): Promise<void> {
+    const held = this.#held.get(machineId);
+    if (held) {
+      if (!held.link.send(dialCommand(sessionId))) {
+        throw new AgentUnreachableError("machine is offline");
+      }
+      return;
+    }
+    let reply: Msg;
+    try {
+      reply = await this.#options.nc.request(Subjects.agentDial(machineId), sessionId, {
+        timeout: 5_000,
+      });
+    } catch (error) {
+      // No responders: no node holds the agent, whatever an unexpired lease says.
+      throw new AgentUnreachableError(`machine is offline (${(error as Error).message})`);
+    }
+    if (reply.string() !== "ok") throw new AgentUnreachableError("machine is offline");
+  }
+
+  #answerDial(msg: Msg, held: Held): void {
+    const sessionId = msg.string();
+    const sent = isUuidShaped(sessionId) && held.link.send(dialCommand(sessionId));
+    msg.respond(sent ? "ok" : "offline");
+  }
+
+  #answerClaim(
+    msg: Msg,
+    machineId: string,
+    sessionId: string,
+    isSettled: () => boolean,
+    settle: (session: DialedSession) => boolean,
+  ): void {
+    const refuse = (reason: string) => msg.respond(JSON.stringify({ ok: false, reason }));
+    let request: ClaimRequest;
+    try {
+      request = msg.json<ClaimRequest>();
+    } catch {
+      return void refuse("malformed claim");
+    }
+    if (request.machineId !== machineId) return void refuse("session belongs to another machine");
+    if (isSettled() || typeof request.instance !== "string") {
+      return void refuse("session is no longer waiting");
+    }
+    const session = openClientHalf(this.#bridge, sessionId, request.instance);
+    const reply: ClaimReply = { ok: true, instance: this.#options.instanceId };
+    msg.respond(JSON.stringify(reply));
+    if (!settle(session)) session.end();
+  }
+
+  #drop(machineId: string, held: Held): void {
+    this.#held.delete(machineId);
+    held.dialSub.unsubscribe();
+    this.#options.presence.release(machineId, held.linkId);
+  }
+}
+
+function dialCommand(sessionId: string) {
+  return create(AgentCommandSchema, { msg: { case: "dial", value: { sessionId } } });
+}

@@ -1,0 +1,112 @@
+/** openClusterBackends: the PostgreSQL store and, with a NATS URL, the cluster bus with its presence lease. */
+import { connect } from "@nats-io/transport-node";
+import type { Bus } from "../bus/bus.ts";
+import { NatsBus } from "../bus/nats.ts";
+import { openPostgresStore } from "../store/postgres.ts";
+import { PostgresPresence } from "../store/postgres_presence.ts";
+import type { Store } from "../store/store.ts";
+import { NodeWatch } from "./node_watch.ts";
+
+/** Options of {@linkcode openClusterBackends}. */
+export interface ClusterOptions {
+  /** `postgres://…` or `postgresql://…`. */
+  storeUrl: string;
+  /** `nats://…`; without it the node runs alone on the shared store. */
+  busUrl?: string;
+  /** Name of this node in logs and in the `relay_nodes` table. */
+  nodeId: string;
+  leaseMs?: number;
+  now: () => number;
+  log: (message: string) => void;
+}
+
+/** What a relay node serves from. */
+export interface ClusterBackends {
+  store: Store;
+  /** Undefined without a bus URL: the relay then routes in process. */
+  bus?: Bus;
+}
+
+/** True for the URLs `--store` accepts. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+/**
+ * Connects to PostgreSQL (migrating it) and NATS, takes this node's presence
+ * lease and starts its heartbeat. Fails with a message naming the service
+ * that could not be reached.
+ *
+ * @example
+ * ```ts
+ * const { store, bus } = await openClusterBackends({ storeUrl, busUrl, nodeId: "a", now, log });
+ * const relay = await startRelay({ hostname, port, store, bus });
+ * ```
+ */
+export async function openClusterBackends(options: ClusterOptions): Promise<ClusterBackends> {
+  if (!isPostgresUrl(options.storeUrl)) {
+    throw new Error(`store "${redact(options.storeUrl)}" is not a postgres:// URL`);
+  }
+  const store = await openPostgresStore(options.storeUrl, { log: options.log });
+  if (!options.busUrl) return { store };
+  try {
+    const bus = await openNatsBus(options, store.sql);
+    return { store, bus };
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function openNatsBus(
+  options: ClusterOptions,
+  sql: ConstructorParameters<typeof PostgresPresence>[0]["sql"],
+): Promise<NatsBus> {
+  const busUrl = options.busUrl!;
+  let url: URL;
+  try {
+    url = new URL(busUrl);
+  } catch {
+    throw new Error(`bus "${redact(busUrl)}" is not a URL`);
+  }
+  if (url.protocol !== "nats:" && url.protocol !== "tls:") {
+    throw new Error(`bus "${redact(busUrl)}" is not a nats:// URL`);
+  }
+  const user = decodeURIComponent(url.username);
+  const pass = decodeURIComponent(url.password);
+  const nc = await connect({
+    servers: `${url.protocol}//${url.host}`,
+    name: `cmdop-relay ${options.nodeId}`,
+    ...(user && pass ? { user, pass } : user ? { token: user } : {}),
+    // Never give up: a node without NATS can still serve its own agents' sessions.
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  }).catch((error) => {
+    throw new Error(`cannot connect to NATS at "${redact(busUrl)}": ${error.message}`);
+  });
+  // Unique per process, so a restarted node never inherits claims it does not hold.
+  const instanceId = crypto.randomUUID();
+  const presence = new PostgresPresence({
+    sql,
+    instanceId,
+    nodeId: options.nodeId,
+    leaseMs: options.leaseMs,
+    now: options.now,
+    log: options.log,
+  });
+  try {
+    await presence.start();
+  } catch (error) {
+    await nc.close();
+    throw new Error(`cannot take a presence lease: ${(error as Error).message}`);
+  }
+  const watch = new NodeWatch({ nc, instanceId, now: options.now });
+  watch.start();
+  options.log(`node ${options.nodeId} joined the cluster (instance ${instanceId})`);
+  return new NatsBus({ nc, watch, presence, instanceId, now: options.now, log: options.log });
+}
+
+/** A URL fit for a log line: its password replaced. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+}
