@@ -1,0 +1,68 @@
+# cmdop's build: checks and tests, code generation, the demo, benchmarks and release binaries.
+# Deno is the one tool: scripts/ensure_deno.sh installs deno@2.9.6 from npm into .tools/ when
+# PATH has no Deno 2.9, and scripts/deno runs .tools/' copy when there is one, else PATH's.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+DENO := $(CURDIR)/scripts/deno
+export DENO
+BUF := $(DENO) run -A --quiet node_modules/@bufbuild/buf/bin/buf
+
+.PHONY: help tools deps test fmt fmt-check lint check gen check-gen demo bench dist clean
+
+help:
+	@echo "make test       format, lint, type and gen/ checks, then all tests (ends with 'N passed, K failed')"
+	@echo "make demo       a relay, an agent and cmdop connect, on this machine"
+	@echo "make gen        regenerate gen/ from proto/ with buf"
+	@echo "make check-gen  fail when gen/ is not what proto/ generates"
+	@echo "make fmt        format the code (deno fmt, buf format)"
+	@echo "make lint       deno lint and buf lint"
+	@echo "make check      type check"
+	@echo "make bench      benchmarks against OpenSSH (bench/main.ts)"
+	@echo "make dist       release binaries for Linux, macOS and Windows in dist/"
+	@echo "make clean      remove dist/"
+
+tools:
+	@bash scripts/ensure_deno.sh
+
+# node_modules/ (buf, protoc-gen-es and the npm imports), from deno.lock.
+deps: tools
+	@$(DENO) install --quiet
+
+test:
+	@bash scripts/test.sh
+
+fmt: deps
+	$(DENO) fmt
+	$(BUF) format --write
+
+fmt-check: deps
+	$(DENO) fmt --check
+	$(BUF) format --diff --exit-code
+
+lint: deps
+	$(DENO) lint
+	$(BUF) lint
+
+check: deps
+	$(DENO) check
+
+gen: deps
+	$(BUF) generate
+
+check-gen: deps
+	@bash scripts/check_gen.sh
+
+demo: deps
+	@bash scripts/demo.sh
+
+bench: deps
+	$(DENO) run -A bench/main.ts $(ARGS)
+
+dist: deps
+	@bash scripts/dist.sh
+
+clean:
+	rm -rf dist

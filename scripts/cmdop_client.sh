@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs the cmdop client sandboxed: files only under CMDOP_HOME (default ~/.cmdop), the network, and the environment it reads.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# `deno task` starts tasks in the project folder; the client works in the caller's.
+if [ -n "${INIT_CWD:-}" ]; then cd "$INIT_CWD"; fi
+
+# The same resolution as src/config/paths.ts: CMDOP_HOME, else $HOME/.cmdop, else $USERPROFILE/.cmdop.
+home=${CMDOP_HOME:-}
+if [ -z "$home" ]; then
+  user_home=${HOME:-${USERPROFILE:-}}
+  if [ -z "$user_home" ]; then
+    echo "error: cannot tell where the cmdop config folder is" >&2
+    echo "hint: set CMDOP_HOME (or HOME) to a folder cmdop may write to" >&2
+    exit 1
+  fi
+  home="$user_home/.cmdop"
+fi
+# Deno takes permission paths literally (no ~ expansion) and resolves relative ones against the
+# working folder, as the client does with a relative CMDOP_HOME.
+case "$home" in /*) ;; *) home="$PWD/$home" ;; esac
+
+readable=$home
+# A custom CA bundle named by the user may sit anywhere: that one file is readable too.
+if [ -n "${CMDOP_CA_FILE:-}" ]; then
+  case "$CMDOP_CA_FILE" in /*) readable+=",$CMDOP_CA_FILE" ;; *) readable+=",$PWD/$CMDOP_CA_FILE" ;; esac
+fi
+# Deno splits permission lists at commas, with no escape.
+for path in "$home" "${CMDOP_CA_FILE:-}"; do
+  if [[ "$path" == *,* ]]; then
+    echo "error: cmdop cannot be granted a path with a comma in it: \"$path\"" >&2
+    exit 1
+  fi
+done
+
+# The variables the client may read (its own, commander's, @inquirer/*'s, Node's colour detection),
+# shared with the compiled binaries; any other variable reads as unset (--ignore-env).
+env_vars=$(tr -d '[:space:]"[]' <"$root/scripts/client_env.json")
+
+exec "$root/scripts/deno" run --quiet --no-prompt --config "$root/deno.json" \
+  --allow-read="$readable" --allow-write="$home" --allow-net \
+  --allow-env="$env_vars" --ignore-env \
+  "$root/main.ts" "$@"

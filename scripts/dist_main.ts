@@ -1,0 +1,70 @@
+/** Entry of cmdop's compiled binaries: relay and agent run as they are, the client runs in a worker holding only its sandbox's permissions. */
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { resolveHome } from "../src/config/paths.ts";
+import clientEnv from "./client_env.json" with { type: "json" };
+
+/** Verbs that need the binary's full grant: they run commands, open ptys, serve and store data. */
+const SERVER_VERBS = new Set(["relay", "agent"]);
+
+/** What the client may touch, computed here because compiled-in permission paths cannot name the user's home. */
+export function clientPermissions(
+  env: (name: string) => string | undefined,
+  codeRoot: string,
+): Deno.PermissionOptionsObject {
+  let home: string | undefined;
+  try {
+    home = resolve(resolveHome(env));
+  } catch {
+    home = undefined; // The client reports the missing home itself, with its hint.
+  }
+  const caFile = env("CMDOP_CA_FILE");
+  const files = home ? [home] : [];
+  return {
+    // codeRoot is the binary's embedded file system: the modules and npm packages it carries.
+    read: [...files, ...(caFile ? [resolve(caFile)] : []), codeRoot],
+    write: files,
+    net: true,
+    env: clientEnv,
+    run: false,
+    ffi: false,
+    sys: false,
+    import: false,
+  };
+}
+
+async function runServerVerb(): Promise<void> {
+  await import("../main.ts");
+}
+
+function runSandboxedClient(): void {
+  const codeRoot = dirname(dirname(fileURLToPath(import.meta.url)));
+  const env = (name: string) => Deno.env.get(name) || undefined;
+  const worker = new Worker(new URL("./dist_client_worker.ts", import.meta.url), {
+    type: "module",
+    name: "cmdop",
+    deno: { permissions: clientPermissions(env, codeRoot) },
+  });
+  worker.onmessage = (event: MessageEvent<{ ready?: true; exit?: number }>) => {
+    if (event.data.ready) {
+      // The worker has loaded: from here on this thread holds nothing it could lend.
+      for (const name of ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const) {
+        Deno.permissions.revokeSync({ name });
+      }
+      worker.postMessage("start");
+    } else {
+      Deno.exit(event.data.exit ?? 0);
+    }
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    console.error(`error: ${event.message}`);
+    Deno.exit(1);
+  };
+}
+
+if (import.meta.main) {
+  const verb = Deno.args.find((arg) => !arg.startsWith("-"));
+  if (verb && SERVER_VERBS.has(verb)) await runServerVerb();
+  else runSandboxedClient();
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# make test: format, lint, type and gen/ checks, then every test; ends with the line "N passed, K failed".
+#
+# N and K are deno test's own counts of tests (its closing "ok | N passed (M steps) | K failed"
+# line, read back from the tee'd log): a describe() block or a Deno.test with steps counts once.
+# A failed check, or a test run that ends without that line, counts as one more failure.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+make=${MAKE:-make}
+timeout_seconds=${CMDOP_TEST_TIMEOUT:-3000}
+
+failed=()
+finish() {
+  local passed=$1 failures=$2
+  if [ "${#failed[@]}" -gt 0 ]; then echo "failed steps: ${failed[*]}"; fi
+  echo "$passed passed, $failures failed"
+  [ "$failures" -eq 0 ] && [ "${#failed[@]}" -eq 0 ]
+  exit
+}
+
+# Without Deno and node_modules nothing below can run.
+if ! "$make" --no-print-directory -s deps; then
+  failed+=(setup)
+  finish 0 1
+fi
+
+for step in fmt-check lint check check-gen; do
+  echo "== make $step"
+  "$make" --no-print-directory -s "$step" || failed+=("$step")
+done
+
+echo "== deno test"
+log=$(mktemp "${TMPDIR:-/tmp}/cmdop-test.XXXXXX")
+trap 'rm -f "$log"' EXIT
+# The type check above covered the tests too: --no-check saves doing it twice.
+timeout --foreground "$timeout_seconds" \
+  "$root/scripts/deno" test -A --no-check --permit-no-files 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+summary=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -n 1)
+if [ -z "$summary" ]; then
+  if [ "$status" -eq 124 ]; then
+    echo "deno test did not finish within ${timeout_seconds}s (CMDOP_TEST_TIMEOUT)"
+  else
+    echo "deno test ended (status $status) before its summary line"
+  fi
+  failed+=(test)
+  finish 0 $((${#failed[@]}))
+fi
+
+passed=$(sed -E 's/^[A-Za-z]+ \| ([0-9]+) passed.*/\1/' <<<"$summary")
+failures=$(sed -nE 's/.*\| ([0-9]+) failed.*/\1/p' <<<"$summary")
+failures=${failures:-0}
+if [ "$status" -ne 0 ] && [ "$failures" -eq 0 ]; then
+  # e.g. a test marked only: deno fails the run with every test passed.
+  echo "deno test exited with status $status"
+  failed+=(test)
+fi
+finish "$passed" $((failures + ${#failed[@]}))
