@@ -26,4 +26,9 @@ export interface CliContext {
   now(): number;
   /** Cancelled on SIGINT/SIGTERM outside raw mode. */
   signal: AbortSignal;
+  /**
+   * Calls `listener` whenever the terminal is resized (SIGWINCH); returns what
+   * stops it. Absent where resizes cannot be observed.
+   */
+  onTerminalResize?(listener: () => void): () => void;
 }

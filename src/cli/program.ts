@@ -4,6 +4,7 @@ import { VERSION } from "../version.ts";
 import type { CliContext } from "./context.ts";
 import { type GlobalOptions, type RunState, toGlobalOptions } from "./globals.ts";
 import { registerConnectCommands } from "./connect_tree.ts";
+import { ATTACH_HELP } from "./commands/connect/attach_help.ts";
 
 /**
  * The whole command tree, writing through the context.
@@ -83,6 +84,17 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     });
 
   registerConnectCommands(program, ctx, state);
+  program.commands.find((c) => c.name() === "connect")?.addHelpText("after", ATTACH_HELP);
+  withGlobalFlags(
+    program.command("terminal")
+      .description("Open an interactive terminal on a machine (the same dial as cmdop connect)")
+      .argument("[host]", "hostname, display name, unique prefix or UUID; a picker when omitted"),
+  )
+    .addHelpText("after", ATTACH_HELP)
+    .action(async (host, _opts, command) => {
+      const { runAttach } = await import("./commands/connect/attach.ts");
+      await runAttach(ctx, globalsOf(command), state, { host });
+    });
   return program;
 }
 

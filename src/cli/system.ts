@@ -55,5 +55,13 @@ export function systemContext(): CliContext {
     },
     now: () => Date.now(),
     signal: abort.signal,
+    onTerminalResize(listener) {
+      try {
+        Deno.addSignalListener("SIGWINCH", listener);
+      } catch {
+        return () => {}; // No SIGWINCH here (Windows): sizes are read once.
+      }
+      return () => Deno.removeSignalListener("SIGWINCH", listener);
+    },
   };
 }

@@ -1,18 +1,193 @@
-/** `cmdop connect [host]`: interactive attach (picker when no host). */
+/** `cmdop connect [host]` and `cmdop terminal [host]`: a machine's terminal, through the picker when no host is named. */
+import type { Machine } from "../../../../gen/cmdop/v1/machine_pb.ts";
+import { SessionKind } from "../../../../gen/cmdop/v1/session_pb.ts";
 import type { CliContext } from "../../context.ts";
-import { CliError } from "../../errors.ts";
+import { CliError, ExitRequest } from "../../errors.ts";
 import type { GlobalOptions, RunState } from "../../globals.ts";
+import { passwordSource } from "../../machine_password.ts";
+import { connectRelay, type RelayConnection } from "../../relay_client.ts";
+import { requireOnline, resolveMachine } from "../../resolve_machine.ts";
+import { toCliError } from "../../run.ts";
+import { openSession, type PasswordSource } from "../../session_client.ts";
+import { orderMachines } from "../../ui/machine_choices.ts";
+import { confirmMachine, pickMachine, promptPassword } from "../../ui/machine_picker.ts";
+import { TerminalInput } from "../../ui/terminal_input.ts";
+import { runPipedShell } from "./attach_pipe.ts";
+import { runTerminalSession, type SessionEnd } from "./attach_session.ts";
+import { type RecentMachines, recentMachines } from "./recent_machines.ts";
 
 export interface AttachOptions {
   host?: string;
 }
 
-/** Attaches to a machine's terminal. */
-export function runAttach(
-  _ctx: CliContext,
-  _globals: GlobalOptions,
-  _state: RunState,
-  _options: AttachOptions,
+const HOST_HINT = "name the machine: cmdop connect <hostname>";
+/** Exit status after Ctrl-C in a prompt or a SIGTERM, as a shell reports an interrupted command. */
+const INTERRUPTED = 130;
+
+/**
+ * Attaches to `options.host`, exiting with the remote shell's status; with no
+ * host, loops picker → confirm → attach until the picker is cancelled. With
+ * stdin not a terminal it pipes stdin to the remote shell instead (`ssh -T`).
+ *
+ * @example
+ * ```ts
+ * await runAttach(ctx, globals, state, { host: "web-1" }); // throws ExitRequest(status)
+ * ```
+ */
+export async function runAttach(
+  ctx: CliContext,
+  globals: GlobalOptions,
+  state: RunState,
+  options: AttachOptions,
 ): Promise<void> {
-  return Promise.reject(new CliError("interactive attach is not available yet"));
+  const terminal = ctx.stdin.isTerminal();
+  if (!options.host && !globals.interactive) {
+    throw new CliError("no machine given, and --no-interactive rules out the picker", {
+      hint: HOST_HINT,
+    });
+  }
+  if (!options.host && !terminal) {
+    throw new CliError("no machine given, and the picker needs a terminal (stdin is not one)", {
+      hint: HOST_HINT,
+    });
+  }
+  const conn = await connectRelay(ctx, globals, state);
+  if (!terminal) {
+    const { machine, recent } = await find(ctx, conn, options.host!);
+    await recent.touch(machine.id);
+    throw new ExitRequest(
+      await runPipedShell(ctx, conn, machine, passwords(ctx, globals, conn, machine)),
+    );
+  }
+  const input = new TerminalInput(ctx.stdin.readable);
+  if (options.host) {
+    const { machine, recent } = await find(ctx, conn, options.host);
+    const end = await attach(ctx, globals, conn, machine, input, recent);
+    if (end.kind === "exit") throw new ExitRequest(end.code);
+    if (end.kind === "interrupted") throw new ExitRequest(INTERRUPTED);
+    return;
+  }
+  await pickAndAttach(ctx, globals, state, conn, input);
+}
+
+/** The picker loop: every attach it starts comes back to it, however it ends. */
+async function pickAndAttach(
+  ctx: CliContext,
+  globals: GlobalOptions,
+  state: RunState,
+  conn: RelayConnection,
+  input: TerminalInput,
+): Promise<never> {
+  for (;;) {
+    const listing = await conn.machines.listMachines({}, { signal: ctx.signal });
+    if (listing.machines.length === 0) {
+      throw new CliError("no machines in this workspace yet", {
+        hint:
+          "enroll one with: cmdop agent run --server <url> --enroll-token <token> --state <dir>",
+      });
+    }
+    const recent = recentMachines(ctx, listing.workspaceId || conn.server);
+    let machine: Machine;
+    try {
+      machine = await pickMachine(
+        ctx,
+        input,
+        orderMachines(listing.machines, await recent.order()),
+      );
+      if (!(await confirmMachine(ctx, input, machine))) continue;
+    } catch (error) {
+      if (isPromptCancel(error)) throw new ExitRequest(INTERRUPTED);
+      throw error;
+    }
+    try {
+      requireOnline(machine);
+      const end = await attach(ctx, globals, conn, machine, input, recent);
+      if (end.kind === "interrupted") throw new ExitRequest(INTERRUPTED);
+    } catch (error) {
+      if (error instanceof ExitRequest) throw error;
+      if (ctx.signal.aborted) throw new ExitRequest(INTERRUPTED);
+      // A machine that went away or a wrong password is no reason to leave the picker.
+      const problem = isPromptCancel(error) ? new CliError("cancelled") : toCliError(error, state);
+      const hint = problem.hint ? `\nhint: ${problem.hint}` : "";
+      await ctx.stderr.write(`error: ${problem.message}${hint}\n`);
+    }
+  }
+}
+
+/** Opens a terminal session on `machine` and runs it in raw mode; the local terminal is restored however it ends. */
+async function attach(
+  ctx: CliContext,
+  globals: GlobalOptions,
+  conn: RelayConnection,
+  machine: Machine,
+  input: TerminalInput,
+  recent: RecentMachines,
+): Promise<SessionEnd> {
+  // The real size from the start (a shell drawn at 80x24 and then resized shows it); 80x24 only if unknown.
+  const size = ctx.stdout.size() ?? { rows: 24, cols: 80 };
+  const session = await openSession(
+    conn,
+    {
+      machineId: machine.id,
+      kind: SessionKind.PTY,
+      term: ctx.env("TERM") || "xterm-256color",
+      rows: size.rows,
+      cols: size.cols,
+    },
+    passwords(ctx, globals, conn, machine, input),
+    ctx.signal,
+  );
+  await recent.touch(machine.id);
+  const where = `"${machine.hostname}"`;
+  let end: SessionEnd;
+  ctx.stdin.setRaw(true);
+  try {
+    // Raw mode first: a key typed right after this line is read as a key, not echoed by the local terminal.
+    if (ctx.stderr.isTerminal()) {
+      await ctx.stderr.write(`attached to ${where}; Ctrl-D disconnects\r\n`);
+    }
+    end = await runTerminalSession(ctx, session, input, machine.hostname);
+  } finally {
+    ctx.stdin.setRaw(false);
+  }
+  if (end.kind === "exit") {
+    if (end.error) await ctx.stderr.write(`error: ${end.error}\n`);
+    const status = end.code === 0 ? "" : ` (exit status ${end.code})`;
+    await ctx.stderr.write(`connection to ${where} closed${status}\n`);
+  } else if (end.kind === "disconnected") {
+    await ctx.stderr.write(`\r\ndisconnected from ${where}\n`);
+  }
+  return end;
+}
+
+async function find(
+  ctx: CliContext,
+  conn: RelayConnection,
+  host: string,
+): Promise<{ machine: Machine; recent: RecentMachines }> {
+  const listing = await conn.machines.listMachines({}, { signal: ctx.signal });
+  const machine = resolveMachine(listing.machines, host);
+  requireOnline(machine);
+  return { machine, recent: recentMachines(ctx, listing.workspaceId || conn.server) };
+}
+
+/** A remembered password first; otherwise a prompt read through `input` (not a second reader of stdin). */
+function passwords(
+  ctx: CliContext,
+  globals: GlobalOptions,
+  conn: RelayConnection,
+  machine: Machine,
+  input?: TerminalInput,
+): PasswordSource {
+  const remembered = passwordSource(ctx, { ...globals, interactive: false }, conn, machine);
+  return async (machineId) => {
+    const known = await remembered(machineId);
+    if (known !== undefined || !input || !globals.interactive) return known;
+    return await promptPassword(ctx, input, machine);
+  };
+}
+
+function isPromptCancel(error: unknown): boolean {
+  return error instanceof Error &&
+    (error.name === "ExitPromptError" || error.name === "AbortPromptError");
 }

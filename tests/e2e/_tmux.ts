@@ -1,0 +1,145 @@
+/** Tmux: a real terminal for end-to-end tests, on its own tmux server, driven by send-keys and read by capture-pane. */
+
+/** Options of {@linkcode Tmux.start}. */
+export interface TmuxOptions {
+  cols: number;
+  rows: number;
+  /** Environment of the shell in the pane. */
+  env: Record<string, string>;
+  /** The pane's program; bash without start-up files by default. */
+  command?: string;
+}
+
+/**
+ * One tmux server with one window, on a socket of its own (`-L`), so tests
+ * never touch a user's tmux and can run side by side.
+ *
+ * @example
+ * ```ts
+ * const tmux = await Tmux.start({ cols: 120, rows: 40, env: {} });
+ * await tmux.type("echo hi");
+ * await tmux.waitFor(/^hi$/m);
+ * await tmux.kill();
+ * ```
+ */
+export class Tmux {
+  readonly socket: string;
+
+  private constructor(socket: string) {
+    this.socket = socket;
+  }
+
+  /** Starts the server (installing tmux with apt-get when it is missing). */
+  static async start(options: TmuxOptions): Promise<Tmux> {
+    await ensureTmux();
+    const tmux = new Tmux(`cmdop-e2e-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+    // The server, started by this call, hands its own environment to the pane's shell.
+    await tmux.run([
+      "-f",
+      "/dev/null",
+      "new-session",
+      "-d",
+      "-x",
+      String(options.cols),
+      "-y",
+      String(options.rows),
+      options.command ?? "exec bash --norc --noprofile -i",
+    ], options.env);
+    // Without a status line the pane is the whole window, so sizes read as given.
+    await tmux.run(["set-option", "-g", "status", "off"]);
+    await tmux.run(["set-option", "-g", "window-size", "manual"]);
+    return tmux;
+  }
+
+  /** Runs a tmux command against this server; returns its stdout. */
+  async run(args: string[], env?: Record<string, string>): Promise<string> {
+    const out = await new Deno.Command("tmux", {
+      args: ["-L", this.socket, ...args],
+      env,
+      stdin: "null",
+    })
+      .output();
+    const decoder = new TextDecoder();
+    if (!out.success) {
+      throw new Error(`tmux ${args[0]} failed: ${decoder.decode(out.stderr).trim()}`);
+    }
+    return decoder.decode(out.stdout);
+  }
+
+  /** Sends keys by tmux name (`Enter`, `C-c`, `C-d`). */
+  keys(...keys: string[]): Promise<string> {
+    return this.run(["send-keys", "-t", "0", ...keys]);
+  }
+
+  /** Types `text` literally, then Enter. */
+  async type(text: string): Promise<void> {
+    await this.run(["send-keys", "-t", "0", "-l", text]);
+    await this.keys("Enter");
+  }
+
+  /** The visible screen, one string per line. */
+  capture(): Promise<string> {
+    return this.run(["capture-pane", "-p", "-t", "0"]);
+  }
+
+  /** The pane's size as tmux sees it. */
+  async size(): Promise<{ rows: number; cols: number }> {
+    const [rows, cols] =
+      (await this.run(["display-message", "-p", "-t", "0", "#{pane_height} #{pane_width}"]))
+        .trim().split(" ").map(Number);
+    return { rows, cols };
+  }
+
+  /** Resizes the window (the program in it gets SIGWINCH). */
+  async resize(cols: number, rows: number): Promise<void> {
+    await this.run(["resize-window", "-t", "0", "-x", String(cols), "-y", String(rows)]);
+  }
+
+  /** Clears the screen and history, so later waits see only what comes next. */
+  async clear(): Promise<void> {
+    await this.keys("-R");
+    await this.run(["clear-history", "-t", "0"]);
+  }
+
+  /** Waits until the screen matches `pattern`; fails with the screen's content after `timeoutMs`. */
+  async waitFor(
+    pattern: RegExp | ((screen: string) => boolean),
+    timeoutMs = 15_000,
+  ): Promise<string> {
+    const test = typeof pattern === "function" ? pattern : (screen: string) => pattern.test(screen);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = await this.capture();
+      if (test(screen)) return screen;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `Timed out after ${timeoutMs} ms waiting for ${pattern}; screen:\n${screen}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Ends the server and everything running in it. */
+  async kill(): Promise<void> {
+    await this.run(["kill-server"]).catch(() => {});
+  }
+}
+
+async function ensureTmux(): Promise<void> {
+  const found = await new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
+    .output()
+    .then((out) => out.success, () => false);
+  if (found) return;
+  for (const args of [["update"], ["install", "-y", "tmux"]]) {
+    const out = await new Deno.Command("apt-get", {
+      args,
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(`apt-get ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  }
+}
