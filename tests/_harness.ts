@@ -73,7 +73,13 @@ function spawnCmdop(args: string[], options: { env?: Record<string, string>; std
  * "listening on" line.
  */
 export async function startRelay(
-  options: { dataDir?: string; listen?: string; extraArgs?: string[] } = {},
+  options: {
+    dataDir?: string;
+    listen?: string;
+    extraArgs?: string[];
+    /** Extra environment, e.g. `CMDOP_RELAY_CLOCK_FILE` for a test clock. */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<RelayProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "cmdop-relay-" });
   const child = spawnCmdop([
@@ -84,7 +90,7 @@ export async function startRelay(
     "--data",
     dataDir,
     ...(options.extraArgs ?? []),
-  ]);
+  ], { env: options.env });
   const stderr = collect(child.stderr);
   const stdout = collect(child.stdout);
   await waitFor("the relay to listen", () => /listening on http/.test(stderr.text()), 20_000)

@@ -1,45 +1,74 @@
 /** resolveAccess: which relay to call and with which credential, each with the place it came from. */
+import type { LoginTokens } from "../config/auth_tokens.ts";
+import { DEFAULT_SERVER, resolveConnection } from "../config/credentials.ts";
+import { resolveHome } from "../config/paths.ts";
 import type { CliContext } from "./context.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import type { GlobalOptions } from "./globals.ts";
+import { LOGIN_AGAIN_HINT } from "./login_session.ts";
 
+export { DEFAULT_SERVER };
+
+/** A relay, a credential, and where each came from. */
 export interface ResolvedAccess {
   server: string;
   serverSource: string;
   credential: string;
   credentialSource: string;
-  /** Workspace a user-scoped login token acts in. */
+  /** What the credential is; login tokens are refreshed, share links reach one machine. */
+  kind: "api_key" | "login_token" | "share_link";
+  /** CMDOP_HOME; `undefined` for a share link, which needs no local state. */
+  home?: string;
+  /** The whole login, when `kind` is `login_token`. */
+  login?: LoginTokens;
+  /** Workspace a user-scoped login token acts in: its relay id, else its local name. */
   workspaceHint?: string;
 }
 
-export const DEFAULT_SERVER = "http://127.0.0.1:4780";
-
-/** Resolves server and credential from flags and environment. */
-export function resolveAccess(ctx: CliContext, globals: GlobalOptions): Promise<ResolvedAccess> {
-  const server = globals.server
-    ? { value: globals.server, source: "--server flag" }
-    : ctx.env("CMDOP_SERVER")
-    ? { value: ctx.env("CMDOP_SERVER")!, source: "CMDOP_SERVER environment variable" }
-    : { value: DEFAULT_SERVER, source: "default" };
-  const credential = globals.apiKey
-    ? { value: globals.apiKey, source: "--api-key flag" }
-    : ctx.env("CMDOP_API_KEY")
-    ? { value: ctx.env("CMDOP_API_KEY")!, source: "CMDOP_API_KEY environment variable" }
-    : undefined;
-  if (!credential) {
-    return Promise.reject(
-      new CliError("no credential: no API key was given", {
-        exitCode: ExitCode.auth,
-        hint: "pass --api-key or set CMDOP_API_KEY",
-      }),
+/**
+ * Resolves server and credential with the spec's chain: `--api-key`,
+ * `CMDOP_API_KEY`, the `--workspace` key, the active workspace's key, the legacy key,
+ * then the `cmdop login` token. A login token goes only to the relay that issued it.
+ *
+ * @example
+ * ```ts
+ * const { server, credential, credentialSource } = await resolveAccess(ctx, globals);
+ * ```
+ */
+export async function resolveAccess(
+  ctx: CliContext,
+  globals: GlobalOptions,
+): Promise<ResolvedAccess> {
+  const home = resolveHome(ctx.env);
+  const flags = { apiKey: globals.apiKey, server: globals.server, workspace: globals.workspace };
+  const { credential, server } = await resolveConnection({ home, env: ctx.env, flags });
+  const access: ResolvedAccess = {
+    server: normaliseServer(server.server),
+    serverSource: server.source,
+    credential: credential.credential,
+    credentialSource: credential.source,
+    kind: credential.kind,
+    home,
+  };
+  if (credential.kind !== "login_token" || !credential.login) return access;
+  const issuer = normaliseServer(credential.login.server);
+  const explicit = server.source === "--server flag" ||
+    server.source === "CMDOP_SERVER environment variable";
+  if (explicit && access.server !== issuer) {
+    // Sending the token elsewhere would hand it to a relay that did not issue it.
+    throw new CliError(
+      `the login token is for "${issuer}", not "${access.server}" (${server.source})`,
+      { exitCode: ExitCode.auth, hint: `${LOGIN_AGAIN_HINT} with --server ${access.server}` },
     );
   }
-  return Promise.resolve({
-    server: normaliseServer(server.value),
-    serverSource: server.source,
-    credential: credential.value,
-    credentialSource: credential.source,
-  });
+  const workspace = credential.workspace;
+  return {
+    ...access,
+    server: issuer,
+    serverSource: `login server in ${credential.source}`,
+    login: credential.login,
+    workspaceHint: workspace?.workspace_id ?? workspace?.name,
+  };
 }
 
 /** Accepts `host:port` as well as a URL. */

@@ -4,6 +4,9 @@ import type { CliContext } from "./context.ts";
 import type { RunState } from "./globals.ts";
 import { globalsOf, withGlobalFlags } from "./program.ts";
 
+/** `cmdop connect` itself, whatever its own arguments and options. */
+type Parent = Command<unknown[], Record<string, unknown>>;
+
 /** Registers `cmdop connect …`. */
 export function registerConnectCommands(program: Command, ctx: CliContext, state: RunState): void {
   const connect = withGlobalFlags(
@@ -32,5 +35,118 @@ export function registerConnectCommands(program: Command, ctx: CliContext, state
     .action(async (host, argv, opts, command) => {
       const { runExec } = await import("./commands/connect/exec.ts");
       await runExec(ctx, globalsOf(command), state, { host, argv, timeout: opts.timeout });
+    });
+
+  registerShareCommands(connect, ctx, state);
+  registerLocalCommands(connect, ctx, state);
+}
+
+/** `cmdop connect share <host> [--ttl]`, `share list`, `share revoke <id>`. */
+function registerShareCommands(connect: Parent, ctx: CliContext, state: RunState): void {
+  const share = connect.command("share")
+    .description("Mint a time-limited link that reaches one machine (or: share list, share revoke)")
+    .argument("[host]", "machine to share")
+    .option("--ttl <hours>", "lifetime in whole hours (sub-hour values round up); 0 = never", "24h")
+    .action(async (host, opts, command) => {
+      if (!host) {
+        command.help({ error: true });
+        return;
+      }
+      const { runShareCreate } = await import("./commands/share/create.ts");
+      await runShareCreate(ctx, globalsOf(command), state, { host, ttl: opts.ttl });
+    });
+  share.command("list")
+    .description("List the workspace's share links")
+    .action(async (_opts, command) => {
+      const { runShareList } = await import("./commands/share/list.ts");
+      await runShareList(ctx, globalsOf(command), state);
+    });
+  share.command("revoke")
+    .description("Revoke a share link by id (or a unique prefix of it)")
+    .argument("<id>")
+    .action(async (id, _opts, command) => {
+      const { runShareRevoke } = await import("./commands/share/revoke.ts");
+      await runShareRevoke(ctx, globalsOf(command), state, { id });
+    });
+}
+
+/** The verbs that manage local state: `key`, `set-key`, `workspace`, `password`. */
+function registerLocalCommands(connect: Parent, ctx: CliContext, state: RunState): void {
+  const key = connect.command("key").description("Manage the workspace API key");
+  key.command("set")
+    .description("Store an API key in the active (or --workspace) workspace")
+    .argument("[key]", "the key; read from stdin or a hidden prompt when omitted")
+    .action(async (value, _opts, command) => {
+      const { runKeySet } = await import("./commands/key/set.ts");
+      await runKeySet(ctx, globalsOf(command), { key: value });
+    });
+  key.command("get")
+    .description("Print the API key, masked to its first and last 4 characters")
+    .action(async (_opts, command) => {
+      const { runKeyGet } = await import("./commands/key/get.ts");
+      await runKeyGet(ctx, globalsOf(command));
+    });
+  key.command("clear")
+    .description("Remove the API key (the workspace stays)")
+    .action(async (_opts, command) => {
+      const { runKeyClear } = await import("./commands/key/clear.ts");
+      await runKeyClear(ctx, globalsOf(command));
+    });
+  connect.command("set-key", { hidden: true })
+    .description("Deprecated: use key set")
+    .argument("<key>")
+    .action(async (value, _opts, command) => {
+      const { runKeySet } = await import("./commands/key/set.ts");
+      await runKeySet(ctx, globalsOf(command), { key: value, legacy: true });
+    });
+
+  const workspace = connect.command("workspace").description("Switch between workspaces");
+  workspace.command("list")
+    .description("Show all workspaces, the active one marked")
+    .action(async (_opts, command) => {
+      const { runWorkspaceList } = await import("./commands/workspace/list.ts");
+      await runWorkspaceList(ctx, globalsOf(command));
+    });
+  workspace.command("use")
+    .description("Make a workspace the active one")
+    .argument("<name>")
+    .action(async (name, _opts, command) => {
+      const { runWorkspaceUse } = await import("./commands/workspace/use.ts");
+      await runWorkspaceUse(ctx, globalsOf(command), { name });
+    });
+  workspace.command("remove")
+    .description("Delete a workspace locally (with its API key)")
+    .argument("<name>")
+    .action(async (name, _opts, command) => {
+      const { runWorkspaceRemove } = await import("./commands/workspace/remove.ts");
+      await runWorkspaceRemove(ctx, globalsOf(command), { name });
+    });
+  workspace.command("sync")
+    .description("Fetch your workspaces from the relay (needs cmdop login)")
+    .action(async (_opts, command) => {
+      const { runWorkspaceSync } = await import("./commands/workspace/sync.ts");
+      await runWorkspaceSync(ctx, globalsOf(command), state);
+    });
+
+  const password = connect.command("password").description("Remember per-machine attach passwords");
+  password.command("set")
+    .description("Remember a machine's password (prompted, or read from stdin)")
+    .argument("<host>")
+    .action(async (host, _opts, command) => {
+      const { runPasswordSet } = await import("./commands/password/set.ts");
+      await runPasswordSet(ctx, globalsOf(command), state, { host });
+    });
+  password.command("clear")
+    .description("Forget a machine's password")
+    .argument("<host>", "hostname or machine id")
+    .action(async (host, _opts, command) => {
+      const { runPasswordClear } = await import("./commands/password/clear.ts");
+      await runPasswordClear(ctx, globalsOf(command), { host });
+    });
+  password.command("list")
+    .description("Which machines have a password stored")
+    .action(async (_opts, command) => {
+      const { runPasswordList } = await import("./commands/password/list.ts");
+      await runPasswordList(ctx, globalsOf(command));
     });
 }

@@ -24,4 +24,6 @@ export function toGlobalOptions(opts: Record<string, unknown>): GlobalOptions {
 /** What a run learns along the way that error reporting needs (where the credential came from). */
 export interface RunState {
   credentialSource?: string;
+  /** What to do when that credential is refused (e.g. run `cmdop login` again). */
+  credentialHint?: string;
 }

@@ -4,6 +4,7 @@ import { VERSION } from "../version.ts";
 import type { CliContext } from "./context.ts";
 import { type GlobalOptions, type RunState, toGlobalOptions } from "./globals.ts";
 import { registerConnectCommands } from "./connect_tree.ts";
+import { registerLoginCommands, registerRelayUserCommands } from "./login_tree.ts";
 import { ATTACH_HELP } from "./commands/connect/attach_help.ts";
 
 /**
@@ -60,6 +61,8 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
       await runWorkspaceCreate(ctx, { name, data: opts.data, json: opts.json === true });
     });
 
+  registerRelayUserCommands(relay, ctx);
+
   program.command("agent").description("Run the agent on this machine")
     .command("run")
     .description("Enroll once, then keep this machine reachable through the relay")
@@ -84,6 +87,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     });
 
   registerConnectCommands(program, ctx, state);
+  registerLoginCommands(program, ctx);
   program.commands.find((c) => c.name() === "connect")?.addHelpText("after", ATTACH_HELP);
   withGlobalFlags(
     program.command("terminal")

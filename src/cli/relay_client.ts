@@ -1,5 +1,5 @@
 /** connectRelay: the relay URL, the credential (and where each came from), and typed clients over one transport. */
-import { type Client, createClient } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
 import { SessionService } from "../../gen/cmdop/v1/session_pb.ts";
 import { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
@@ -9,6 +9,7 @@ import { CliError } from "./errors.ts";
 import type { CliContext } from "./context.ts";
 import { resolveAccess, type ResolvedAccess } from "./access.ts";
 import type { GlobalOptions, RunState } from "./globals.ts";
+import { LOGIN_AGAIN_HINT, LoginSession } from "./login_session.ts";
 
 export interface RelayConnection extends ResolvedAccess {
   machines: Client<typeof MachineService>;
@@ -17,6 +18,8 @@ export interface RelayConnection extends ResolvedAccess {
   workspaces: Client<typeof WorkspaceService>;
   /** Machine tokens earned by passwords during this run, by machine id. */
   machineTokens: Map<string, string>;
+  /** The relay's workspace the calls act in, once `listMachines` said (remembered passwords use it). */
+  relayWorkspace?: { id: string; name: string };
 }
 
 /**
@@ -28,17 +31,44 @@ export async function connectRelay(
   globals: GlobalOptions,
   state: RunState,
 ): Promise<RelayConnection> {
-  const access = await resolveAccess(ctx, globals);
+  return await openRelayConnection(ctx, state, await resolveAccess(ctx, globals));
+}
+
+/** What to do when each kind of credential is refused. */
+const REFUSED_HINTS: Record<ResolvedAccess["kind"], string> = {
+  api_key: "fix or replace that credential",
+  login_token: LOGIN_AGAIN_HINT,
+  share_link: "the link may have been revoked or have expired: ask for a new one",
+};
+
+/**
+ * Builds the clients for an already resolved credential (a share link brings its
+ * own). A login token is refreshed when it expires, and sent with the workspace it
+ * acts in.
+ */
+export async function openRelayConnection(
+  ctx: CliContext,
+  state: RunState,
+  access: ResolvedAccess,
+): Promise<RelayConnection> {
   state.credentialSource = access.credentialSource;
+  state.credentialHint = REFUSED_HINTS[access.kind];
   const headers: Record<string, string> = {};
   if (access.workspaceHint) headers["cmdop-workspace"] = access.workspaceHint;
-  // A private CA comes through the environment: the global flags are fixed by the spec.
-  const caFile = ctx.env("CMDOP_CA_FILE");
+  const fetch = await relayFetch(ctx);
+  const interceptors: Interceptor[] = [];
+  let bearer: string | undefined = access.credential;
+  if (access.kind === "login_token" && access.login && access.home) {
+    const session = new LoginSession(access.home, access.login, fetch ?? globalThis.fetch, ctx.now);
+    interceptors.push(session.interceptor());
+    bearer = undefined;
+  }
   const transport = createRelayTransport({
     baseUrl: access.server,
-    bearer: access.credential,
+    bearer,
     headers,
-    fetch: caFile ? await loadCaFetch(caFile, "CMDOP_CA_FILE").catch(asCliError) : undefined,
+    fetch,
+    interceptors,
   });
   return {
     ...access,
@@ -48,6 +78,15 @@ export async function connectRelay(
     workspaces: createClient(WorkspaceService, transport),
     machineTokens: new Map(),
   };
+}
+
+/**
+ * The fetch the CLI talks to relays with: trusting a private CA when `CMDOP_CA_FILE`
+ * names one (the environment, because the global flags are fixed by the spec).
+ */
+export async function relayFetch(ctx: CliContext): Promise<typeof globalThis.fetch | undefined> {
+  const caFile = ctx.env("CMDOP_CA_FILE");
+  return caFile ? await loadCaFetch(caFile, "CMDOP_CA_FILE").catch(asCliError) : undefined;
 }
 
 function asCliError(error: Error): never {

@@ -36,6 +36,8 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
 /** Maps anything thrown to the error the user sees. */
 export function toCliError(error: unknown, state: RunState = {}): CliError {
   if (error instanceof CliError) return error;
+  // Thrown inside a client interceptor (a failed login refresh): Connect wraps it, keep it whole.
+  if (error instanceof ConnectError && error.cause instanceof CliError) return error.cause;
   if (error instanceof ConnectError) return fromConnectError(error, state);
   if (error instanceof Error && error.name === "ExitPromptError") {
     return new CliError("cancelled", { exitCode: 130 });
@@ -52,7 +54,8 @@ function fromConnectError(error: ConnectError, state: RunState): CliError {
         state.credentialSource ? `${message} (credential from ${state.credentialSource})` : message,
         {
           exitCode: ExitCode.auth,
-          hint: state.credentialSource ? "fix or replace that credential" : undefined,
+          hint: state.credentialHint ??
+            (state.credentialSource ? "fix or replace that credential" : undefined),
           cause: error,
         },
       );

@@ -8,6 +8,7 @@ import {
   SessionInputSchema,
   type SessionOutput,
 } from "../../gen/cmdop/v1/session_pb.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { AsyncQueue } from "../lib/async_queue.ts";
 import { CreditCounter, CreditGate, DEFAULT_WINDOW_BYTES } from "../lib/credit.ts";
 import { CliError, ExitCode } from "./errors.ts";
@@ -62,8 +63,11 @@ export async function openSession(
   const frames = conn.sessions.session(inputs, { signal: abort.signal })[Symbol.asyncIterator]();
 
   let ready: Ready | undefined;
+  let answered = false;
   while (!ready) {
-    const next = await frames.next();
+    const next = await frames.next().catch((error) => {
+      throw answered ? wrongPassword(error) : error;
+    });
     if (next.done) throw new CliError("the relay ended the session before it started");
     const msg = next.value.msg;
     if (msg.case === "ready") ready = msg.value;
@@ -76,6 +80,7 @@ export async function openSession(
           hint: `remember one with: cmdop connect password set <host>`,
         });
       }
+      answered = true;
       inputs.push(create(SessionInputSchema, { msg: { case: "auth", value: { password } } }));
     } else if (msg.case === "granted") {
       conn.machineTokens.set(machineId, msg.value.machineToken);
@@ -120,6 +125,20 @@ export async function openSession(
     },
     abort: () => abort.abort(),
   };
+}
+
+/**
+ * A refused password is about the machine, not the credential: it must not be blamed
+ * on the API key or login by the generic Unauthenticated report.
+ */
+function wrongPassword(error: unknown): unknown {
+  if (!(error instanceof ConnectError) || error.code !== Code.Unauthenticated) return error;
+  return new CliError(error.rawMessage, {
+    exitCode: ExitCode.auth,
+    hint: "check the machine's attach password; change a remembered one with: " +
+      "cmdop connect password set <host>",
+    cause: error,
+  });
 }
 
 function startedAndExited(frame: SessionOutput, exit: Exit): OpenedSession {

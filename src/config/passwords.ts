@@ -119,6 +119,26 @@ export async function getMachinePassword(
 }
 
 /**
+ * The remembered password of a machine by its id alone, whatever workspace it was filed
+ * under (machine ids are UUIDs the relay minted), or `undefined`.
+ *
+ * @example
+ * ```ts
+ * const password = await findMachinePassword(home, machine.id);
+ * ```
+ */
+export async function findMachinePassword(
+  home: string,
+  machineId: string,
+): Promise<string | undefined> {
+  const file = await readJsonFile(
+    passwordsPath(home),
+    parseMachinePasswordsFile,
+  );
+  return file?.passwords.findLast((p) => p.machine_id === machineId)?.password;
+}
+
+/**
  * Forgets a machine's password; `false` when none was stored.
  *
  * @example

@@ -13,6 +13,7 @@ export const SecretPrefix = {
   machineSecret: "cmm",
   accessToken: "cma",
   refreshToken: "cmr",
+  deviceCode: "cmc",
 } as const;
 
 /** A client acting in a whole workspace, or through a share link on one machine. */

@@ -20,9 +20,24 @@ export interface RelayOptions {
   publicUrl?: string;
   now?: () => number;
   log?: (message: string) => void;
-  /** Extra routes (login pages) and the access-token resolver that comes with them. */
-  login?: LoginHooks & { handleHttp?: (req: Request) => Promise<Response | undefined> };
+  /**
+   * Extra routes (login pages) and the access-token resolver that comes with them; or a
+   * function building them from the relay's deps (clock, public URL, log).
+   */
+  login?: RelayLogin | ((deps: RelayDeps) => RelayLogin);
 }
+
+/**
+ * Serves the plain HTTP routes of user login (device flow endpoints, the verification
+ * page); `undefined` for paths it does not own. `peer` is the caller's address.
+ */
+export type LoginHttpHandler = (
+  req: Request,
+  info: { peer: string },
+) => Promise<Response | undefined>;
+
+/** User login as the relay serves it. */
+export type RelayLogin = LoginHooks & { handleHttp?: LoginHttpHandler };
 
 export interface RelayServer {
   /** `http://HOST:PORT` (or `https://`) it listens on. */
@@ -60,8 +75,9 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     passwordLimiters: createPasswordLimiters(now),
     log,
   };
+  const login = typeof options.login === "function" ? options.login(deps) : options.login;
   const router = createConnectRouter();
-  createRelayRoutes(deps, options.login)(router);
+  createRelayRoutes(deps, login)(router);
   const handlers = new Map(
     router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]),
   );
@@ -83,16 +99,16 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   }, async (request, info) => {
     const path = new URL(request.url).pathname;
     const handler = handlers.get(path);
+    // The peer address feeds the password limiters; a client cannot choose it.
+    const peer = (info.remoteAddr as Deno.NetAddr).hostname ?? "unknown";
     if (handler) {
-      // The peer address feeds the password limiter; a client cannot choose it.
       const headers = new Headers(request.headers);
-      const remote = info.remoteAddr as Deno.NetAddr;
-      headers.set("cmdop-peer", remote.hostname ?? "unknown");
+      headers.set("cmdop-peer", peer);
       return await handler(new Request(request, { headers }));
     }
     if (path === "/healthz") return new Response("ok\n");
     if (path.startsWith("/s/")) return sharePage();
-    const extra = await options.login?.handleHttp?.(request);
+    const extra = await login?.handleHttp?.(request, { peer });
     return extra ?? new Response("not found\n", { status: 404 });
   });
   await listening.promise;

@@ -45,4 +45,42 @@ export const SQLITE_MIGRATIONS: string[] = [
      revoked_ms INTEGER
    );
    CREATE INDEX shares_workspace ON shares(workspace_id);`,
+  // 2: users of `cmdop login`, the workspaces they may act in, device codes and login tokens.
+  `CREATE TABLE users (
+     id TEXT PRIMARY KEY,
+     email TEXT NOT NULL UNIQUE,
+     password_hash TEXT NOT NULL,
+     created_ms INTEGER NOT NULL
+   );
+   CREATE TABLE user_workspaces (
+     user_id TEXT NOT NULL REFERENCES users(id),
+     workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+     created_ms INTEGER NOT NULL,
+     PRIMARY KEY (user_id, workspace_id)
+   );
+   CREATE TABLE device_codes (
+     device_code_hash TEXT PRIMARY KEY,
+     user_code TEXT NOT NULL UNIQUE,
+     client_id TEXT NOT NULL,
+     created_ms INTEGER NOT NULL,
+     expires_ms INTEGER NOT NULL,
+     interval_s INTEGER NOT NULL,
+     last_poll_ms INTEGER,
+     status TEXT NOT NULL,
+     user_id TEXT REFERENCES users(id)
+   );
+   CREATE TABLE login_grants (
+     id TEXT PRIMARY KEY,
+     user_id TEXT NOT NULL REFERENCES users(id),
+     created_ms INTEGER NOT NULL,
+     revoked_ms INTEGER
+   );
+   CREATE TABLE login_tokens (
+     token_hash TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     grant_id TEXT NOT NULL REFERENCES login_grants(id),
+     expires_ms INTEGER NOT NULL,
+     used_ms INTEGER
+   );
+   CREATE INDEX login_tokens_grant ON login_tokens(grant_id);`,
 ];

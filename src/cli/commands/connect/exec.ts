@@ -4,12 +4,12 @@ import type { CliContext } from "../../context.ts";
 import { CliError, ExitRequest } from "../../errors.ts";
 import type { GlobalOptions, RunState } from "../../globals.ts";
 import { passwordSource } from "../../machine_password.ts";
-import { connectRelay } from "../../relay_client.ts";
-import { requireOnline, resolveMachine } from "../../resolve_machine.ts";
+import { resolveTarget } from "../../target.ts";
 import { type OpenedSession, openSession } from "../../session_client.ts";
 import { parseDuration } from "../../duration.ts";
 
 export interface ExecOptions {
+  /** A machine name, or a share link. */
   host: string;
   argv: string[];
   /** Seconds, or a duration like "90s" / "5m"; 0 = no limit. Default 30 s. */
@@ -27,10 +27,7 @@ export async function runExec(
   options: ExecOptions,
 ): Promise<never> {
   const timeoutMs = parseDuration(options.timeout ?? "30", "--timeout", "s");
-  const conn = await connectRelay(ctx, globals, state);
-  const { machines } = await conn.machines.listMachines({}, { signal: ctx.signal });
-  const machine = resolveMachine(machines, options.host);
-  requireOnline(machine);
+  const { conn, machine } = await resolveTarget(ctx, globals, state, options.host);
 
   const started = ctx.now();
   const session = await openSession(conn, {

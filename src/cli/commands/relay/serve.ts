@@ -34,6 +34,7 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
   };
   const { store, bus } = await openBackends(ctx, options, log);
   const { startRelay } = await import("../../../relay/server.ts");
+  const now = await relayNow(ctx, log);
   const relay = await startRelay({
     hostname,
     port,
@@ -41,8 +42,9 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
     bus,
     tls,
     publicUrl: options.publicUrl,
-    now: ctx.now,
+    now,
     log,
+    login: await userLogin(ctx, store, log),
   });
   await ctx.stderr.write(`listening on ${relay.url}\n`);
   const stopped = new Promise<void>((resolve) =>
@@ -96,4 +98,36 @@ async function readTls(options: ServeOptions): Promise<{ cert: string; key: stri
     cert: await read("--tls-cert", options.tlsCert),
     key: await read("--tls-key", options.tlsKey),
   };
+}
+
+/** The real clock, unless a test set `CMDOP_RELAY_CLOCK_FILE` (said loudly, so it is never on unnoticed). */
+async function relayNow(ctx: CliContext, log: (message: string) => void): Promise<() => number> {
+  const { CLOCK_FILE_VARIABLE, relayClock } = await import("../../../relay/clock.ts");
+  const file = ctx.env(CLOCK_FILE_VARIABLE);
+  if (file) log(`test clock: this relay's time is shifted by the milliseconds in "${file}"`);
+  return relayClock(ctx.now, file);
+}
+
+/**
+ * `cmdop login` for users of the embedded store (`cmdop relay user add`); a cluster
+ * store has no login tables yet. `CMDOP_RELAY_DEVICE_INTERVAL` (seconds) paces polling.
+ */
+async function userLogin(ctx: CliContext, store: unknown, log: (message: string) => void) {
+  const { SqliteStore } = await import("../../../relay/store/sqlite.ts");
+  if (!(store instanceof SqliteStore)) {
+    log("user login (cmdop login) is not available with this store");
+    return undefined;
+  }
+  const { SqliteLoginStore } = await import("../../../relay/login/sqlite_login_store.ts");
+  const { createRelayLogin } = await import("../../../relay/login/relay_login.ts");
+  const interval = ctx.env("CMDOP_RELAY_DEVICE_INTERVAL");
+  const deviceIntervalS = interval ? Number(interval) : undefined;
+  if (
+    deviceIntervalS !== undefined && !(Number.isInteger(deviceIntervalS) && deviceIntervalS >= 1)
+  ) {
+    throw new CliError(
+      `CMDOP_RELAY_DEVICE_INTERVAL "${interval}" is not a whole number of seconds`,
+    );
+  }
+  return createRelayLogin(new SqliteLoginStore(store.db), { deviceIntervalS });
 }

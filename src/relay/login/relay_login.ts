@@ -1,0 +1,71 @@
+/** createRelayLogin: user login for a relay — the device flow routes, the /device page and the token resolver. */
+import type { RelayDeps } from "../deps.ts";
+import type { RelayLogin } from "../server.ts";
+import { createDevicePageLimiters, devicePage } from "./device_page.ts";
+import type { LoginStore } from "./login_store.ts";
+import { deviceAuthorization, revocationEndpoint, tokenEndpoint } from "./oauth_endpoints.ts";
+import {
+  createAccessTokenResolver,
+  createUserWorkspaceLister,
+  type LoginContext,
+} from "./tokens.ts";
+
+/** Lifetimes and pacing of logins; every field has a default. */
+export interface RelayLoginOptions {
+  /** Access tokens: 1 h. */
+  accessTtlMs?: number;
+  /** Refresh tokens: 30 days, renewed by each refresh. */
+  refreshTtlMs?: number;
+  /** Seconds a polling `cmdop login` waits between polls: 5. */
+  deviceIntervalS?: number;
+  /** How long a user code can be approved: 10 min. */
+  deviceCodeTtlMs?: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Builds the login part of a relay from its deps; pass the result as
+ * `startRelay({ login })`.
+ *
+ * @example
+ * ```ts
+ * const relay = await startRelay({ hostname, port, store, login: createRelayLogin(logins) });
+ * ```
+ */
+export function createRelayLogin(
+  store: LoginStore,
+  options: RelayLoginOptions = {},
+): (deps: RelayDeps) => RelayLogin {
+  return (deps) => {
+    const ctx: LoginContext = {
+      deps,
+      store,
+      accessTtlMs: options.accessTtlMs ?? HOUR_MS,
+      refreshTtlMs: options.refreshTtlMs ?? 30 * 24 * HOUR_MS,
+    };
+    const flow = {
+      intervalS: options.deviceIntervalS ?? 5,
+      deviceCodeTtlMs: options.deviceCodeTtlMs ?? 10 * 60_000,
+    };
+    const limiters = createDevicePageLimiters(deps.now);
+    return {
+      resolveAccessToken: createAccessTokenResolver(ctx),
+      listUserWorkspaces: createUserWorkspaceLister(ctx),
+      async handleHttp(req, { peer }) {
+        const path = new URL(req.url).pathname;
+        if (path === "/device") return await devicePage(ctx, limiters, req, peer);
+        if (!path.startsWith("/oauth/")) return undefined;
+        if (req.method !== "POST") {
+          return new Response("method not allowed\n", { status: 405, headers: { allow: "POST" } });
+        }
+        if (path === "/oauth/device_authorization") {
+          return await deviceAuthorization(ctx, flow, req);
+        }
+        if (path === "/oauth/token") return await tokenEndpoint(ctx, req);
+        if (path === "/oauth/revoke") return await revocationEndpoint(ctx, req);
+        return undefined;
+      },
+    };
+  };
+}
