@@ -1,4 +1,5 @@
 /** runTerminalSession: the keyboard and screen of this terminal joined to a remote pty until it exits or the user leaves. */
+import { ConnectError } from "@connectrpc/connect";
 import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
 import type { OpenedSession } from "../../session_client.ts";
@@ -111,6 +112,10 @@ export async function runTerminalSession(
 }
 
 function lost(hostname: string, cause?: unknown): CliError {
-  const reason = cause instanceof Error ? `: ${cause.message}` : "";
+  const reason = cause instanceof ConnectError
+    ? `: ${cause.rawMessage}`
+    : cause instanceof Error
+    ? `: ${cause.message}`
+    : "";
   return new CliError(`lost the connection to "${hostname}"${reason}`, { cause });
 }
