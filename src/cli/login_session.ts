@@ -14,12 +14,12 @@ export const LOGIN_AGAIN_HINT = 'run "cmdop login" again';
  *
  * @example
  * ```ts
- * throw new LoginExpiredError("refresh token expired");
+ * throw new LoginExpiredError("/home/u/.cmdop/auth.json", "refresh token expired");
  * ```
  */
 export class LoginExpiredError extends CliError {
-  constructor(reason: string, cause?: unknown) {
-    super(`your login has expired or was revoked (${reason})`, {
+  constructor(path: string, reason: string, cause?: unknown) {
+    super(`the login in ${path} has expired or was revoked (${reason})`, {
       exitCode: ExitCode.auth,
       hint: LOGIN_AGAIN_HINT,
       cause,
@@ -85,10 +85,11 @@ export class LoginSession {
 
   async #refreshLocked(): Promise<LoginTokens> {
     const stale = this.#tokens;
-    const updated = await updateJsonFile(configFilePath(this.home, "auth"), async (current) => {
-      if (!current) throw new LoginExpiredError("you logged out");
+    const path = configFilePath(this.home, "auth");
+    const updated = await updateJsonFile(path, async (current) => {
+      if (!current) throw new LoginExpiredError(path, "you logged out");
       if (current.access_token !== stale.access_token) return current;
-      if (!current.refresh_token) throw new LoginExpiredError("no refresh token was issued");
+      if (!current.refresh_token) throw new LoginExpiredError(path, "no refresh token was issued");
       try {
         const response = await requestToken({ server: current.server, fetch: this.fetch }, {
           grant_type: "refresh_token",
@@ -96,7 +97,7 @@ export class LoginSession {
         });
         return tokensFromResponse(current.server, response, this.now(), current);
       } catch (error) {
-        if (error instanceof OAuthError) throw new LoginExpiredError(error.message, error);
+        if (error instanceof OAuthError) throw new LoginExpiredError(path, error.message, error);
         throw error;
       }
     }, parseLoginTokens);

@@ -211,7 +211,7 @@ describe("cmdop login", () => {
     await clock.advance(31 * DAY_MS);
     const r = await runCmdop(["connect", "--list"], { env });
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /your login has expired or was revoked \(refresh token expired\)/);
+    assert.match(r.stderr, /auth\.json has expired or was revoked \(refresh token expired\)/);
     assert.match(r.stderr, /hint: run "cmdop login" again/);
   });
 });
