@@ -32,8 +32,8 @@ export interface NatsBusOptions {
   log: (message: string) => void;
   /** How long a client waits for the agent's dial-back. */
   dialTimeoutMs?: number;
-  /** Most output bytes one bridged session may have in flight across NATS. */
-  bridgeWindowBytes?: number;
+  /** Largest output window a bridged session may have (see `openClientHalf`). */
+  maxWindowBytes?: number;
 }
 
 interface Held {
@@ -49,8 +49,8 @@ interface Waiter {
   settle(session: DialedSession): boolean;
 }
 
-/** Bytes in flight per bridged session unless configured: ample for line rate between nodes. */
-export const DEFAULT_BRIDGE_WINDOW_BYTES = 2 * 1024 * 1024;
+/** Cap on one bridged session's output window: 4x the client's default, ample for line rate. */
+export const MAX_BRIDGED_WINDOW_BYTES = 16 * 1024 * 1024;
 
 /**
  * {@linkcode Bus} across relay nodes. The node holding an agent subscribes to
@@ -77,7 +77,7 @@ export class NatsBus implements Bus {
       nc: options.nc,
       watch: options.watch,
       instanceId: options.instanceId,
-      windowBytes: options.bridgeWindowBytes ?? DEFAULT_BRIDGE_WINDOW_BYTES,
+      maxWindowBytes: options.maxWindowBytes ?? MAX_BRIDGED_WINDOW_BYTES,
       claimTimeoutMs: 5_000,
       log: options.log,
     };

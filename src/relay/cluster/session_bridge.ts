@@ -25,8 +25,8 @@ export interface BridgeContext {
   nc: NatsConnection;
   watch: NodeWatch;
   instanceId: string;
-  /** Most output bytes one session may have in flight across NATS. */
-  windowBytes: number;
+  /** Largest output window a bridged session may have; larger ones are clamped to it. */
+  maxWindowBytes: number;
   claimTimeoutMs: number;
   log(message: string): void;
 }
@@ -53,11 +53,11 @@ const hangUpFrame = () => create(SessionInputSchema, { msg: { case: "close", val
 
 /**
  * The client's half, on the node where the client's session waits. Subscribes
- * before the claim is answered, so no frame can arrive unheard. The agent's
- * window is capped at `ctx.windowBytes` (the client never knows: it grants
- * credit for what it consumed, which is all the agent needs), and credits are
- * clamped to bytes actually delivered, so this node buffers at most one
- * window per session whatever either end does.
+ * before the claim is answered, so no frame can arrive unheard. The client's
+ * window passes through unchanged up to `ctx.maxWindowBytes` (shrinking it
+ * further could stall a client that batches its credit), credits are clamped to
+ * bytes actually delivered, and an agent sending beyond the window is hung up:
+ * this node buffers at most one window per session whatever either end does.
  */
 export function openClientHalf(
   ctx: BridgeContext,
@@ -65,7 +65,7 @@ export function openClientHalf(
   peerInstance: string,
 ): DialedSession {
   const queue = new FrameQueue<SessionOutput>();
-  const meter = new CreditMeter(Math.min(DEFAULT_WINDOW_BYTES, ctx.windowBytes), SLACK_BYTES);
+  const meter = new CreditMeter(Math.min(DEFAULT_WINDOW_BYTES, ctx.maxWindowBytes), SLACK_BYTES);
   const inSubject = Subjects.sessionIn(sessionId);
   let delivered = 0;
   let credited = 0;
@@ -123,7 +123,7 @@ export function openClientHalf(
       if (ended) return false;
       const msg = input.msg;
       if (msg.case === "open") {
-        meter.window = Math.min(msg.value.windowBytes || DEFAULT_WINDOW_BYTES, ctx.windowBytes);
+        meter.window = Math.min(msg.value.windowBytes || DEFAULT_WINDOW_BYTES, ctx.maxWindowBytes);
         input = create(SessionInputSchema, {
           msg: { case: "open", value: { ...msg.value, windowBytes: meter.window } },
         });
@@ -231,6 +231,8 @@ export async function runAgentHalf(
   } finally {
     sub.unsubscribe();
     unwatch();
+    // As in a local session: once the agent's side is done, so is the way to it.
+    session.end();
     try {
       // The client's half ends its session on this, whether the agent finished or failed.
       if (!peerLost) ctx.nc.publish(outSubject, END_OF_STREAM);

@@ -1,0 +1,113 @@
+/** Cluster test helpers: PostgreSQL and NATS for a suite, relay nodes on them, workspaces made in the shared store. */
+import { createClient } from "@connectrpc/connect";
+import postgres from "postgres";
+import { type Machine, MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
+import { createRelayTransport } from "../../src/lib/transport.ts";
+import { openPostgresStore } from "../../src/relay/store/postgres.ts";
+import { createWorkspace } from "../../src/relay/workspace_admin.ts";
+import { type RelayProcess, startRelay, type Workspace } from "../_harness.ts";
+import {
+  ensureClusterPrograms,
+  type ServiceProcess,
+  startNats,
+  startPostgres,
+} from "./_services.ts";
+
+let skipReason: Promise<string | undefined> | undefined;
+
+/**
+ * Why the cluster tests cannot run here, or undefined when they can (installing
+ * PostgreSQL, nats-server and haproxy first when missing). Printed loudly: a
+ * skipped cluster suite must never pass unnoticed.
+ */
+export function clusterSkipReason(): Promise<string | undefined> {
+  skipReason ??= ensureClusterPrograms().then((reason) => {
+    if (reason) {
+      console.error(
+        `\n${"!".repeat(72)}\n!! cluster tests SKIPPED: ${reason}\n${"!".repeat(72)}\n`,
+      );
+    }
+    return reason;
+  });
+  return skipReason;
+}
+
+/** PostgreSQL and NATS for one test file. */
+export interface ClusterServices {
+  pg: ServiceProcess;
+  nats: ServiceProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts both services side by side. */
+export async function startClusterServices(): Promise<ClusterServices> {
+  const [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+  return {
+    pg,
+    nats,
+    async stop() {
+      await Promise.all([pg.stop(), nats.stop()]);
+    },
+  };
+}
+
+/** A fresh database on the server, so that tests sharing one PostgreSQL never see each other. */
+export async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  const sql = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`CREATE DATABASE "${name}"`);
+  } finally {
+    await sql.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** The flags that make `relay serve` a cluster node. */
+export function nodeArgs(storeUrl: string, busUrl: string, nodeId: string): string[] {
+  return ["--store", storeUrl, "--bus", busUrl, "--node-id", nodeId];
+}
+
+/** `cmdop relay serve` as a cluster node, on `listen` when given (a restart on the same port). */
+export function startNode(
+  storeUrl: string,
+  busUrl: string,
+  nodeId: string,
+  options: { listen?: string; extraArgs?: string[] } = {},
+): Promise<RelayProcess> {
+  return startRelay({
+    listen: options.listen,
+    extraArgs: [...nodeArgs(storeUrl, busUrl, nodeId), ...(options.extraArgs ?? [])],
+  });
+}
+
+/** Creates a workspace straight in the shared store, as an operator would on any node. */
+export async function createClusterWorkspace(storeUrl: string, name: string): Promise<Workspace> {
+  const store = await openPostgresStore(storeUrl);
+  try {
+    return await createWorkspace(store, name, Date.now());
+  } finally {
+    await store.close();
+  }
+}
+
+/** The workspace's machines as one node sees them. */
+export async function listMachines(relayUrl: string, apiKey: string): Promise<Machine[]> {
+  const client = createClient(
+    MachineService,
+    createRelayTransport({ baseUrl: relayUrl, bearer: apiKey }),
+  );
+  return (await client.listMachines({})).machines;
+}
+
+/** The host:port a relay listens on, to restart it in the same place. */
+export function listenOf(relay: RelayProcess): string {
+  return new URL(relay.url).host;
+}
+
+/** The relay URL an agent last reported itself online at, from its log. */
+export function onlineAt(agentLog: string): string | undefined {
+  const matches = [...agentLog.matchAll(/online as machine \S+ at (\S+)/g)];
+  return matches.at(-1)?.[1];
+}

@@ -1,0 +1,88 @@
+/** A real terminal for attach tests: a private tmux server, keys in, screen text out. */
+
+/** One tmux pane running one command. */
+export interface TmuxPane {
+  /** Types text; `Enter` and other key names go as separate arguments. */
+  sendKeys(...keys: string[]): Promise<void>;
+  /** The visible screen as text. */
+  screen(): Promise<string>;
+  /** Waits until the screen matches. */
+  waitForScreen(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Waits for the command to end; resolves its exit status. */
+  exitStatus(timeoutMs?: number): Promise<number>;
+  kill(): Promise<void>;
+}
+
+async function tmux(socket: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command("tmux", {
+    args: ["-L", socket, "-f", "/dev/null", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`tmux ${args[0]} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** True when a tmux binary can be run here. */
+export async function haveTmux(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
+      .output()).success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs `argv` with `env` in a new 120x30 tmux session on its own server
+ * socket; the pane stays after the command ends so its status can be read.
+ */
+export async function startInTmux(argv: string[], env: Record<string, string>): Promise<TmuxPane> {
+  const socket = `cmdop-test-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const command = ["env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv]
+    .map(shellQuote).join(" ");
+  await tmux(socket, ["new-session", "-d", "-s", "main", "-x", "120", "-y", "30", command]);
+  await tmux(socket, ["set-option", "-t", "main", "remain-on-exit", "on"]);
+  const pane: TmuxPane = {
+    async sendKeys(...keys) {
+      await tmux(socket, ["send-keys", "-t", "main", ...keys]);
+    },
+    screen: () => tmux(socket, ["capture-pane", "-p", "-t", "main"]),
+    async waitForScreen(pattern, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const text = await pane.screen();
+        if (pattern.test(text)) return text;
+        if (Date.now() > deadline) {
+          throw new Error(`terminal never showed ${pattern}; it shows:\n${text}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async exitStatus(timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const [dead, status] = (await tmux(socket, [
+          "list-panes",
+          "-t",
+          "main",
+          "-F",
+          "#{pane_dead} #{pane_dead_status}",
+        ])).trim().split(" ");
+        if (dead === "1") return Number(status);
+        if (Date.now() > deadline) throw new Error("the terminal's command did not end in time");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async kill() {
+      await tmux(socket, ["kill-server"]).catch(() => {});
+    },
+  };
+  return pane;
+}

@@ -1,0 +1,182 @@
+/** PostgresStore and PostgresPresence against a real PostgreSQL: migrations, store rules, presence leases. */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { Sql } from "postgres";
+import { hashSecret } from "../../src/lib/secrets.ts";
+import { openPostgresStore, type PostgresStore } from "../../src/relay/store/postgres.ts";
+import { PostgresPresence } from "../../src/relay/store/postgres_presence.ts";
+import { POSTGRES_MIGRATIONS } from "../../src/relay/store/postgres_schema.ts";
+import { ConflictError, type MachineRecord } from "../../src/relay/store/store.ts";
+import { createWorkspace } from "../../src/relay/workspace_admin.ts";
+import { clusterSkipReason, createDatabase } from "./_cluster.ts";
+import { type ServiceProcess, startPostgres } from "./_services.ts";
+
+const skip = await clusterSkipReason();
+
+function machine(id: string, workspaceId: string): MachineRecord {
+  return {
+    id,
+    workspaceId,
+    hostname: `host-${id}`,
+    displayName: `host-${id}`,
+    os: "linux",
+    arch: "x86_64",
+    agentVersion: "0",
+    secretHash: "x",
+    passwordHash: null,
+    createdMs: 1,
+    lastSeenMs: 0,
+  };
+}
+
+describe("PostgresStore", { skip }, () => {
+  let pg: ServiceProcess;
+  let databases = 0;
+  const fresh = () => createDatabase(pg.url, `store_${databases++}`);
+
+  before(async () => {
+    pg = await startPostgres();
+  });
+  after(async () => {
+    await pg?.stop();
+  });
+
+  it("migrates once when several nodes start together", async () => {
+    const url = await fresh();
+    const stores = await Promise.all([1, 2, 3, 4].map(() => openPostgresStore(url)));
+    const [{ versions }] = await stores[0]
+      .sql`SELECT array_agg(version ORDER BY version) AS versions
+      FROM cmdop_schema`;
+    assert.deepEqual(versions, POSTGRES_MIGRATIONS.map((_, i) => i + 1));
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  it("refuses a database from a newer cmdop", async () => {
+    const url = await fresh();
+    const store = await openPostgresStore(url);
+    await store.sql`INSERT INTO cmdop_schema (version, applied_ms)
+      VALUES (${POSTGRES_MIGRATIONS.length + 5}, 0)`;
+    await store.close();
+    await assert.rejects(openPostgresStore(url), /is newer than this cmdop/);
+  });
+
+  it("keeps the store's rules: unique names, hashed secrets, first revocation wins", async () => {
+    const store = await openPostgresStore(await fresh());
+    const ws = await createWorkspace(store, "prod", 1);
+    await assert.rejects(createWorkspace(store, "prod", 2), ConflictError);
+    assert.equal(await store.workspaceIdByApiKey(await hashSecret(ws.api_key)), ws.workspace_id);
+    assert.equal(await store.workspaceIdByApiKey(ws.api_key), undefined);
+    assert.equal((await store.workspaceByName("prod"))?.id, ws.workspace_id);
+
+    await store.insertMachine(machine("m1", ws.workspace_id));
+    await store.touchMachines(["m1"], 1_700_000_000_000);
+    await store.setMachinePassword("m1", "bcrypt");
+    const m1 = await store.machineById("m1");
+    assert.equal(m1?.lastSeenMs, 1_700_000_000_000);
+    assert.equal(m1?.passwordHash, "bcrypt");
+    await store.insertMachineToken({ tokenHash: "t1", machineId: "m1", expiresMs: 5 });
+    assert.deepEqual(await store.machineToken("t1"), {
+      tokenHash: "t1",
+      machineId: "m1",
+      expiresMs: 5,
+    });
+
+    await store.insertShare({
+      id: "s1",
+      workspaceId: ws.workspace_id,
+      machineId: "m1",
+      tokenHash: "st",
+      createdMs: 1,
+      expiresMs: 0,
+      revokedMs: null,
+    });
+    assert.equal(await store.revokeShare(ws.workspace_id, "s1", 10), true);
+    assert.equal(await store.revokeShare(ws.workspace_id, "s1", 20), true);
+    assert.equal((await store.shareByToken("st"))?.revokedMs, 10);
+    assert.equal(await store.revokeShare("other-workspace", "s1", 30), false);
+    assert.equal((await store.listShares(ws.workspace_id)).length, 1);
+    await store.close();
+  });
+});
+
+describe("PostgresPresence", { skip }, () => {
+  let pg: ServiceProcess;
+  let store: PostgresStore;
+  let workspaceId: string;
+
+  const presenceOn = (sql: Sql, leaseMs = 1_000) =>
+    new PostgresPresence({
+      sql,
+      instanceId: crypto.randomUUID(),
+      nodeId: "test",
+      leaseMs,
+      now: Date.now,
+      log: () => {},
+    });
+
+  before(async () => {
+    pg = await startPostgres();
+    store = await openPostgresStore(await createDatabase(pg.url, "presence"));
+    workspaceId = (await createWorkspace(store, "p", 1)).workspace_id;
+    for (const id of ["a", "b", "c"]) await store.insertMachine(machine(id, workspaceId));
+  });
+  after(async () => {
+    await store?.close();
+    await pg?.stop();
+  });
+
+  /** Presence writes are asynchronous: poll until a lookup agrees. */
+  async function until(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<number> {
+    const started = Date.now();
+    while (!(await check())) {
+      if (Date.now() - started > timeoutMs) throw new Error("presence never changed");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return Date.now() - started;
+  }
+
+  it("shows a node's agents to every node, and drops them once its lease runs out", async () => {
+    const url = await createDatabase(pg.url, "lease");
+    const dying = await openPostgresStore(url);
+    const watcherStore = await openPostgresStore(url);
+    const ws = await createWorkspace(watcherStore, "lease", 1);
+    await watcherStore.insertMachine(machine("x", ws.workspace_id));
+    const node = presenceOn(dying.sql, 1_000);
+    const watcher = presenceOn(watcherStore.sql);
+    await node.start();
+    node.claim("x", "link-1", Date.now());
+    await until(async () => (await watcher.lookup(["x"])).has("x"));
+    // The node loses its database (or dies): nobody renews its lease any more.
+    await dying.sql.end({ timeout: 0 });
+    const gone = await until(async () => !(await watcher.lookup(["x"])).has("x"));
+    assert.ok(gone <= 1_500, `offline after ${gone} ms, lease 1000 ms`);
+    await node.close();
+    await watcherStore.close();
+  });
+
+  it("lets a newer claim survive the release of an older connection", async () => {
+    const first = presenceOn(store.sql);
+    const second = presenceOn(store.sql);
+    await Promise.all([first.start(), second.start()]);
+    first.claim("a", "old-link", 1);
+    await until(async () => (await second.lookup(["a"])).has("a"));
+    second.claim("a", "new-link", 2);
+    first.release("a", "old-link");
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await first.lookup(["a"])).has("a"), true);
+    await first.close();
+    assert.equal((await first.lookup(["a"])).has("a"), true, "another node's claim stays");
+    await second.close();
+    assert.equal((await first.lookup(["a"])).has("a"), false, "a closing node takes its claims");
+  });
+
+  it("records heartbeats with the lease renewal", async () => {
+    const node = presenceOn(store.sql, 600);
+    await node.start();
+    node.claim("b", "link-b", 1_000);
+    await until(async () => (await node.lookup(["b"])).has("b"));
+    node.heartbeat("link-b", 5_000);
+    await until(async () => (await node.lookup(["b"])).get("b")?.lastSeenMs === 5_000);
+    await node.close();
+  });
+});
