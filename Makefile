@@ -56,7 +56,7 @@ check-gen: deps
 	@bash scripts/check_gen.sh
 
 demo: deps
-	@bash scripts/demo.sh
+	@if [ -f scripts/demo.sh ]; then bash scripts/demo.sh; else echo "make demo: not yet"; exit 1; fi
 
 bench: deps
 	$(DENO) run -A bench/main.ts $(ARGS)
