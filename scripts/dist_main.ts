@@ -64,7 +64,7 @@ function runSandboxedClient(): void {
 }
 
 if (import.meta.main) {
-  const verb = Deno.args.find((arg) => !arg.startsWith("-"));
-  if (verb && SERVER_VERBS.has(verb)) await runServerVerb();
+  // The root command has no options but --help and --version: the verb is the first argument.
+  if (SERVER_VERBS.has(Deno.args[0])) await runServerVerb();
   else runSandboxedClient();
 }

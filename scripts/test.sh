@@ -42,7 +42,7 @@ fi
 log=$(mktemp "${TMPDIR:-/tmp}/cmdop-test.XXXXXX")
 trap 'rm -f "$log"' EXIT
 # The type check above covered the tests too: --no-check saves doing it twice.
-timeout --foreground "$timeout_seconds" \
+timeout --foreground --kill-after=30 "$timeout_seconds" \
   "$root/scripts/deno" test -A --no-check --permit-no-files "${dirs[@]}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
