@@ -41,14 +41,15 @@ export async function haveTmux(): Promise<boolean> {
 
 /**
  * Runs `argv` with `env` in a new 120x30 tmux session on its own server
- * socket; the pane stays after the command ends so its status can be read.
+ * socket. The exit status goes to a file: tmux 3.3 does not always report a
+ * dead pane's status.
  */
 export async function startInTmux(argv: string[], env: Record<string, string>): Promise<TmuxPane> {
   const socket = `cmdop-test-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const statusFile = await Deno.makeTempFile({ prefix: "cmdop-tmux-status-" });
   const command = ["env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv]
-    .map(shellQuote).join(" ");
+    .map(shellQuote).join(" ") + `; echo $? > ${shellQuote(statusFile)}; sleep 60`;
   await tmux(socket, ["new-session", "-d", "-s", "main", "-x", "120", "-y", "30", command]);
-  await tmux(socket, ["set-option", "-t", "main", "remain-on-exit", "on"]);
   const pane: TmuxPane = {
     async sendKeys(...keys) {
       await tmux(socket, ["send-keys", "-t", "main", ...keys]);
@@ -68,20 +69,15 @@ export async function startInTmux(argv: string[], env: Record<string, string>): 
     async exitStatus(timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const [dead, status] = (await tmux(socket, [
-          "list-panes",
-          "-t",
-          "main",
-          "-F",
-          "#{pane_dead} #{pane_dead_status}",
-        ])).trim().split(" ");
-        if (dead === "1") return Number(status);
+        const status = (await Deno.readTextFile(statusFile)).trim();
+        if (status !== "") return Number(status);
         if (Date.now() > deadline) throw new Error("the terminal's command did not end in time");
         await new Promise((r) => setTimeout(r, 100));
       }
     },
     async kill() {
       await tmux(socket, ["kill-server"]).catch(() => {});
+      await Deno.remove(statusFile).catch(() => {});
     },
   };
   return pane;

@@ -1,0 +1,248 @@
+/** Three relay nodes on PostgreSQL and NATS behind haproxy: exec and attach across nodes, node failures, isolation. */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createClient } from "@connectrpc/connect";
+import { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
+import { createRelayTransport } from "../../src/lib/transport.ts";
+import {
+  type AgentProcess,
+  clientEnv,
+  killAll,
+  MAIN,
+  type RelayProcess,
+  residentBytes,
+  runCmdop,
+  spawnCli,
+  startAgent,
+  waitFor,
+  type Workspace,
+} from "../_harness.ts";
+import {
+  type ClusterServices,
+  clusterSkipReason,
+  createClusterWorkspace,
+  listenOf,
+  listMachines,
+  onlineAt,
+  startClusterServices,
+  startNode,
+} from "./_cluster.ts";
+import { type ServiceProcess, startHaproxy } from "./_services.ts";
+import { haveTmux, startInTmux } from "./_tmux.ts";
+import { readUntil } from "./_streams.ts";
+
+const skip = await clusterSkipReason();
+const MIB = 1024 * 1024;
+
+describe("relay cluster", { skip }, () => {
+  let services: ClusterServices;
+  let lb: ServiceProcess;
+  let nodes: RelayProcess[];
+  let one: Workspace;
+  let two: Workspace;
+  let alpha: AgentProcess;
+
+  const url = (i: number) => nodes[i].url;
+  const envAt = (relayUrl: string, ws: Workspace = one) => clientEnv(relayUrl, ws.api_key);
+  const hostnames = async (relayUrl: string, ws: Workspace) =>
+    (await listMachines(relayUrl, ws.api_key)).map((m) => `${m.hostname}:${m.online}`).sort();
+
+  before(async () => {
+    services = await startClusterServices();
+    // Three nodes start at once on an empty database: one migrates, the others wait for it.
+    nodes = await Promise.all(
+      ["a", "b", "c"].map((id) => startNode(services.pg.url, services.nats.url, id)),
+    );
+    lb = await startHaproxy(nodes.map((n) => Number(new URL(n.url).port)));
+    one = await createClusterWorkspace(services.pg.url, "one");
+    two = await createClusterWorkspace(services.pg.url, "two");
+    const all = (first: number) => [0, 1, 2].map((i) => url((first + i) % 3)).join(",");
+    [alpha] = await Promise.all([
+      startAgent(all(0), one.enroll_token, { hostname: "alpha" }),
+      startAgent(lb.url, one.enroll_token, { hostname: "beta" }),
+      startAgent(all(1), two.enroll_token, { hostname: "gamma" }),
+      // Knows only node a: once a dies it has nowhere to go, and must read offline.
+      startAgent(url(0), one.enroll_token, { hostname: "solo" }),
+    ]);
+  });
+
+  after(async () => {
+    await killAll();
+    await lb?.stop();
+    await services?.stop();
+  });
+
+  it("shows every machine of a workspace, online, from every node", async () => {
+    for (const relay of [url(0), url(1), url(2), lb.url]) {
+      assert.deepEqual(await hostnames(relay, one), ["alpha:true", "beta:true", "solo:true"]);
+    }
+    assert.equal(onlineAt(alpha.stderr()), url(0), "alpha holds on the first of its servers");
+  });
+
+  it("runs exec on a machine whose agent is on another node", async () => {
+    const env = await envAt(url(1));
+    const r = await runCmdop(
+      ["connect", "exec", "alpha", "--", "sh", "-c", "echo out; echo err >&2; exit 7"],
+      { env },
+    );
+    assert.equal(r.stdout, "out\n");
+    assert.match(r.stderr, /err/);
+    assert.equal(r.code, 7);
+    const input = "x".repeat(3 * MIB);
+    const wc = await runCmdop(["connect", "exec", "alpha", "--", "wc", "-c"], {
+      env,
+      stdin: input,
+    });
+    assert.equal(wc.stdout.trim(), String(input.length), "stdin crosses the bridge under credit");
+  });
+
+  it("runs exec through the load balancer", async () => {
+    const env = await envAt(lb.url);
+    for (const host of ["alpha", "beta", "solo"]) {
+      const r = await runCmdop(["connect", "exec", host, "--", "echo", host], { env });
+      assert.equal(r.stdout, `${host}\n`);
+      assert.equal(r.code, 0);
+    }
+  });
+
+  it("holds bulk output across nodes to the credit window while the client stalls", async () => {
+    const size = 64 * MIB;
+    const child = spawnCli(
+      ["connect", "exec", "alpha", "--", "head", "-c", String(size), "/dev/zero"],
+      await envAt(url(1)),
+    );
+    const before = [await residentBytes(nodes[0].pid), await residentBytes(nodes[1].pid)];
+    // Nobody reads the client's stdout for a while: its pipe fills and credit stops.
+    await new Promise((r) => setTimeout(r, 2_500));
+    const stalled = [await residentBytes(nodes[0].pid), await residentBytes(nodes[1].pid)];
+    let total = 0;
+    for await (const chunk of child.stdout) total += chunk.length;
+    const status = await child.status;
+    await child.stderr.cancel();
+    assert.equal(total, size);
+    assert.equal(status.code, 0);
+    for (const i of [0, 1]) {
+      const growth = (stalled[i] - before[i]) / MIB;
+      assert.ok(growth < 48, `node ${i} grew ${growth.toFixed(1)} MiB while the client stalled`);
+    }
+  });
+
+  it("attaches a terminal on a machine whose agent is on another node", async (t) => {
+    if (!(await haveTmux())) return t.skip("tmux is not installed");
+    const env = await envAt(url(2));
+    const pane = await startInTmux(
+      [Deno.execPath(), "run", "-A", "--quiet", MAIN, "connect", "alpha"],
+      { ...env, NO_COLOR: "1", TERM: "xterm-256color" },
+    );
+    try {
+      await pane.sendKeys("tty; echo $((6 * 7)); stty size", "Enter");
+      const screen = await pane.waitForScreen(/\/dev\/pts\/\d+[\s\S]*\n42\s*\n[\s\S]*30 120/);
+      assert.match(screen, /\/dev\/pts\//);
+      await pane.sendKeys("exit 3", "Enter");
+      assert.equal(await pane.exitStatus(), 3);
+    } finally {
+      await pane.kill();
+    }
+  });
+
+  it("keeps two workspaces apart on every node", async () => {
+    assert.deepEqual(await hostnames(url(0), two), ["gamma:true"]);
+    const envTwo = await envAt(url(0), two);
+    const gamma = await runCmdop(["connect", "exec", "gamma", "--", "echo", "mine"], {
+      env: envTwo,
+    });
+    assert.equal(gamma.stdout, "mine\n", "gamma's agent is on node b, the client on a");
+    const foreign = await runCmdop(["connect", "exec", "alpha", "--", "true"], { env: envTwo });
+    assert.equal(foreign.code, 1);
+    const other = await runCmdop(["connect", "exec", "gamma", "--", "true"], {
+      env: await envAt(url(2)),
+    });
+    assert.equal(other.code, 1);
+  });
+
+  it("survives the death of a node: the client hears why, agents move, nothing is lost", async () => {
+    const shares = createClient(
+      ShareService,
+      createRelayTransport({ baseUrl: url(2), bearer: one.api_key }),
+    );
+    const machines = await listMachines(url(2), one.api_key);
+    const alphaId = machines.find((m) => m.hostname === "alpha")!.id;
+    const share = await shares.createShare({ machineId: alphaId, ttlHours: 1 });
+
+    // A session from node b to alpha, whose agent (and dial-back) is on node a.
+    const child = spawnCli(
+      ["connect", "exec", "alpha", "--", "sh", "-c", "echo started; sleep 60"],
+      await envAt(url(1)),
+    );
+    const stderr = new Response(child.stderr).text();
+    await readUntil(child.stdout, /started/);
+    const killedAt = Date.now();
+    await nodes[0].kill();
+
+    const status = await child.status;
+    const clientSeconds = (Date.now() - killedAt) / 1000;
+    await child.stdout.cancel();
+    assert.equal(status.code === 0, false);
+    assert.match(await stderr, /connection to machine "alpha" was lost/);
+    assert.ok(clientSeconds < 8, `the client waited ${clientSeconds} s`);
+
+    await waitFor("alpha back on a live node", async () => {
+      const list = await hostnames(url(2), one).catch((): string[] => []);
+      return list.includes("alpha:true") && onlineAt(alpha.stderr()) !== url(0);
+    }, 10_000);
+    const movedSeconds = (Date.now() - killedAt) / 1000;
+    await waitFor("solo to read offline", async () => {
+      return (await hostnames(url(2), one).catch((): string[] => [])).includes("solo:false");
+    }, 12_000);
+    const leaseSeconds = (Date.now() - killedAt) / 1000;
+    assert.ok(movedSeconds < 10, `alpha was back after ${movedSeconds} s`);
+    assert.ok(leaseSeconds < 11, `solo read offline after ${leaseSeconds} s (lease 10 s)`);
+
+    const next = await runCmdop(["connect", "exec", "alpha", "--", "echo", "again"], {
+      env: await envAt(url(1)),
+    });
+    assert.equal(next.stdout, "again\n");
+    const viaLb = await runCmdop(["connect", "exec", "beta", "--", "echo", "lb"], {
+      env: await envAt(lb.url),
+    });
+    assert.equal(viaLb.stdout, "lb\n");
+
+    // Workspaces, keys, machines and shares live in PostgreSQL, not in the dead node.
+    const after = await listMachines(url(2), one.api_key);
+    assert.deepEqual(after.map((m) => m.id).sort(), machines.map((m) => m.id).sort());
+    const listed = (await shares.listShares({})).shares;
+    assert.deepEqual(listed.map((s) => [s.id, s.revoked]), [[share.share!.id, false]]);
+    assert.deepEqual(await hostnames(url(2), two), ["gamma:true"]);
+  });
+
+  it("hangs up the command when the client's node dies", async () => {
+    const agentNode = nodes.findIndex((n) => n.url === onlineAt(alpha.stderr()));
+    const clientNode = agentNode === 1 ? 2 : 1;
+    const child = spawnCli(
+      ["connect", "exec", "alpha", "--", "sh", "-c", "echo $$; exec sleep 60"],
+      await envAt(url(clientNode)),
+    );
+    const pid = Number((await readUntil(child.stdout, /^\d+\n/)).trim());
+    await nodes[clientNode].kill();
+    assert.notEqual((await child.status).code, 0);
+    await Promise.all([child.stdout.cancel(), child.stderr.cancel()]);
+    await waitFor("the remote command to be hung up", async () => {
+      try {
+        await Deno.stat(`/proc/${pid}`);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 10_000);
+  });
+
+  it("takes a restarted node back into the cluster", async () => {
+    const reborn = await startNode(services.pg.url, services.nats.url, "a", {
+      listen: listenOf(nodes[0]),
+    });
+    const r = await runCmdop(["connect", "exec", "alpha", "--", "echo", "rejoined"], {
+      env: await envAt(reborn.url),
+    });
+    assert.equal(r.stdout, "rejoined\n");
+  });
+});
