@@ -37,8 +37,10 @@ export function createRelayTransport(options: RelayTransportOptions): Transport 
       return next(req);
     });
   }
+  const fetch = options.fetch ??
+    (/^https:/i.test(options.baseUrl) ? http1Fetch() : globalThis.fetch);
   return createTransport({
-    httpClient: createFetchClient(options.fetch ?? globalThis.fetch),
+    httpClient: createFetchClient(fetch),
     baseUrl: options.baseUrl.replace(/\/+$/, ""),
     useBinaryFormat: true,
     interceptors: [...interceptors, ...(options.interceptors ?? [])],
@@ -48,6 +50,24 @@ export function createRelayTransport(options: RelayTransportOptions): Transport 
     readMaxBytes: 0xffffffff,
     writeMaxBytes: 0xffffffff,
   });
+}
+
+/**
+ * HTTP/1.1 even where the relay offers HTTP/2: Deno's HTTP/2 client keeps
+ * small stream windows, and a bulk session over it ran at a third of the
+ * speed (measured: 300 MB exec output, 35-40 MB/s on h2, 140 MB/s on
+ * HTTP/1.1 with TLS). Deno streams request bodies full-duplex on HTTP/1.1.
+ */
+const HTTP1_ONLY = { http1: true, http2: false } as const;
+
+let sharedHttp1Fetch: typeof globalThis.fetch | undefined;
+
+function http1Fetch(): typeof globalThis.fetch {
+  if (!sharedHttp1Fetch) {
+    const client = Deno.createHttpClient(HTTP1_ONLY);
+    sharedHttp1Fetch = (input, init) => fetch(input, { ...init, client });
+  }
+  return sharedHttp1Fetch;
 }
 
 /**
@@ -61,7 +81,7 @@ export function createRelayTransport(options: RelayTransportOptions): Transport 
  * ```
  */
 export function fetchTrustingCa(caPem: string): typeof globalThis.fetch {
-  const client = Deno.createHttpClient({ caCerts: [caPem] });
+  const client = Deno.createHttpClient({ caCerts: [caPem], ...HTTP1_ONLY });
   return (input, init) => fetch(input, { ...init, client });
 }
 
