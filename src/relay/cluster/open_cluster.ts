@@ -69,13 +69,14 @@ async function openNatsBus(
   } catch {
     throw new Error(`bus "${redact(busUrl)}" is not a URL`);
   }
-  if (url.protocol !== "nats:" && url.protocol !== "tls:") {
+  if (url.protocol !== "nats:") {
     throw new Error(`bus "${redact(busUrl)}" is not a nats:// URL`);
   }
   const user = decodeURIComponent(url.username);
   const pass = decodeURIComponent(url.password);
   const nc = await connect({
-    servers: `${url.protocol}//${url.host}`,
+    // A server that requires TLS gets it: the client upgrades when the server asks.
+    servers: `nats://${url.host}`,
     name: `cmdop-relay ${options.nodeId}`,
     ...(user && pass ? { user, pass } : user ? { token: user } : {}),
     // Never give up: a node without NATS can still serve its own agents' sessions.
