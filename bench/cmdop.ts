@@ -1,6 +1,15 @@
-/** cmdop's side of the benchmarks; each function answers `undefined` ("not measured") until cmdop can be measured. */
+/** cmdop's side of the benchmarks: exec round trip, bulk output, keystroke echo and CLI start-up, through the real CLI. */
 
-import type { Measurement } from "./_stats.ts";
+import {
+  clientCommand,
+  createWorkspace,
+  type RelayProc,
+  startAgentProc,
+  startRelayProc,
+} from "./_cmdop_stack.ts";
+import { repeat, timeBulkRead, timeCommand } from "./_run.ts";
+import { type Measurement, summarizeLatency, summarizeRate } from "./_stats.ts";
+import { formatBytes } from "./ssh_baseline.ts";
 
 /** Sizes and counts, the same as the OpenSSH baselines get, so figures compare. */
 export interface CmdopBenchOptions {
@@ -20,99 +29,206 @@ export interface CmdopBenchOptions {
 
 /** A relay and an agent running on loopback, and how to call the CLI against them. */
 export interface CmdopStack {
-  /** Command line that runs the CLI, e.g. `[deno, "run", "-A", "main.ts"]`. */
+  /** Command line that runs the CLI, e.g. `[deno, "run", …, "main.ts"]`. */
   cli: string[];
   /** Environment for the CLI: `CMDOP_SERVER`, `CMDOP_API_KEY`, `CMDOP_HOME`. */
   env: Record<string, string>;
   /** Hostname the agent enrolled as. */
   host: string;
-  /** Stops agent and relay; also to be registered with `registerCleanup` (see `_cleanup.ts`). */
+  /** The relay process (for the capacity figures). */
+  relay: RelayProc;
+  /** The workspace's enroll token, for more agents. */
+  enrollToken: string;
+  /** Stops agent and relay. */
   stop(): Promise<void>;
 }
+
+/** Hostname of the benchmark's one real agent. */
+export const BENCH_HOST = "bench-host";
 
 /**
  * Starts `cmdop relay serve` on a free loopback port, creates a workspace and
  * runs `cmdop agent run` enrolled in it, the way `bench/_sshd.ts` starts sshd.
- * Resolves `undefined` while relay and agent do not exist; the exec, bulk and
- * echo figures are then skipped.
  *
  * @example
  * ```ts
  * const stack = await startCmdop(options);
- * if (stack) try { … } finally { await stack.stop(); }
+ * try { … } finally { await stack.stop(); }
  * ```
  */
-export function startCmdop(
-  _options: CmdopBenchOptions,
-): Promise<CmdopStack | undefined> {
-  return Promise.resolve(undefined);
+export async function startCmdop(options: CmdopBenchOptions): Promise<CmdopStack> {
+  const relay = await startRelayProc(`${options.workDir}/relay`);
+  try {
+    const workspace = await createWorkspace(relay.dataDir, "bench");
+    const home = `${options.workDir}/home`;
+    Deno.mkdirSync(home, { recursive: true });
+    const agent = await startAgentProc(
+      relay.url,
+      workspace.enroll_token,
+      BENCH_HOST,
+      `${options.workDir}/agent`,
+    );
+    // Both processes are also SIGKILLed on exit by the cleanup spawnProc registers.
+    let stopped: Promise<void> | undefined;
+    const stop = () =>
+      stopped ??= (async () => {
+        await agent.stop();
+        await relay.stop();
+      })();
+    return {
+      cli: clientCommand(home),
+      env: {
+        CMDOP_SERVER: relay.url,
+        CMDOP_API_KEY: workspace.api_key,
+        CMDOP_HOME: home,
+        NO_COLOR: "1",
+      },
+      host: BENCH_HOST,
+      relay,
+      enrollToken: workspace.enroll_token,
+      stop,
+    };
+  } catch (error) {
+    await relay.stop();
+    throw error;
+  }
 }
 
 /**
  * `cmdop connect exec HOST -- true`, one CLI process per run, timed from spawn
- * to exit like `ssh host true` (`timeCommand` and `repeat` in `_run.ts`).
- * Expected: a `metric: "exec.new"` figure, and `"exec.reused"` should cmdop
- * ever keep a connection between calls.
+ * to exit like `ssh host true`. Metric `exec.new`.
  *
  * @example
  * ```ts
  * const figures = await measureCmdopExec(stack, options);
  * ```
  */
-export function measureCmdopExec(
-  _stack: CmdopStack,
-  _options: CmdopBenchOptions,
-): Promise<Measurement[] | undefined> {
-  return Promise.resolve(undefined);
+export async function measureCmdopExec(
+  stack: CmdopStack,
+  options: CmdopBenchOptions,
+): Promise<Measurement[]> {
+  const args = [...stack.cli.slice(1), "connect", "exec", stack.host, "--", "true"];
+  const samples = await repeat(
+    options.runs,
+    options.warmup,
+    () => timeCommand(stack.cli[0], args, { env: stack.env }),
+  );
+  return [{
+    tool: "cmdop",
+    metric: "exec.new",
+    label: "exec true, new CLI process",
+    stats: summarizeLatency(samples),
+    details: { command: ["deno", ...args], samplesMs: samples },
+  }];
 }
 
 /**
- * `cmdop connect exec HOST -- head -c BYTES /dev/zero` read to the end
- * (`timeBulkRead` in `_run.ts`, rate from first to last byte).
- * Expected: `metric: "bulk"`, `summarizeRate(bytes, streamSeconds)`.
+ * `cmdop connect exec HOST -- head -c BYTES /dev/zero` read to the end; the
+ * rate counts from first to last byte, as for ssh. Metric `bulk`.
  *
  * @example
  * ```ts
  * const figure = await measureCmdopBulk(stack, options);
  * ```
  */
-export function measureCmdopBulk(
-  _stack: CmdopStack,
-  _options: CmdopBenchOptions,
-): Promise<Measurement | undefined> {
-  return Promise.resolve(undefined);
+export async function measureCmdopBulk(
+  stack: CmdopStack,
+  options: CmdopBenchOptions,
+): Promise<Measurement> {
+  const args = [
+    ...stack.cli.slice(1),
+    ...["connect", "exec", stack.host, "--timeout", "0", "--"],
+    ...["head", "-c", String(options.bulkBytes), "/dev/zero"],
+  ];
+  const reads = [];
+  for (let i = 0; i < options.bulkRuns; i++) {
+    reads.push(await timeBulkRead(stack.cli[0], args, options.bulkBytes, { env: stack.env }));
+  }
+  return {
+    tool: "cmdop",
+    metric: "bulk",
+    label: `bulk output, ${formatBytes(options.bulkBytes)}`,
+    stats: summarizeRate(options.bulkBytes, reads.map((r) => r.streamSeconds)),
+    details: {
+      command: ["deno", ...args],
+      streamSeconds: reads.map((r) => r.streamSeconds),
+      wallSeconds: reads.map((r) => r.wallSeconds),
+    },
+  };
 }
 
 /**
- * Keystroke echo through `cmdop connect HOST` into the agent's `/bin/sh`
- * (`measureEchoOfCommand` in `_echo.ts`). The CLI wants a terminal: run it
- * under `script -qfec "<cli> connect HOST" /dev/null`, which gives it a pty
- * that it switches to raw mode, so every echo comes from the remote pty.
- * Expected: `metric: "echo"`.
+ * Keystroke echo through `cmdop connect HOST` (`bench/attach_echo.ts`);
+ * `undefined` ("not measured") while that module is not there.
  *
  * @example
  * ```ts
  * const figure = await measureCmdopEcho(stack, options);
  * ```
  */
-export function measureCmdopEcho(
-  _stack: CmdopStack,
-  _options: CmdopBenchOptions,
+export async function measureCmdopEcho(
+  stack: CmdopStack,
+  options: CmdopBenchOptions,
 ): Promise<Measurement | undefined> {
-  return Promise.resolve(undefined);
+  const url = new URL("./attach_echo.ts", import.meta.url);
+  try {
+    Deno.statSync(url);
+  } catch {
+    return undefined;
+  }
+  const module = await import(url.href);
+  if (typeof module.measureAttachEcho !== "function") return undefined;
+  return await module.measureAttachEcho(stack, { keystrokes: options.keystrokes });
 }
 
 /**
  * `cmdop --version`: what a CLI call costs before any network, compared with
- * `deno run` of an empty script. Needs no relay. Expected: `metric: "startup"`.
+ * `deno run` of an empty script. Needs no relay. Metric `startup`.
  *
  * @example
  * ```ts
  * const figure = await measureCliStartup(options);
  * ```
  */
-export function measureCliStartup(
-  _options: CmdopBenchOptions,
-): Promise<Measurement | undefined> {
-  return Promise.resolve(undefined);
+export async function measureCliStartup(options: CmdopBenchOptions): Promise<Measurement> {
+  const home = `${options.workDir}/home`;
+  Deno.mkdirSync(home, { recursive: true });
+  const cli = clientCommand(home);
+  const args = [...cli.slice(1), "--version"];
+  const samples = await repeat(options.runs, options.warmup, () => timeCommand(cli[0], args));
+  return {
+    tool: "cmdop",
+    metric: "startup",
+    label: "cmdop --version",
+    stats: summarizeLatency(samples),
+    details: { command: ["deno", ...args], samplesMs: samples },
+  };
+}
+
+/**
+ * `cmdop connect --list` against the running relay: start-up plus one unary
+ * call and a table. Metric `startup`, compared with the empty-script floor.
+ *
+ * @example
+ * ```ts
+ * const figure = await measureCliList(stack, options);
+ * ```
+ */
+export async function measureCliList(
+  stack: CmdopStack,
+  options: CmdopBenchOptions,
+): Promise<Measurement> {
+  const args = [...stack.cli.slice(1), "connect", "--list"];
+  const samples = await repeat(
+    options.runs,
+    options.warmup,
+    () => timeCommand(stack.cli[0], args, { env: stack.env }),
+  );
+  return {
+    tool: "cmdop",
+    metric: "startup",
+    label: "cmdop connect --list",
+    stats: summarizeLatency(samples),
+    details: { command: ["deno", ...args], samplesMs: samples },
+  };
 }

@@ -8,17 +8,14 @@ import { startSshd } from "./_sshd.ts";
 import { machineInfo, RESULTS_DIR, writeResult } from "./_stats.ts";
 import {
   type CmdopBenchOptions,
+  measureCliList,
   measureCliStartup,
   measureCmdopBulk,
   measureCmdopEcho,
   measureCmdopExec,
   startCmdop,
 } from "./cmdop.ts";
-import {
-  measureDenoEmptyScript,
-  measureDenoVersion,
-  measureLocalPtyEcho,
-} from "./floors.ts";
+import { measureDenoEmptyScript, measureDenoVersion, measureLocalPtyEcho } from "./floors.ts";
 import {
   measureSshBulk,
   measureSshEcho,
@@ -154,15 +151,13 @@ async function main(args: string[]): Promise<number> {
   return log.failed.length > 0 ? 1 : 0;
 }
 
-/** cmdop's figures, each skipped while `bench/cmdop.ts` answers `undefined`. */
+/** cmdop's figures through the real CLI, relay and agent; a failing figure does not cost the others. */
 async function measureCmdop(
   log: RunLog,
   settings: Omit<CmdopBenchOptions, "workDir">,
 ) {
   const workDir = Deno.makeTempDirSync({ prefix: "cmdop-bench-" });
-  const removeWorkDir = registerCleanup(() =>
-    Deno.removeSync(workDir, { recursive: true })
-  );
+  const removeWorkDir = registerCleanup(() => Deno.removeSync(workDir, { recursive: true }));
   const options = { ...settings, workDir };
   try {
     await log.measure("cmdop --version", () => measureCliStartup(options));
@@ -173,6 +168,7 @@ async function measureCmdop(
     if (!stack) {
       log.skipped.push(
         "cmdop exec",
+        "cmdop connect --list",
         "cmdop bulk output",
         "cmdop keystroke echo",
       );
@@ -180,6 +176,7 @@ async function measureCmdop(
     }
     try {
       await log.measure("cmdop exec", () => measureCmdopExec(stack, options));
+      await log.measure("cmdop connect --list", () => measureCliList(stack, options));
       await log.measure(
         "cmdop bulk output",
         () => measureCmdopBulk(stack, options),
@@ -202,9 +199,7 @@ function parseGroups(value: string | undefined): Set<Group> {
   for (const g of groups) {
     if (!(GROUPS as readonly string[]).includes(g)) {
       throw new Error(
-        `Unknown group "${g}" in --only; expected some of "${
-          GROUPS.join(",")
-        }"`,
+        `Unknown group "${g}" in --only; expected some of "${GROUPS.join(",")}"`,
       );
     }
   }
