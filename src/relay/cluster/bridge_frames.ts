@@ -13,7 +13,15 @@ export const MAX_CHUNK_BYTES = 256 * 1024;
 /** An empty message ends a direction: no encoded frame is empty, because every frame sets its oneof. */
 export const END_OF_STREAM = new Uint8Array(0);
 
-/** Encodes a client-to-agent frame, in pieces when its data is large. */
+/**
+ * Encodes a client-to-agent frame, in pieces when its data is large; each
+ * piece is one NATS message.
+ *
+ * @example
+ * ```ts
+ * for (const bytes of encodeInputs(frame)) nc.publish(Subjects.sessionIn(id), bytes);
+ * ```
+ */
 export function encodeInputs(input: SessionInput): Uint8Array[] {
   if (input.msg.case !== "data" || input.msg.value.length <= MAX_CHUNK_BYTES) {
     return [toBinary(SessionInputSchema, input)];
@@ -37,10 +45,12 @@ export function encodeOutputs(output: SessionOutput): Uint8Array[] {
   );
 }
 
+/** Decodes a client-to-agent frame from a NATS message (never {@linkcode END_OF_STREAM}). */
 export function decodeInput(bytes: Uint8Array): SessionInput {
   return fromBinary(SessionInputSchema, bytes);
 }
 
+/** Decodes an agent-to-client frame from a NATS message (never {@linkcode END_OF_STREAM}). */
 export function decodeOutput(bytes: Uint8Array): SessionOutput {
   return fromBinary(SessionOutputSchema, bytes);
 }
@@ -57,6 +67,13 @@ function chunks(data: Uint8Array): Uint8Array[] {
  * Bytes a sender has in flight against its receiver's window. Senders may
  * overshoot by one read per stream (a whole chunk is sent once any credit is
  * left), hence the slack; beyond it the peer is not honouring flow control.
+ *
+ * @example
+ * ```ts
+ * const meter = new CreditMeter(4 << 20, 256 << 10);
+ * if (!meter.sent(chunk.length)) hangUp(); // on each output frame
+ * meter.credited(credit);                  // on each credit frame
+ * ```
  */
 export class CreditMeter {
   #inFlight = 0;
@@ -77,7 +94,17 @@ export class CreditMeter {
   }
 }
 
-/** A push-to-pull frame queue whose consumer's pace bounds it: the producer is metered elsewhere. */
+/**
+ * A push-to-pull frame queue whose consumer's pace bounds it: the producer is metered elsewhere.
+ *
+ * @example
+ * ```ts
+ * const queue = new FrameQueue<SessionOutput>();
+ * queue.push(frame);
+ * queue.close();
+ * for await (const f of queue) send(f);
+ * ```
+ */
 export class FrameQueue<T> implements AsyncIterable<T> {
   #items: T[] = [];
   #waiter?: (result: IteratorResult<T>) => void;

@@ -58,6 +58,11 @@ const hangUpFrame = () => create(SessionInputSchema, { msg: { case: "close", val
  * further could stall a client that batches its credit), credits are clamped to
  * bytes actually delivered, and an agent sending beyond the window is hung up:
  * this node buffers at most one window per session whatever either end does.
+ *
+ * @example
+ * ```ts
+ * const session = openClientHalf(ctx, sessionId, claim.instance); // then answer the claim
+ * ```
  */
 export function openClientHalf(
   ctx: BridgeContext,
@@ -155,6 +160,11 @@ export function openClientHalf(
  * client waits elsewhere: claims the session from whichever node waits for it,
  * then pumps frames both ways until one side ends. A client that overruns the
  * agent's input window, or a peer node that dies, hangs the session up.
+ *
+ * @example
+ * ```ts
+ * runAgentHalf(ctx, machineId, sessionId, dialed).catch(log); // from Bus.acceptDial
+ * ```
  */
 export async function runAgentHalf(
   ctx: BridgeContext,

@@ -76,7 +76,15 @@ async function migrate(sql: Sql): Promise<number> {
   });
 }
 
-/** {@linkcode Store} on PostgreSQL; every method is one statement (or one transaction). */
+/**
+ * {@linkcode Store} on PostgreSQL; every method is one statement (or one transaction).
+ *
+ * @example
+ * ```ts
+ * const store = await openPostgresStore(url);
+ * await store.workspaceByName("prod");
+ * ```
+ */
 export class PostgresStore implements Store {
   #sql: Sql;
 
