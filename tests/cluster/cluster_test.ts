@@ -73,8 +73,15 @@ describe("relay cluster", { skip }, () => {
   });
 
   it("shows every machine of a workspace, online, from every node", async () => {
+    const expected = ["alpha:true", "beta:true", "solo:true"];
+    // Presence is written as an agent connects; give the last write a moment to land.
+    await waitFor(
+      "every agent's presence",
+      async () => JSON.stringify(await hostnames(url(2), one)) === JSON.stringify(expected),
+      5_000,
+    );
     for (const relay of [url(0), url(1), url(2), lb.url]) {
-      assert.deepEqual(await hostnames(relay, one), ["alpha:true", "beta:true", "solo:true"]);
+      assert.deepEqual(await hostnames(relay, one), expected);
     }
     assert.equal(onlineAt(alpha.stderr()), url(0), "alpha holds on the first of its servers");
   });
