@@ -15,18 +15,19 @@ import {
 
 let skipReason: Promise<string | undefined> | undefined;
 
+/** Says it so that nobody misses it: a skipped cluster test must never pass unnoticed. */
+export function announceSkip(what: string, reason: string): void {
+  const bar = "!".repeat(72);
+  console.error(`\n${bar}\n!! ${what} SKIPPED: ${reason}\n${bar}\n`);
+}
+
 /**
- * Why the cluster tests cannot run here, or undefined when they can (installing
- * PostgreSQL, nats-server and haproxy first when missing). Printed loudly: a
- * skipped cluster suite must never pass unnoticed.
+ * Why the cluster tests cannot run here, or undefined when they can
+ * (installing PostgreSQL and nats-server first when missing); announced loudly.
  */
 export function clusterSkipReason(): Promise<string | undefined> {
   skipReason ??= ensureClusterPrograms().then((reason) => {
-    if (reason) {
-      console.error(
-        `\n${"!".repeat(72)}\n!! cluster tests SKIPPED: ${reason}\n${"!".repeat(72)}\n`,
-      );
-    }
+    if (reason) announceSkip("cluster tests", reason);
     return reason;
   });
   return skipReason;

@@ -12,7 +12,15 @@ export interface ServiceProcess {
 }
 
 /** The Debian package of each program the cluster tests run. */
-const PACKAGES = { postgres: "postgresql", "nats-server": "nats-server", haproxy: "haproxy" };
+const PACKAGES = {
+  postgres: "postgresql",
+  "nats-server": "nats-server",
+  haproxy: "haproxy",
+  tmux: "tmux",
+};
+
+/** A program the cluster tests run. */
+export type Program = keyof typeof PACKAGES;
 
 /** Where Debian puts PostgreSQL's server programs (not on PATH). */
 function postgresBinDir(): string | undefined {
@@ -31,7 +39,7 @@ function postgresBinDir(): string | undefined {
   return undefined;
 }
 
-function programPath(name: "postgres" | "nats-server" | "haproxy"): string | undefined {
+function programPath(name: Program): string | undefined {
   if (name === "postgres") {
     const dir = postgresBinDir();
     return dir ? join(dir, "postgres") : undefined;
@@ -43,19 +51,28 @@ function programPath(name: "postgres" | "nats-server" | "haproxy"): string | und
 }
 
 /**
- * Makes sure PostgreSQL, nats-server and haproxy are installed, with apt-get
- * when they are missing. Resolves a reason to skip when they cannot be had.
+ * Installs with apt-get (in one go) whichever of `names` are missing.
+ * Resolves a reason per program that still cannot be run.
+ */
+export async function ensurePrograms(names: Program[]): Promise<Map<Program, string>> {
+  const reasons = new Map<Program, string>();
+  const missing = names.filter((name) => !programPath(name));
+  if (missing.length === 0) return reasons;
+  const failure = await aptInstall(missing.map((name) => PACKAGES[name]));
+  for (const name of missing) {
+    if (programPath(name)) continue;
+    reasons.set(name, `cannot install "${PACKAGES[name]}"${failure ? `: ${failure}` : ""}`);
+  }
+  return reasons;
+}
+
+/**
+ * Makes sure PostgreSQL and nats-server are installed, with apt-get when they
+ * are missing. Resolves a reason to skip when they cannot be had.
  */
 export async function ensureClusterPrograms(): Promise<string | undefined> {
-  const names = Object.keys(PACKAGES) as (keyof typeof PACKAGES)[];
-  const missing = names.filter((name) => !programPath(name));
-  if (missing.length === 0) return undefined;
-  const packages = missing.map((name) => PACKAGES[name]);
-  const failure = await aptInstall(packages);
-  const still = names.filter((name) => !programPath(name));
-  if (still.length === 0) return undefined;
-  return `cannot install ${still.map((n) => `"${PACKAGES[n]}"`).join(", ")}` +
-    (failure ? `: ${failure}` : "");
+  const reasons = await ensurePrograms(["postgres", "nats-server"]);
+  return reasons.size > 0 ? [...reasons.values()].join("; ") : undefined;
 }
 
 async function aptInstall(packages: string[]): Promise<string | undefined> {

@@ -18,6 +18,7 @@ import {
   type Workspace,
 } from "../_harness.ts";
 import {
+  announceSkip,
   type ClusterServices,
   clusterSkipReason,
   createClusterWorkspace,
@@ -27,11 +28,15 @@ import {
   startClusterServices,
   startNode,
 } from "./_cluster.ts";
-import { type ServiceProcess, startHaproxy } from "./_services.ts";
+import { ensurePrograms, type ServiceProcess, startHaproxy } from "./_services.ts";
 import { haveTmux, startInTmux } from "./_tmux.ts";
 import { readUntil } from "./_streams.ts";
 
-const skip = await clusterSkipReason();
+// One apt-get run for everything this file needs, when anything is missing.
+const optional = await ensurePrograms(["postgres", "nats-server", "haproxy", "tmux"]);
+const skip = (await clusterSkipReason()) ?? optional.get("haproxy");
+if (skip && optional.has("haproxy")) announceSkip("cluster tests (no load balancer)", skip);
+const noTmux = optional.get("tmux");
 const MIB = 1024 * 1024;
 
 describe("relay cluster", { skip }, () => {
@@ -135,7 +140,10 @@ describe("relay cluster", { skip }, () => {
   });
 
   it("attaches a terminal on a machine whose agent is on another node", async (t) => {
-    if (!(await haveTmux())) return t.skip("tmux is not installed");
+    if (noTmux || !(await haveTmux())) {
+      announceSkip("cluster attach test", noTmux ?? "tmux does not run");
+      return t.skip("tmux is not installed");
+    }
     const env = await envAt(url(2));
     const pane = await startInTmux(
       [Deno.execPath(), "run", "-A", "--quiet", MAIN, "connect", "alpha"],
