@@ -1,0 +1,115 @@
+/** The client's sandbox: under `deno task cmdop` it reaches CMDOP_HOME, the network and its variables, nothing else. */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  killAll,
+  type RelayProcess,
+  ROOT,
+  startAgent,
+  startRelay,
+  type Workspace,
+} from "../_harness.ts";
+
+const WRAPPER = join(ROOT, "scripts", "cmdop_client.sh");
+
+/** What a program under the client's grant tries, and what it reports for each attempt. */
+const PROBE = `
+const outcome = async (fn) => { try { await fn(); return "allowed"; } catch (e) { return e.name; } };
+const [home, outside] = [Deno.env.get("CMDOP_HOME"), Deno.args[0]];
+console.log(JSON.stringify({
+  readHome: await outcome(() => Deno.readTextFile(home + "/inside.txt")),
+  writeHome: await outcome(() => Deno.writeTextFile(home + "/new.txt", "x")),
+  readOutside: await outcome(() => Deno.readTextFile(outside + "/secret.txt")),
+  writeOutside: await outcome(() => Deno.writeTextFile(outside + "/planted.txt", "x")),
+  readSibling: await outcome(() => Deno.readTextFile(home + "2/secret.txt")),
+  symlinkOut: await outcome(() => Deno.symlink(outside + "/secret.txt", home + "/link")),
+  run: await outcome(() => new Deno.Command("true").output()),
+  ffi: await outcome(() => Deno.dlopen("libc.so.6", {})),
+  envPath: Deno.env.get("PATH") ?? "unset",
+}));
+`;
+
+async function runWrapper(
+  wrapper: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command("bash", {
+    args: [wrapper, ...args],
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...env },
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+describe("the client sandbox", () => {
+  let relay: RelayProcess;
+  let ws: Workspace;
+
+  before(async () => {
+    relay = await startRelay();
+    ws = await relay.createWorkspace("sandbox");
+    await startAgent(relay.url, ws.enroll_token, { hostname: "sandboxed-target" });
+  });
+  after(killAll);
+
+  it("denies files outside CMDOP_HOME, subprocesses and FFI under the wrapper's exact grant", async () => {
+    // The real wrapper, copied beside a probe standing in for main.ts: same flags, other program.
+    const root = await Deno.makeTempDir({ prefix: "cmdop-sandbox-root-" });
+    await Deno.mkdir(join(root, "scripts"));
+    for (const file of ["cmdop_client.sh", "client_env.json", "deno"]) {
+      await Deno.copyFile(join(ROOT, "scripts", file), join(root, "scripts", file));
+    }
+    await Deno.symlink(join(ROOT, ".tools"), join(root, ".tools")).catch(() => {});
+    await Deno.writeTextFile(join(root, "deno.json"), "{}\n");
+    await Deno.writeTextFile(join(root, "main.ts"), PROBE);
+    const base = await Deno.makeTempDir({ prefix: "cmdop-sandbox-" });
+    const home = join(base, "home");
+    const outside = join(base, "outside");
+    for (const dir of [home, outside, `${home}2`]) await Deno.mkdir(dir);
+    await Deno.writeTextFile(join(home, "inside.txt"), "ok");
+    await Deno.writeTextFile(join(outside, "secret.txt"), "secret");
+    await Deno.writeTextFile(`${home}2/secret.txt`, "secret");
+
+    const r = await runWrapper(join(root, "scripts", "cmdop_client.sh"), [outside], {
+      CMDOP_HOME: home,
+      HOME: base,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const seen = JSON.parse(r.stdout);
+    assert.equal(seen.readHome, "allowed");
+    assert.equal(seen.writeHome, "allowed");
+    assert.equal(seen.readOutside, "NotCapable");
+    assert.equal(seen.writeOutside, "NotCapable");
+    assert.equal(seen.readSibling, "NotCapable");
+    assert.equal(seen.symlinkOut, "NotCapable");
+    assert.equal(seen.run, "NotCapable");
+    assert.equal(seen.ffi, "NotCapable");
+    assert.equal(seen.envPath, "unset");
+    await assert.rejects(Deno.stat(join(outside, "planted.txt")), Deno.errors.NotFound);
+  });
+
+  it("is enough for the real client to list, exec and store a key", async () => {
+    const home = await Deno.makeTempDir({ prefix: "cmdop-sandbox-home-" });
+    const env = { CMDOP_HOME: home, CMDOP_SERVER: relay.url };
+    const set = await runWrapper(WRAPPER, ["connect", "key", "set", ws.api_key], env);
+    assert.equal(set.code, 0, set.stderr);
+    const list = await runWrapper(WRAPPER, ["connect", "--list", "--json"], env);
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal(JSON.parse(list.stdout)[0].hostname, "sandboxed-target");
+    const exec = await runWrapper(
+      WRAPPER,
+      ["connect", "exec", "sandboxed-target", "--", "sh", "-c", "echo from-remote; exit 5"],
+      env,
+    );
+    assert.equal(exec.stdout, "from-remote\n");
+    assert.equal(exec.code, 5);
+  });
+});
