@@ -1,11 +1,7 @@
 /** runPtySession: one interactive terminal session on the agent, the login shell on a real pty, bytes under credit both ways. */
 import { OutputStream } from "../../gen/cmdop/v1/session_pb.ts";
-import { CreditGate, DEFAULT_WINDOW_BYTES } from "../lib/credit.ts";
-import {
-  INPUT_WINDOW_BYTES,
-  outputFrame,
-  type SessionChannel,
-} from "./channel.ts";
+import { CreditCounter, CreditGate, DEFAULT_WINDOW_BYTES } from "../lib/credit.ts";
+import { INPUT_WINDOW_BYTES, outputFrame, type SessionChannel } from "./channel.ts";
 import { loginShell, openPty, type Pty, type PtyOptions } from "./pty.ts";
 
 /** Where and how a terminal session's program starts. */
@@ -22,6 +18,12 @@ export interface PtySessionEnvironment {
 const FALLBACK_ROWS = 24;
 const FALLBACK_COLS = 80;
 const MAX_SIZE = 65535;
+/**
+ * Input is credited back in batches of this much. A credit frame per keystroke would go out just
+ * before the keystroke's echo, and the echo, a second small write right behind it, waited for the
+ * relay's delayed ACK (Nagle): about 40 ms per key on loopback.
+ */
+const INPUT_CREDIT_BATCH_BYTES = INPUT_WINDOW_BYTES >> 2;
 /** They describe the agent's own terminal, if any, and would override the session's window size. */
 const TERMINAL_SPECIFIC_VARIABLES = ["LINES", "COLUMNS", "TERMCAP"];
 
@@ -112,6 +114,7 @@ async function consumeInputs(
   pty: Pty,
   gate: CreditGate,
 ): Promise<void> {
+  const credits = new CreditCounter(INPUT_CREDIT_BATCH_BYTES);
   const hangUp = () => {
     gate.close();
     return pty.close();
@@ -127,7 +130,10 @@ async function consumeInputs(
         // Not awaited: a program that does not read its input must not hold back the credit frames behind it.
         // The client's input window bounds what can queue here.
         pty.write(msg.value).then(
-          () => channel.send(outputFrame({ case: "credit", value: bytes })),
+          () => {
+            const credit = credits.consumed(bytes);
+            if (credit > 0) channel.send(outputFrame({ case: "credit", value: credit }));
+          },
           () => {}, // The terminal is closed; the exit frame follows.
         );
       } else if (msg.case === "resize") {
