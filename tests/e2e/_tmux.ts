@@ -95,12 +95,6 @@ export class Tmux {
     await this.run(["resize-window", "-t", "0", "-x", String(cols), "-y", String(rows)]);
   }
 
-  /** Clears the screen and history, so later waits see only what comes next. */
-  async clear(): Promise<void> {
-    await this.keys("-R");
-    await this.run(["clear-history", "-t", "0"]);
-  }
-
   /** Waits until the screen matches `pattern`; fails with the screen's content after `timeoutMs`. */
   async waitFor(
     pattern: RegExp | ((screen: string) => boolean),

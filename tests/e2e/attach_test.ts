@@ -22,10 +22,14 @@ let env: Record<string, string>;
 let tmux: Tmux;
 let scratch: string;
 
-async function agent(hostname: string, displayName?: string): Promise<AgentProcess> {
+async function agent(
+  hostname: string,
+  displayName?: string,
+  password?: string,
+): Promise<AgentProcess> {
   Deno.env.set(AGENT_VARIABLE, hostname);
   try {
-    return await startAgent(relay.url, enrollToken, { hostname, displayName });
+    return await startAgent(relay.url, enrollToken, { hostname, displayName, password });
   } finally {
     Deno.env.delete(AGENT_VARIABLE);
   }
@@ -87,6 +91,7 @@ describe("cmdop connect in a terminal", () => {
     await agent("alpha-web", "Alpha Web");
     await agent("alpha-api");
     await agent("bravo-db");
+    await agent("echo-locked", undefined, "open sesame");
     const old = await agent("charlie-old");
     await old.stop();
     await waitMachineOnline(relay.url, workspace.api_key, "charlie-old", false);
@@ -219,6 +224,19 @@ describe("cmdop connect in a terminal", () => {
       await Deno.readTextFile(`${scratch}/after3`),
       await Deno.readTextFile(`${scratch}/before3`),
     );
+  });
+
+  it("asks for a protected machine's password, unechoed, then attaches", async () => {
+    await clearScreen();
+    await tmux.type("cmdop connect echo-locked; echo EX''IT6=$?");
+    await tmux.waitFor(/Password for echo-locked:/);
+    await tmux.type("open sesame");
+    await tmux.waitFor(promptBelow('attached to "echo-locked"'));
+    await tmux.type(`echo "agent=$${AGENT_VARIABLE}"; exit 4`);
+    const screen = await tmux.waitFor(/^EXIT6=\d+\s*$/m);
+    assert.match(screen, /^EXIT6=4\s*$/m);
+    assert.match(screen, /^agent=echo-locked\s*$/m);
+    assert.doesNotMatch(screen, /open sesame/);
   });
 
   it("resolves hostnames as exec does: an ambiguous prefix exits 4, an offline machine 3", async () => {

@@ -51,23 +51,29 @@ export async function runAttach(
       hint: HOST_HINT,
     });
   }
-  const conn = await connectRelay(ctx, globals, state);
-  if (!terminal) {
-    const { machine, recent } = await find(ctx, conn, options.host!);
-    await recent.touch(machine.id);
-    throw new ExitRequest(
-      await runPipedShell(ctx, conn, machine, passwords(ctx, globals, conn, machine)),
-    );
+  try {
+    const conn = await connectRelay(ctx, globals, state);
+    if (!terminal) {
+      const { machine, recent } = await find(ctx, conn, options.host!);
+      await recent.touch(machine.id);
+      throw new ExitRequest(
+        await runPipedShell(ctx, conn, machine, passwords(ctx, globals, conn, machine)),
+      );
+    }
+    const input = new TerminalInput(ctx.stdin.readable);
+    if (options.host) {
+      const { machine, recent } = await find(ctx, conn, options.host);
+      const end = await attach(ctx, globals, conn, machine, input, recent);
+      if (end.kind === "exit") throw new ExitRequest(end.code);
+      if (end.kind === "interrupted") throw new ExitRequest(INTERRUPTED);
+      return;
+    }
+    await pickAndAttach(ctx, globals, state, conn, input);
+  } catch (error) {
+    // Interrupted (SIGINT, SIGTERM) before or between sessions: quietly, as a shell would.
+    if (ctx.signal.aborted && !(error instanceof ExitRequest)) throw new ExitRequest(INTERRUPTED);
+    throw error;
   }
-  const input = new TerminalInput(ctx.stdin.readable);
-  if (options.host) {
-    const { machine, recent } = await find(ctx, conn, options.host);
-    const end = await attach(ctx, globals, conn, machine, input, recent);
-    if (end.kind === "exit") throw new ExitRequest(end.code);
-    if (end.kind === "interrupted") throw new ExitRequest(INTERRUPTED);
-    return;
-  }
-  await pickAndAttach(ctx, globals, state, conn, input);
 }
 
 /** The picker loop: every attach it starts comes back to it, however it ends. */
