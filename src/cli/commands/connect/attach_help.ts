@@ -19,8 +19,9 @@ Interactive attach:
 
   Inside a session the terminal is in raw mode: every key goes to the remote
   shell (Ctrl-C interrupts the remote command), except Ctrl-D, which
-  disconnects and is not sent. Window resizes follow. The exit status is the
-  remote shell's; 0 after Ctrl-D.
+  disconnects and is not sent (so a remote program reading until end of
+  input, like "cat > file", has to be ended with Ctrl-C). Window resizes
+  follow. The exit status is the remote shell's; 0 after Ctrl-D.
 
 When stdin is not a terminal (a pipe or a file):
   No pseudo-terminal is allocated, as with "ssh -T": the remote login shell
