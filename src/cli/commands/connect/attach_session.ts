@@ -64,6 +64,7 @@ export async function runTerminalSession(
   });
   const onAbort = () => leave.resolve({ kind: "interrupted" });
   ctx.signal.addEventListener("abort", onAbort, { once: true });
+  if (ctx.signal.aborted) onAbort();
 
   let discard = false;
   const feeds = ctx.stdout.isTerminal() ? new BareLineFeeds() : undefined;
