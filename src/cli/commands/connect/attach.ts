@@ -16,7 +16,9 @@ import { runPipedShell } from "./attach_pipe.ts";
 import { runTerminalSession, type SessionEnd } from "./attach_session.ts";
 import { type RecentMachines, recentMachines } from "./recent_machines.ts";
 
+/** What `cmdop connect [hostname]` and `cmdop terminal [host]` were given. */
 export interface AttachOptions {
+  /** Hostname, display name, unique prefix or UUID; the picker when absent. */
   host?: string;
 }
 
