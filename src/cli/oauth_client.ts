@@ -1,5 +1,6 @@
 /** The CLI's side of the relay's OAuth endpoints: device authorization, token requests, revocation. */
 import { CliError } from "./errors.ts";
+import { unreachableRelay } from "./unreachable.ts";
 
 /** The relay knows the CLI as this public client. */
 export const CLIENT_ID = "cmdop-cli";
@@ -114,10 +115,7 @@ async function postForm(
     });
   } catch (error) {
     if (target.signal?.aborted) throw error;
-    throw new CliError(`cannot reach the relay: ${(error as Error).message}`, {
-      hint: "check --server / CMDOP_SERVER and that the relay is running",
-      cause: error,
-    });
+    throw unreachableRelay(error);
   }
   const text = await response.text();
   let body: Record<string, unknown> | undefined;
@@ -132,7 +130,7 @@ async function postForm(
   }
   if (!response.ok || !body) {
     const hint = response.status === 404
-      ? "this relay does not offer cmdop login (is it a cluster node, or an older cmdop?)"
+      ? "this relay does not offer cmdop login (is it an older cmdop?)"
       : undefined;
     throw new CliError(`the relay answered ${response.status} to ${path}`, { hint });
   }

@@ -5,6 +5,7 @@ import type { CliContext } from "./context.ts";
 import { CliError, ExitCode, ExitRequest } from "./errors.ts";
 import type { RunState } from "./globals.ts";
 import { buildProgram } from "./program.ts";
+import { isUnreachable, unreachableRelay } from "./unreachable.ts";
 
 /**
  * Runs the cmdop command line and returns the process exit code.
@@ -42,6 +43,8 @@ export function toCliError(error: unknown, state: RunState = {}): CliError {
   if (error instanceof Error && error.name === "ExitPromptError") {
     return new CliError("cancelled", { exitCode: 130 });
   }
+  // A request that failed outside Connect (plain fetch) still names its real cause.
+  if (error instanceof TypeError && isUnreachable(error.cause)) return unreachableRelay(error);
   const message = error instanceof Error ? error.message : String(error);
   return new CliError(message, { cause: error });
 }
@@ -70,12 +73,8 @@ function fromConnectError(error: ConnectError, state: RunState): CliError {
     case Code.Unavailable:
     case Code.Unknown:
     case Code.Internal:
-      if (/fetch|connect|refused|network|dns|tcp/i.test(message)) {
-        return new CliError(`cannot reach the relay: ${message}`, {
-          hint: "check --server / CMDOP_SERVER and that the relay is running",
-          cause: error,
-        });
-      }
+      // "fetch failed" says nothing: the reason (refused, untrusted certificate) is in the causes.
+      if (isUnreachable(error)) return unreachableRelay(error);
       return new CliError(message, { cause: error });
     default:
       return new CliError(message, { cause: error });

@@ -1,4 +1,4 @@
-/** The relay over TLS with a private CA: HTTP/2 offered by ALPN, agent --ca-file, CLI CMDOP_CA_FILE. */
+/** The relay over TLS with a private CA: HTTP/2 offered by ALPN, agent --ca-file, CLI CMDOP_CA_FILE, the error without it. */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -152,10 +152,19 @@ describe("relay over TLS", { skip }, () => {
     assert.equal(bulk.stdoutBytes.length, 20_000_000);
   });
 
-  it("refuses a relay whose certificate no trusted CA signed", async () => {
+  it("refuses a relay whose certificate no trusted CA signed, saying why", async () => {
     const env = await clientEnv(relay.url, ws.api_key);
     const r = await runCmdop(["connect", "--list"], { env });
-    assert.notEqual(r.code, 0);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^error: cannot reach the relay: invalid peer certificate: UnknownIssuer\n/,
+    );
+    assert.match(r.stderr, /hint: .*CMDOP_CA_FILE/);
+    const login = await runCmdop(["login", "--json"], { env });
+    assert.equal(login.code, 1);
+    assert.match(login.stderr, /cannot reach the relay: invalid peer certificate: UnknownIssuer/);
+    assert.match(login.stderr, /hint: .*CMDOP_CA_FILE/);
     const missing = await runCmdop(["connect", "--list"], {
       env: { ...env, CMDOP_CA_FILE: join(dir, "missing.pem") },
     });
