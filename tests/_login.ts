@@ -2,14 +2,18 @@
 import { join } from "node:path";
 import { type CmdopResult, runCmdop, spawnCli } from "./_harness.ts";
 
-/** `cmdop relay user add EMAIL --data DIR --workspace … --password-stdin`. */
+/**
+ * `cmdop relay user add EMAIL --data DIR --workspace … --password-stdin`; a
+ * `postgres://` URL in place of DIR is a cluster's store, passed as `--store`.
+ */
 export async function addUser(
-  dataDir: string,
+  store: string,
   email: string,
   password: string,
   workspaces: string[],
 ): Promise<void> {
-  const args = ["relay", "user", "add", email, "--data", dataDir, "--password-stdin"];
+  const where = /^postgres(ql)?:\/\//i.test(store) ? "--store" : "--data";
+  const args = ["relay", "user", "add", email, where, store, "--password-stdin"];
   for (const w of workspaces) args.push("--workspace", w);
   const r = await runCmdop(args, { stdin: password + "\n" });
   if (r.code !== 0) throw new Error(`user add failed: ${r.stderr}`);

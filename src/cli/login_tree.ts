@@ -26,13 +26,14 @@ export function registerLoginCommands(program: Command, ctx: CliContext): void {
     });
 }
 
-/** Registers `cmdop relay user add EMAIL --data DIR [--workspace NAME …] [--password-stdin]`. */
+/** Registers `cmdop relay user add EMAIL --data DIR | --store URL [--workspace NAME …] [--password-stdin]`. */
 export function registerRelayUserCommands(relay: Command, ctx: CliContext): void {
   relay.command("user").description("Manage who can sign in with cmdop login")
     .command("add")
     .description("Create a user (or update one) and grant it workspaces")
     .argument("<email>")
-    .requiredOption("--data <dir>", "the relay's state directory")
+    .option("--data <dir>", "the embedded relay's state directory")
+    .option("--store <url>", "postgres://… a cluster's store (or CMDOP_RELAY_STORE)")
     .option(
       "--workspace <name>",
       "grant this workspace (repeatable)",
@@ -46,6 +47,7 @@ export function registerRelayUserCommands(relay: Command, ctx: CliContext): void
       await runUserAdd(ctx, {
         email,
         data: opts.data,
+        store: opts.store,
         workspaces: opts.workspace,
         passwordStdin: opts.passwordStdin === true,
         json: opts.json === true,

@@ -54,11 +54,17 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     .command("create")
     .description("Create a workspace and print its API key and enroll token")
     .argument("<name>")
-    .requiredOption("--data <dir>", "the relay's state directory")
+    .option("--data <dir>", "the embedded relay's state directory")
+    .option("--store <url>", "postgres://… a cluster's store (or CMDOP_RELAY_STORE)")
     .option("--json", "print a JSON object")
     .action(async (name, opts) => {
       const { runWorkspaceCreate } = await import("./commands/relay/workspace_create.ts");
-      await runWorkspaceCreate(ctx, { name, data: opts.data, json: opts.json === true });
+      await runWorkspaceCreate(ctx, {
+        name,
+        data: opts.data,
+        store: opts.store,
+        json: opts.json === true,
+      });
     });
 
   registerRelayUserCommands(relay, ctx);
@@ -109,7 +115,9 @@ export function withGlobalFlags<C extends Command<unknown[], Record<string, unkn
   command
     .addOption(new Option("-k, --api-key <key>", "override the resolved API key for this call"))
     .addOption(new Option("-s, --server <addr>", "override the relay server"))
-    .addOption(new Option("--workspace <name>", "use the named workspace instead of the active one"))
+    .addOption(
+      new Option("--workspace <name>", "use the named workspace instead of the active one"),
+    )
     .addOption(new Option("--json", "emit structured output (implies --no-interactive)"))
     .addOption(new Option("-q, --no-interactive", "never prompt; fail fast if data is missing"));
   return command;

@@ -5,7 +5,7 @@ import { type Machine, MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
 import { createRelayTransport } from "../../src/lib/transport.ts";
 import { openPostgresStore } from "../../src/relay/store/postgres.ts";
 import { createWorkspace } from "../../src/relay/workspace_admin.ts";
-import { type RelayProcess, startRelay, type Workspace } from "../_harness.ts";
+import { type RelayProcess, runCmdop, startRelay, type Workspace } from "../_harness.ts";
 import {
   ensureClusterPrograms,
   type ServiceProcess,
@@ -75,11 +75,12 @@ export function startNode(
   storeUrl: string,
   busUrl: string,
   nodeId: string,
-  options: { listen?: string; extraArgs?: string[] } = {},
+  options: { listen?: string; extraArgs?: string[]; env?: Record<string, string> } = {},
 ): Promise<RelayProcess> {
   return startRelay({
     listen: options.listen,
     extraArgs: [...nodeArgs(storeUrl, busUrl, nodeId), ...(options.extraArgs ?? [])],
+    env: options.env,
   });
 }
 
@@ -91,6 +92,13 @@ export async function createClusterWorkspace(storeUrl: string, name: string): Pr
   } finally {
     await store.close();
   }
+}
+
+/** `cmdop relay workspace create NAME --store URL --json`, as an operator of a cluster runs it. */
+export async function createWorkspaceWithCli(storeUrl: string, name: string): Promise<Workspace> {
+  const r = await runCmdop(["relay", "workspace", "create", name, "--store", storeUrl, "--json"]);
+  if (r.code !== 0) throw new Error(`workspace create failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
 }
 
 /** The workspace's machines as one node sees them. */

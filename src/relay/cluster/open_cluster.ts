@@ -2,9 +2,8 @@
 import { connect } from "@nats-io/transport-node";
 import type { Bus } from "../bus/bus.ts";
 import { NatsBus } from "../bus/nats.ts";
-import { openPostgresStore } from "../store/postgres.ts";
+import { openPostgresStore, type PostgresStore } from "../store/postgres.ts";
 import { PostgresPresence } from "../store/postgres_presence.ts";
-import type { Store } from "../store/store.ts";
 import { NodeWatch } from "./node_watch.ts";
 
 /** Options of {@linkcode openClusterBackends}. */
@@ -22,7 +21,8 @@ export interface ClusterOptions {
 
 /** What a relay node serves from. */
 export interface ClusterBackends {
-  store: Store;
+  /** PostgreSQL, whose pool the login tables share. */
+  store: PostgresStore;
   /** Undefined without a bus URL: the relay then routes in process. */
   bus?: Bus;
 }

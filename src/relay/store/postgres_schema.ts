@@ -2,9 +2,10 @@
 
 /**
  * Migration N (1-based) is `POSTGRES_MIGRATIONS[N - 1]`. Append only: a
- * released migration never changes. Tables 1–6 mirror the SQLite schema
- * (unix-ms columns as BIGINT); the presence tables exist only here, because
- * only a cluster has nodes that can die while their agents live on.
+ * released migration never changes. Migrations 1 and 3 mirror the SQLite
+ * schema's 1 and 2 (unix-ms columns as BIGINT); the presence tables of 2
+ * exist only here, because only a cluster has nodes that can die while their
+ * agents live on.
  */
 export const POSTGRES_MIGRATIONS: string[] = [
   `CREATE TABLE workspaces (
@@ -69,6 +70,46 @@ export const POSTGRES_MIGRATIONS: string[] = [
      last_seen_ms BIGINT NOT NULL
    );
    CREATE INDEX agent_presence_instance ON agent_presence(instance_id);`,
+
+  // Users of `cmdop login`, the workspaces they may act in, device codes and login tokens.
+  `CREATE TABLE users (
+     id TEXT PRIMARY KEY,
+     email TEXT NOT NULL UNIQUE,
+     password_hash TEXT NOT NULL,
+     created_ms BIGINT NOT NULL
+   );
+   CREATE TABLE user_workspaces (
+     user_id TEXT NOT NULL REFERENCES users(id),
+     workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+     created_ms BIGINT NOT NULL,
+     PRIMARY KEY (user_id, workspace_id)
+   );
+   CREATE TABLE device_codes (
+     device_code_hash TEXT PRIMARY KEY,
+     user_code TEXT NOT NULL UNIQUE,
+     client_id TEXT NOT NULL,
+     created_ms BIGINT NOT NULL,
+     expires_ms BIGINT NOT NULL,
+     interval_s INTEGER NOT NULL,
+     last_poll_ms BIGINT,
+     status TEXT NOT NULL,
+     user_id TEXT REFERENCES users(id)
+   );
+   CREATE INDEX device_codes_expires ON device_codes(expires_ms);
+   CREATE TABLE login_grants (
+     id TEXT PRIMARY KEY,
+     user_id TEXT NOT NULL REFERENCES users(id),
+     created_ms BIGINT NOT NULL,
+     revoked_ms BIGINT
+   );
+   CREATE TABLE login_tokens (
+     token_hash TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     grant_id TEXT NOT NULL REFERENCES login_grants(id),
+     expires_ms BIGINT NOT NULL,
+     used_ms BIGINT
+   );
+   CREATE INDEX login_tokens_grant ON login_tokens(grant_id);`,
 ];
 
 /** Key of the advisory lock that serialises migrations across nodes starting together. */

@@ -1,5 +1,6 @@
 /** `cmdop relay serve`: embedded (SQLite) or a cluster node (PostgreSQL + NATS), until SIGINT/SIGTERM. */
 import type { CliContext } from "../../context.ts";
+import type { LoginStore } from "../../../relay/login/login_store.ts";
 import { CliError } from "../../errors.ts";
 
 export interface ServeOptions {
@@ -32,7 +33,14 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
   const log = (message: string) => {
     ctx.stderr.write(`${new Date(ctx.now()).toISOString()} ${message}\n`);
   };
-  const { store, bus } = await openBackends(ctx, options, log);
+  const { openRelayBackends } = await import("./backends.ts");
+  const { store, bus, logins } = await openRelayBackends(ctx, {
+    data: options.data,
+    store: options.store,
+    // URLs may carry passwords: the environment keeps them out of `ps`.
+    bus: options.bus ?? ctx.env("CMDOP_RELAY_BUS"),
+    nodeId: options.nodeId,
+  }, log);
   const { startRelay } = await import("../../../relay/server.ts");
   const now = await relayNow(ctx, log);
   const relay = await startRelay({
@@ -44,7 +52,7 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
     publicUrl: options.publicUrl,
     now,
     log,
-    login: await userLogin(ctx, store, log),
+    login: await userLogin(ctx, logins),
   });
   await ctx.stderr.write(`listening on ${relay.url}\n`);
   const stopped = new Promise<void>((resolve) =>
@@ -53,33 +61,6 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
   await Promise.race([stopped, relay.finished]);
   await relay.close();
   log("relay stopped");
-}
-
-/** SQLite under --data, or PostgreSQL (and NATS) when --store (and --bus) name them. */
-async function openBackends(
-  ctx: CliContext,
-  options: ServeOptions,
-  log: (message: string) => void,
-) {
-  // URLs may carry passwords: the environment keeps them out of `ps`.
-  const storeUrl = options.store ?? ctx.env("CMDOP_RELAY_STORE");
-  const busUrl = options.bus ?? ctx.env("CMDOP_RELAY_BUS");
-  if (!storeUrl) {
-    if (busUrl) {
-      throw new CliError("--bus needs --store postgres://…", {
-        hint: "cluster nodes share their state and presence leases in PostgreSQL",
-      });
-    }
-    const { openSqliteStore } = await import("../../../relay/store/sqlite.ts");
-    return { store: await openSqliteStore(options.data), bus: undefined };
-  }
-  const { openClusterBackends } = await import("../../../relay/cluster/open_cluster.ts");
-  const nodeId = options.nodeId ?? `${Deno.hostname()}-${Deno.pid}`;
-  try {
-    return await openClusterBackends({ storeUrl, busUrl, nodeId, now: ctx.now, log });
-  } catch (error) {
-    throw new CliError((error as Error).message, { cause: error });
-  }
 }
 
 async function readTls(options: ServeOptions): Promise<{ cert: string; key: string } | undefined> {
@@ -109,16 +90,10 @@ async function relayNow(ctx: CliContext, log: (message: string) => void): Promis
 }
 
 /**
- * `cmdop login` for users of the embedded store (`cmdop relay user add`); a cluster
- * store has no login tables yet. `CMDOP_RELAY_DEVICE_INTERVAL` (seconds) paces polling.
+ * `cmdop login` on whichever store the relay runs on: on PostgreSQL every node of a
+ * cluster serves the same logins. `CMDOP_RELAY_DEVICE_INTERVAL` (seconds) paces polling.
  */
-async function userLogin(ctx: CliContext, store: unknown, log: (message: string) => void) {
-  const { SqliteStore } = await import("../../../relay/store/sqlite.ts");
-  if (!(store instanceof SqliteStore)) {
-    log("user login (cmdop login) is not available with this store");
-    return undefined;
-  }
-  const { SqliteLoginStore } = await import("../../../relay/login/sqlite_login_store.ts");
+async function userLogin(ctx: CliContext, logins: LoginStore) {
   const { createRelayLogin } = await import("../../../relay/login/relay_login.ts");
   const interval = ctx.env("CMDOP_RELAY_DEVICE_INTERVAL");
   const deviceIntervalS = interval ? Number(interval) : undefined;
@@ -129,5 +104,5 @@ async function userLogin(ctx: CliContext, store: unknown, log: (message: string)
       `CMDOP_RELAY_DEVICE_INTERVAL "${interval}" is not a whole number of seconds`,
     );
   }
-  return createRelayLogin(new SqliteLoginStore(store.db), { deviceIntervalS });
+  return createRelayLogin(logins, { deviceIntervalS });
 }

@@ -1,4 +1,4 @@
-/** `cmdop relay user add EMAIL --data DIR [--workspace NAME …] [--password-stdin]`: a user who can `cmdop login`. */
+/** `cmdop relay user add EMAIL --data DIR | --store URL [--workspace NAME …] [--password-stdin]`: a user who can `cmdop login`. */
 import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
 import { promptHidden, readAllStdin } from "../../read_secret.ts";
@@ -6,7 +6,10 @@ import { promptHidden, readAllStdin } from "../../read_secret.ts";
 /** Options of {@linkcode runUserAdd}. */
 export interface UserAddOptions {
   email: string;
-  data: string;
+  /** The embedded relay's state directory. */
+  data?: string;
+  /** A cluster's `postgres://…` store; `CMDOP_RELAY_STORE` when absent. */
+  store?: string;
   workspaces: string[];
   passwordStdin: boolean;
   json: boolean;
@@ -17,15 +20,15 @@ export interface UserAddOptions {
  * workspaces, directly in the relay's store.
  */
 export async function runUserAdd(ctx: CliContext, options: UserAddOptions): Promise<void> {
-  const password = await passwordOf(ctx, options);
-  const { openSqliteStore } = await import("../../../relay/store/sqlite.ts");
-  const { SqliteLoginStore } = await import("../../../relay/login/sqlite_login_store.ts");
+  const { openOperatorStore } = await import("./backends.ts");
   const { addUser } = await import("../../../relay/login/users.ts");
-  const store = await openSqliteStore(options.data);
+  // The store first: a wrong --store fails before anyone types a password.
+  const { store, logins } = await openOperatorStore(ctx, options);
   try {
+    const password = await passwordOf(ctx, options);
     const added = await addUser(
       store,
-      new SqliteLoginStore(store.db),
+      logins,
       { email: options.email, password, workspaces: options.workspaces },
       ctx.now(),
     ).catch((error: Error) => {

@@ -1,10 +1,14 @@
-/** `cmdop relay workspace create NAME --data DIR`: a workspace with its first API key and enroll token. */
+/** `cmdop relay workspace create NAME --data DIR | --store URL`: a workspace with its first API key and enroll token. */
 import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
 
+/** Options of {@linkcode runWorkspaceCreate}. */
 export interface WorkspaceCreateOptions {
   name: string;
-  data: string;
+  /** The embedded relay's state directory. */
+  data?: string;
+  /** A cluster's `postgres://…` store; `CMDOP_RELAY_STORE` when absent. */
+  store?: string;
   json: boolean;
 }
 
@@ -13,14 +17,12 @@ export async function runWorkspaceCreate(
   ctx: CliContext,
   options: WorkspaceCreateOptions,
 ): Promise<void> {
-  const { openSqliteStore } = await import("../../../relay/store/sqlite.ts");
+  const { openOperatorStore } = await import("./backends.ts");
   const { createWorkspace } = await import("../../../relay/workspace_admin.ts");
-  const { ConflictError } = await import("../../../relay/store/store.ts");
-  const store = await openSqliteStore(options.data);
+  const { store } = await openOperatorStore(ctx, options);
   try {
     const created = await createWorkspace(store, options.name, ctx.now()).catch((error) => {
-      if (error instanceof ConflictError) throw new CliError(error.message);
-      throw new CliError((error as Error).message);
+      throw new CliError((error as Error).message, { cause: error });
     });
     if (options.json) {
       await ctx.stdout.write(JSON.stringify(created) + "\n");
