@@ -1,0 +1,183 @@
+/** The HTTP/1.1 response side of createHttp1Client: buffered socket reads, the head, chunked and sized bodies. */
+
+const EMPTY = new Uint8Array(0);
+const decoder = new TextDecoder();
+/** Reads start small (idle streams hold one pending read each) and grow while a body streams. */
+const MIN_READ = 8 * 1024;
+const MAX_READ = 1024 * 1024;
+const MAX_HEAD = 64 * 1024;
+
+/**
+ * A socket with a read buffer. Bytes handed out are views of buffers that are
+ * never written again, so callers may keep them without copying.
+ *
+ * @example
+ * ```ts
+ * const source = new ByteSource(await Deno.connect({ port: 4780 }));
+ * const line = await source.readLine();
+ * ```
+ */
+export class ByteSource {
+  #conn: Deno.Conn;
+  #buf: Uint8Array = EMPTY;
+  #pos = 0;
+  #readSize = MIN_READ;
+  closed = false;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  /** Reads more from the socket, keeping unread bytes; false at end of stream. */
+  async fill(): Promise<boolean> {
+    const chunk = new Uint8Array(this.#readSize);
+    const n = await this.#conn.read(chunk);
+    if (n === null) return false;
+    // A full read means more is queued: read bigger next time, up to MAX_READ.
+    if (n === this.#readSize) this.#readSize = Math.min(MAX_READ, this.#readSize * 2);
+    const fresh = chunk.subarray(0, n);
+    const left = this.#buf.length - this.#pos;
+    if (left === 0) this.#buf = fresh;
+    else {
+      const merged = new Uint8Array(left + n);
+      merged.set(this.#buf.subarray(this.#pos));
+      merged.set(fresh, left);
+      this.#buf = merged;
+    }
+    this.#pos = 0;
+    return true;
+  }
+
+  /** Up to `max` bytes: what is buffered, else one read; `undefined` at end of stream. */
+  async readUpTo(max: number): Promise<Uint8Array | undefined> {
+    if (this.#pos === this.#buf.length && !(await this.fill())) return undefined;
+    const end = Math.min(this.#buf.length, this.#pos + max);
+    const part = this.#buf.subarray(this.#pos, end);
+    this.#pos = end;
+    return part;
+  }
+
+  /** One line without its CRLF, as text. */
+  async readLine(limit = MAX_HEAD): Promise<string> {
+    for (;;) {
+      const at = indexOfCrlf(this.#buf, this.#pos);
+      if (at >= 0) {
+        const line = decoder.decode(this.#buf.subarray(this.#pos, at));
+        this.#pos = at + 2;
+        return line;
+      }
+      if (this.#buf.length - this.#pos > limit) throw new Error("HTTP line too long");
+      if (!(await this.fill())) throw new Error("connection closed mid-response");
+    }
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer or by an abort.
+    }
+  }
+}
+
+/** What the status line and headers said. */
+export interface ResponseHead {
+  status: number;
+  header: Headers;
+  chunked: boolean;
+  contentLength?: number;
+  keepAlive: boolean;
+}
+
+/**
+ * Reads a response head, skipping interim (1xx) responses.
+ *
+ * @example
+ * ```ts
+ * const head = await readHead(source);
+ * ```
+ */
+export async function readHead(source: ByteSource): Promise<ResponseHead> {
+  for (;;) {
+    const status = /^HTTP\/1\.([01]) (\d{3})/.exec(await source.readLine());
+    if (!status) throw new Error("malformed HTTP status line");
+    const header = new Headers();
+    for (let line = await source.readLine(); line !== ""; line = await source.readLine()) {
+      const colon = line.indexOf(":");
+      if (colon > 0) header.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+    }
+    const code = Number(status[2]);
+    if (code >= 100 && code < 200) continue;
+    const connection = header.get("connection")?.toLowerCase() ?? "";
+    const length = header.get("content-length");
+    return {
+      status: code,
+      header,
+      chunked: /chunked/i.test(header.get("transfer-encoding") ?? ""),
+      contentLength: length === null ? undefined : Number(length),
+      keepAlive: status[1] === "1"
+        ? !connection.includes("close")
+        : connection.includes("keep-alive"),
+    };
+  }
+}
+
+/**
+ * A chunked body, yielded as views of the socket's buffers.
+ *
+ * @example
+ * ```ts
+ * for await (const bytes of chunkedBody(source)) consume(bytes);
+ * ```
+ */
+export async function* chunkedBody(source: ByteSource): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const size = parseInt((await source.readLine()).split(";", 1)[0].trim(), 16);
+    if (!Number.isFinite(size) || size < 0) throw new Error("malformed HTTP chunk size");
+    if (size === 0) {
+      while ((await source.readLine()) !== "");
+      return;
+    }
+    for (let left = size; left > 0;) {
+      const part = await source.readUpTo(left);
+      if (!part) throw new Error("connection closed mid-response");
+      left -= part.length;
+      yield part;
+    }
+    if ((await source.readLine()) !== "") throw new Error("malformed HTTP chunk end");
+  }
+}
+
+/**
+ * A body of `length` bytes (`Infinity`: until the connection closes).
+ *
+ * @example
+ * ```ts
+ * for await (const bytes of lengthBody(source, 42)) consume(bytes);
+ * ```
+ */
+export async function* lengthBody(source: ByteSource, length: number): AsyncGenerator<Uint8Array> {
+  for (let left = length; left > 0;) {
+    const part = await source.readUpTo(left);
+    if (!part) {
+      if (length === Infinity) return;
+      throw new Error("connection closed mid-response");
+    }
+    left -= part.length;
+    yield part;
+  }
+}
+
+function indexOfCrlf(buf: Uint8Array, from: number): number {
+  for (let i = buf.indexOf(13, from); i >= 0 && i < buf.length - 1; i = buf.indexOf(13, i + 1)) {
+    if (buf[i + 1] === 10) return i;
+  }
+  return -1;
+}
