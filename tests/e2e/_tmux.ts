@@ -116,7 +116,10 @@ export class Tmux {
 
   /** Ends the server and everything running in it. */
   async kill(): Promise<void> {
+    const path = await this.run(["display-message", "-p", "#{socket_path}"]).catch(() => "");
     await this.run(["kill-server"]).catch(() => {});
+    // The server leaves its socket file behind; one per test run would pile up in /tmp.
+    if (path.trim()) await Deno.remove(path.trim()).catch(() => {});
   }
 }
 
