@@ -85,6 +85,13 @@ describe("cmdop connect share", () => {
       env: stranger,
     });
     assert.equal(JSON.parse(json.stdout).stdout, "hi\n");
+    // Attach through the link too (stdin piped: the remote shell reads it, as with ssh -T).
+    const attached = await runCmdop(["connect", link], {
+      env: stranger,
+      stdin: "echo attached-via-link; exit 6\n",
+    });
+    assert.equal(attached.code, 6, attached.stderr);
+    assert.match(attached.stdout, /attached-via-link/);
 
     const token = link.slice(link.lastIndexOf("/") + 1);
     const asKey = { ...stranger, CMDOP_SERVER: relay.url, CMDOP_API_KEY: token };

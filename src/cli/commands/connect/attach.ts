@@ -6,9 +6,10 @@ import { CliError, ExitRequest } from "../../errors.ts";
 import type { GlobalOptions, RunState } from "../../globals.ts";
 import { passwordSource } from "../../machine_password.ts";
 import { connectRelay, type RelayConnection } from "../../relay_client.ts";
-import { requireOnline, resolveMachine } from "../../resolve_machine.ts";
+import { requireOnline } from "../../resolve_machine.ts";
 import { toCliError } from "../../run.ts";
 import { openSession, type PasswordSource } from "../../session_client.ts";
+import { resolveTarget } from "../../target.ts";
 import { orderMachines } from "../../ui/machine_choices.ts";
 import { confirmMachine, pickMachine, promptPassword } from "../../ui/machine_picker.ts";
 import { TerminalInput } from "../../ui/terminal_input.ts";
@@ -54,22 +55,24 @@ export async function runAttach(
     });
   }
   try {
-    const conn = await connectRelay(ctx, globals, state);
-    if (!terminal) {
-      const { machine, recent } = await find(ctx, conn, options.host!);
-      await recent.touch(machine.id);
-      throw new ExitRequest(
-        await runPipedShell(ctx, conn, machine, passwords(ctx, globals, conn, machine)),
-      );
-    }
-    const input = new TerminalInput(ctx.stdin.readable);
     if (options.host) {
-      const { machine, recent } = await find(ctx, conn, options.host);
+      // A host name or a share link: resolveTarget knows both.
+      const { conn, machine } = await resolveTarget(ctx, globals, state, options.host);
+      const recent = recentMachines(ctx, conn.relayWorkspace?.id || conn.server);
+      await recent.touch(machine.id);
+      if (!terminal) {
+        throw new ExitRequest(
+          await runPipedShell(ctx, conn, machine, passwords(ctx, globals, conn, machine)),
+        );
+      }
+      const input = new TerminalInput(ctx.stdin.readable);
       const end = await attach(ctx, globals, conn, machine, input, recent);
       if (end.kind === "exit") throw new ExitRequest(end.code);
       if (end.kind === "interrupted") throw new ExitRequest(INTERRUPTED);
       return;
     }
+    const conn = await connectRelay(ctx, globals, state);
+    const input = new TerminalInput(ctx.stdin.readable);
     await pickAndAttach(ctx, globals, state, conn, input);
   } catch (error) {
     // Interrupted (SIGINT, SIGTERM) before or between sessions: quietly, as a shell would.
@@ -166,17 +169,6 @@ async function attach(
     await ctx.stderr.write(`\r\ndisconnected from ${where}\n`);
   }
   return end;
-}
-
-async function find(
-  ctx: CliContext,
-  conn: RelayConnection,
-  host: string,
-): Promise<{ machine: Machine; recent: RecentMachines }> {
-  const listing = await conn.machines.listMachines({}, { signal: ctx.signal });
-  const machine = resolveMachine(listing.machines, host);
-  requireOnline(machine);
-  return { machine, recent: recentMachines(ctx, listing.workspaceId || conn.server) };
 }
 
 /** A remembered password first; otherwise a prompt read through `input` (not a second reader of stdin). */
