@@ -15,8 +15,7 @@ const TOOL_COLOURS: Record<string, string> = {
 };
 
 /** Tick label of a bar group: tool, then the label in up to two lines (columns 1–3). */
-const XTIC =
-  'sprintf("%s\\n%s\\n%s", stringcolumn(1), stringcolumn(2), stringcolumn(3))';
+const XTIC = 'sprintf("%s\\n%s\\n%s", stringcolumn(1), stringcolumn(2), stringcolumn(3))';
 
 /**
  * Grouped bars: one group per latency figure (tool and metric), bars p50, p90
@@ -115,9 +114,7 @@ function wrap(label: string, width = 20): [string, string] {
   if (label.length <= width) return [label, " "];
   const comma = label.lastIndexOf(", ", width);
   const at = comma > 0 ? comma + 1 : label.lastIndexOf(" ", width);
-  return at > 0
-    ? [label.slice(0, at).trim(), label.slice(at).trim()]
-    : [label, " "];
+  return at > 0 ? [label.slice(0, at).trim(), label.slice(at).trim()] : [label, " "];
 }
 
 function colourOf(tool: string): string {

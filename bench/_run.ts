@@ -146,8 +146,6 @@ function commandError(
 ): Error {
   const text = new TextDecoder().decode(stderr).trim();
   return new Error(
-    `Command "${[cmd, ...args].join(" ")}" failed with exit code ${code}${
-      text ? `: ${text}` : ""
-    }`,
+    `Command "${[cmd, ...args].join(" ")}" failed with exit code ${code}${text ? `: ${text}` : ""}`,
   );
 }

@@ -294,9 +294,7 @@ async function run(cmd: string, args: string[]): Promise<string> {
   if (!out.success) {
     const stderr = new TextDecoder().decode(out.stderr).trim();
     throw new Error(
-      `Command "${cmd} ${
-        args.join(" ")
-      }" failed with exit code ${out.code}: ${stderr}`,
+      `Command "${cmd} ${args.join(" ")}" failed with exit code ${out.code}: ${stderr}`,
     );
   }
   return new TextDecoder().decode(out.stdout);

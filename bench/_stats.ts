@@ -125,14 +125,10 @@ export function formatTable(
   rows: string[][],
   alignRight: number[] = [],
 ): string {
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length))
-  );
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells
-      .map((c, i) =>
-        alignRight.includes(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])
-      )
+      .map((c, i) => alignRight.includes(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))
       .join("  ")
       .trimEnd();
   const rule = widths.map((w) => "-".repeat(w)).join("  ");

@@ -222,7 +222,5 @@ async function startControlMaster(
  * ```
  */
 export function formatBytes(bytes: number): string {
-  return bytes >= 1e9
-    ? `${+(bytes / 1e9).toFixed(2)} GB`
-    : `${+(bytes / 1e6).toFixed(2)} MB`;
+  return bytes >= 1e9 ? `${+(bytes / 1e9).toFixed(2)} GB` : `${+(bytes / 1e6).toFixed(2)} MB`;
 }

@@ -55,7 +55,10 @@ export async function waitFor(
   }
 }
 
-function spawnCmdop(args: string[], options: { env?: Record<string, string>; stdin?: "piped" | "null" } = {}) {
+function spawnCmdop(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: "piped" | "null" } = {},
+) {
   const child = new Deno.Command(DENO, {
     args: ["run", "-A", "--quiet", MAIN, ...args],
     env: { NO_COLOR: "1", ...options.env },
@@ -125,7 +128,15 @@ export async function startRelay(
 
 /** `cmdop relay workspace create NAME --data DIR --json`. */
 export async function createWorkspace(dataDir: string, name: string): Promise<Workspace> {
-  const result = await runCmdop(["relay", "workspace", "create", name, "--data", dataDir, "--json"]);
+  const result = await runCmdop([
+    "relay",
+    "workspace",
+    "create",
+    name,
+    "--data",
+    dataDir,
+    "--json",
+  ]);
   if (result.code !== 0) throw new Error(`workspace create failed: ${result.stderr}`);
   return JSON.parse(result.stdout);
 }
@@ -243,7 +254,10 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Deno
 }
 
 /** Environment for CLI calls against a relay with a key; CMDOP_HOME isolated per test. */
-export async function clientEnv(relayUrl: string, apiKey?: string): Promise<Record<string, string>> {
+export async function clientEnv(
+  relayUrl: string,
+  apiKey?: string,
+): Promise<Record<string, string>> {
   const home = await Deno.makeTempDir({ prefix: "cmdop-home-" });
   const env: Record<string, string> = { CMDOP_SERVER: relayUrl, CMDOP_HOME: home };
   if (apiKey) env.CMDOP_API_KEY = apiKey;

@@ -51,8 +51,14 @@ describe("resolveMachine()", () => {
   });
 
   it("matches a full UUID in any case and never falls through to prefixes", () => {
-    assert.equal(resolveMachine(fleet, "44444444-4444-4444-8444-444444444444".toUpperCase()).hostname, "vps-audi");
-    assert.equal(exitCodeOf(() => resolveMachine(fleet, "11111111-1111-4111-8111-000000000000")), 1);
+    assert.equal(
+      resolveMachine(fleet, "44444444-4444-4444-8444-444444444444".toUpperCase()).hostname,
+      "vps-audi",
+    );
+    assert.equal(
+      exitCodeOf(() => resolveMachine(fleet, "11111111-1111-4111-8111-000000000000")),
+      1,
+    );
   });
 
   it("fails with exit 1 when nothing matches", () => {

@@ -52,9 +52,7 @@ export function optionalString(
   value: unknown,
   field: string,
 ): string | undefined {
-  return value === undefined || value === null
-    ? undefined
-    : expectString(value, field);
+  return value === undefined || value === null ? undefined : expectString(value, field);
 }
 
 /** A finite number. */
@@ -70,9 +68,7 @@ export function optionalNumber(
   value: unknown,
   field: string,
 ): number | undefined {
-  return value === undefined || value === null
-    ? undefined
-    : expectNumber(value, field);
+  return value === undefined || value === null ? undefined : expectNumber(value, field);
 }
 
 /** An array whose items each pass `item`, which receives the item's own field path. */

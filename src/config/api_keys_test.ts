@@ -3,13 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  clearApiKey,
-  getApiKey,
-  maskKey,
-  NoActiveWorkspaceError,
-  setApiKey,
-} from "./api_keys.ts";
+import { clearApiKey, getApiKey, maskKey, NoActiveWorkspaceError, setApiKey } from "./api_keys.ts";
 import { readWorkspaces, WorkspaceNotFoundError } from "./workspaces.ts";
 import { writeJsonFile } from "./json_file.ts";
 import { makeTempHome, modeOf } from "./_test_helpers.ts";

@@ -53,8 +53,7 @@ const operationsByFile: Record<string, Operation[]> = {
     ["loadLoginTokens", (home) => loadLoginTokens(home)],
     [
       "saveLoginTokens",
-      (home) =>
-        saveLoginTokens(home, { server: "http://x", access_token: "a" }),
+      (home) => saveLoginTokens(home, { server: "http://x", access_token: "a" }),
     ],
     ["resolveCredential", (home) => resolveCredential(noFlags(home))],
     ["resolveServer", (home) => resolveServer(noFlags(home))],

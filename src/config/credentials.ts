@@ -64,10 +64,9 @@ export class MissingCredentialError extends CliError {
         : `workspace "${workspace}" has no API key and no login was found`,
       {
         exitCode: ExitCode.auth,
-        hint:
-          `pass --api-key <KEY>, set CMDOP_API_KEY, run "cmdop connect key set <KEY>${
-            workspace === undefined ? "" : ` --workspace ${workspace}`
-          }", or run "cmdop login"`,
+        hint: `pass --api-key <KEY>, set CMDOP_API_KEY, run "cmdop connect key set <KEY>${
+          workspace === undefined ? "" : ` --workspace ${workspace}`
+        }", or run "cmdop login"`,
       },
     );
     this.name = "MissingCredentialError";
@@ -129,8 +128,7 @@ export async function resolveCredential(
     const configPath = configFilePath(home, "legacyConfig");
     const outcome = await migrateLegacyApiKey(home);
     if (outcome.status === "migrated") {
-      const source =
-        `legacy cfg.Chat.GrpcAPIKey in ${configPath}, now moved to ` +
+      const source = `legacy cfg.Chat.GrpcAPIKey in ${configPath}, now moved to ` +
         `workspace "${outcome.workspace.name}" in ${workspacesPath}`;
       const { apiKey: credential, workspace } = outcome;
       return { credential, kind: "api_key", source, workspace };
@@ -215,9 +213,7 @@ export async function resolveServer(
     : file.workspaces.find((w) => w.name === file.active);
   const override = nonBlank(workspace?.server);
   if (override) {
-    const source = `server override of workspace "${
-      workspace!.name
-    }" in ${workspacesPath}`;
+    const source = `server override of workspace "${workspace!.name}" in ${workspacesPath}`;
     return { server: override, source };
   }
   const synced = nonBlank(workspace?.synced_server);
@@ -229,9 +225,7 @@ export async function resolveServer(
   }
   const loginServer = nonBlank((await loadLoginTokens(home))?.server);
   if (loginServer) {
-    const source = `login server in ${
-      configFilePath(home, "auth")
-    } (cmdop login)`;
+    const source = `login server in ${configFilePath(home, "auth")} (cmdop login)`;
     return { server: loginServer, source };
   }
   return { server: DEFAULT_SERVER, source: "default server" };

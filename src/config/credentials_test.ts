@@ -13,18 +13,8 @@ import {
 } from "./credentials.ts";
 import { saveLoginTokens } from "./auth_tokens.ts";
 import { writeJsonFile } from "./json_file.ts";
-import {
-  readWorkspaces,
-  WorkspaceNotFoundError,
-  type WorkspacesFile,
-} from "./workspaces.ts";
-import {
-  fakeEnv,
-  makeTempHome,
-  modeOf,
-  readRawJson,
-  writeRaw,
-} from "./_test_helpers.ts";
+import { readWorkspaces, WorkspaceNotFoundError, type WorkspacesFile } from "./workspaces.ts";
+import { fakeEnv, makeTempHome, modeOf, readRawJson, writeRaw } from "./_test_helpers.ts";
 
 interface Setup {
   workspaces?: WorkspacesFile;
@@ -110,9 +100,7 @@ describe("resolveCredential()", () => {
     assert.equal(legacy.credential, "key-legacy");
     assert.equal(
       legacy.source,
-      `legacy cfg.Chat.GrpcAPIKey in ${
-        join(home, "config.json")
-      }, now moved to ` +
+      `legacy cfg.Chat.GrpcAPIKey in ${join(home, "config.json")}, now moved to ` +
         `workspace "default" in ${join(home, "ssh_workspaces.json")}`,
     );
     await writeJsonFile(join(home, "ssh_workspaces.json"), {

@@ -169,8 +169,7 @@ describe("updateJsonFile()", () => {
         called = true;
         return current;
       }, parseWorkspacesFile),
-      (error: unknown) =>
-        error instanceof ConfigFileError && error.path === path,
+      (error: unknown) => error instanceof ConfigFileError && error.path === path,
     );
     assert.equal(called, false);
     assert.equal(await Deno.readTextFile(path), garbage);
@@ -215,9 +214,7 @@ describe("updateJsonFile()", () => {
             "eval",
             "--ext=ts",
             `import { updateJsonFile } from ${JSON.stringify(jsonFileModule)};
-           await updateJsonFile(${
-              JSON.stringify(path)
-            }, async (current?: { ids: number[] }) => {
+           await updateJsonFile(${JSON.stringify(path)}, async (current?: { ids: number[] }) => {
              const ids = current?.ids ?? [];
              await new Promise((resolve) => setTimeout(resolve, 25));
              return { ids: [...ids, ${id}] };

@@ -2,11 +2,7 @@
 
 import { readJsonFile, updateJsonFile } from "./json_file.ts";
 import { configFilePath } from "./paths.ts";
-import {
-  DEFAULT_WORKSPACE_NAME,
-  updateWorkspaces,
-  type Workspace,
-} from "./workspaces.ts";
+import { DEFAULT_WORKSPACE_NAME, updateWorkspaces, type Workspace } from "./workspaces.ts";
 import { expectObject, optionalString } from "./_validate.ts";
 
 /**

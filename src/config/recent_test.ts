@@ -3,12 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  RECENT_LIMIT,
-  recentOrder,
-  sortByRecentUse,
-  touchRecent,
-} from "./recent.ts";
+import { RECENT_LIMIT, recentOrder, sortByRecentUse, touchRecent } from "./recent.ts";
 import { makeTempHome, modeOf, readRawJson } from "./_test_helpers.ts";
 
 const clock = (ms: number) => () => ms;

@@ -49,19 +49,14 @@ export async function upsertWorkspacesFromServer(
   };
   const file = await updateWorkspaces(home, (file) => {
     for (const incoming of remote) {
-      const local = file.workspaces.find((w) =>
-        w.workspace_id === incoming.id
-      ) ??
-        file.workspaces.find((w) =>
-          w.name === incoming.name && w.workspace_id === undefined
-        );
+      const local = file.workspaces.find((w) => w.workspace_id === incoming.id) ??
+        file.workspaces.find((w) => w.name === incoming.name && w.workspace_id === undefined);
       const holder = file.workspaces.find((w) => w.name === incoming.name);
       if (holder && holder !== local) {
         result.conflicts.push({
           name: incoming.name,
           id: incoming.id,
-          reason:
-            `the name "${incoming.name}" is used by another local workspace`,
+          reason: `the name "${incoming.name}" is used by another local workspace`,
         });
         if (local) applyRemote(local, { ...incoming, name: local.name });
         continue;
@@ -81,9 +76,7 @@ export async function upsertWorkspacesFromServer(
     }
     const remoteIds = new Set(remote.map((w) => w.id));
     result.notOnServer = file.workspaces
-      .filter((w) =>
-        w.workspace_id !== undefined && !remoteIds.has(w.workspace_id)
-      )
+      .filter((w) => w.workspace_id !== undefined && !remoteIds.has(w.workspace_id))
       .map((w) => w.name);
     if (file.active === null && remote.length > 0) {
       file.active = file.workspaces.find((w) => w.workspace_id === remote[0].id)

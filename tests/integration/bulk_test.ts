@@ -75,7 +75,17 @@ describe("bulk exec output", () => {
       `while :; do printf "$s"; done | head -c ${SIZE}`;
     const relayBefore = await residentBytes(relay.pid);
     const relayPeak = samplePeakRss(relay.pid);
-    const cli = spawnCli(["connect", "exec", "bulk-box", "--timeout", "300", "--", "sh", "-c", producer], env);
+    const cli = spawnCli([
+      "connect",
+      "exec",
+      "bulk-box",
+      "--timeout",
+      "300",
+      "--",
+      "sh",
+      "-c",
+      producer,
+    ], env);
     const clientPeak = samplePeakRss(cli.pid);
     // Stop reading for a while mid-stream: with working flow control nothing piles up meanwhile.
     let paused = false;
@@ -84,7 +94,10 @@ describe("bulk exec output", () => {
     const pauseAt = async (length: number) => {
       if (paused || length < 20 * MIB) return;
       paused = true;
-      const [relayStart, agentStart] = [await residentBytes(relay.pid), await residentBytes(agent.pid)];
+      const [relayStart, agentStart] = [
+        await residentBytes(relay.pid),
+        await residentBytes(agent.pid),
+      ];
       await new Promise((r) => setTimeout(r, 2_000));
       pauseGrowth = (await residentBytes(relay.pid)) - relayStart;
       agentPauseGrowth = (await residentBytes(agent.pid)) - agentStart;
@@ -104,7 +117,10 @@ describe("bulk exec output", () => {
       `agent grew by ${agentPauseGrowth / MIB} MiB while paused`,
     );
     // Never anywhere near the payload: the rest is garbage-collector slack.
-    assert.ok(relayMax - relayBefore < 96 * MIB, `relay grew by ${(relayMax - relayBefore) / MIB} MiB`);
+    assert.ok(
+      relayMax - relayBefore < 96 * MIB,
+      `relay grew by ${(relayMax - relayBefore) / MIB} MiB`,
+    );
     assert.ok(clientMax < 160 * MIB, `client peaked at ${clientMax / MIB} MiB`);
     await relay.stop();
   });

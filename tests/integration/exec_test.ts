@@ -62,18 +62,34 @@ describe("cmdop connect exec", () => {
   });
 
   it("runs argv directly, without a shell in between", async () => {
-    const r = await runCmdop(["connect", "exec", "db-primary", "--", "echo", "$HOME", "*"], { env });
+    const r = await runCmdop(["connect", "exec", "db-primary", "--", "echo", "$HOME", "*"], {
+      env,
+    });
     assert.equal(r.stdout, "$HOME *\n");
   });
 
   it("prints one JSON envelope with --json", async () => {
     const r = await runCmdop(
-      ["connect", "exec", "db-primary", "--json", "--", "sh", "-c", "printf a; printf b >&2; exit 3"],
+      [
+        "connect",
+        "exec",
+        "db-primary",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        "printf a; printf b >&2; exit 3",
+      ],
       { env },
     );
     assert.equal(r.code, 3);
     const envelope = JSON.parse(r.stdout);
-    assert.deepEqual(Object.keys(envelope).sort(), ["duration_ms", "exit_code", "stderr", "stdout"]);
+    assert.deepEqual(Object.keys(envelope).sort(), [
+      "duration_ms",
+      "exit_code",
+      "stderr",
+      "stdout",
+    ]);
     assert.equal(envelope.stdout, "a");
     assert.equal(envelope.stderr, "b");
     assert.equal(envelope.exit_code, 3);
@@ -150,7 +166,17 @@ describe("cmdop connect exec", () => {
   it("kills the remote process group on timeout and exits 1", async () => {
     const marker = await Deno.makeTempFile();
     const script = `sleep 300 & echo $! > ${marker}; sleep 300`;
-    const r = await runCmdop(["connect", "exec", "web-1", "--timeout", "1", "--", "sh", "-c", script], {
+    const r = await runCmdop([
+      "connect",
+      "exec",
+      "web-1",
+      "--timeout",
+      "1",
+      "--",
+      "sh",
+      "-c",
+      script,
+    ], {
       env,
     });
     assert.equal(r.code, 1);

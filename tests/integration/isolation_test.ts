@@ -20,9 +20,13 @@ describe("workspace isolation", () => {
     await startAgent(relay.url, a.enroll_token, { hostname: "alpha-box" });
     const envA = await clientEnv(relay.url, a.api_key);
     const envB = await clientEnv(relay.url, b.api_key);
-    const listA = JSON.parse((await runCmdop(["connect", "--list", "--json"], { env: envA })).stdout);
+    const listA = JSON.parse(
+      (await runCmdop(["connect", "--list", "--json"], { env: envA })).stdout,
+    );
     assert.equal(listA.length, 1);
-    const listB = JSON.parse((await runCmdop(["connect", "--list", "--json"], { env: envB })).stdout);
+    const listB = JSON.parse(
+      (await runCmdop(["connect", "--list", "--json"], { env: envB })).stdout,
+    );
     assert.deepEqual(listB, []);
     const byName = await runCmdop(["connect", "exec", "alpha-box", "--", "true"], { env: envB });
     assert.equal(byName.code, 1);
@@ -35,7 +39,14 @@ describe("workspace isolation", () => {
   it("refuses a second workspace with the same name", async () => {
     const relay = await startRelay();
     await relay.createWorkspace("gamma");
-    const again = await runCmdop(["relay", "workspace", "create", "gamma", "--data", relay.dataDir]);
+    const again = await runCmdop([
+      "relay",
+      "workspace",
+      "create",
+      "gamma",
+      "--data",
+      relay.dataDir,
+    ]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /workspace "gamma" already exists/);
     await relay.stop();

@@ -4,11 +4,7 @@ import assert from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { AgentService } from "../../gen/cmdop/v1/agent_pb.ts";
-import {
-  SessionInputSchema,
-  SessionKind,
-  SessionService,
-} from "../../gen/cmdop/v1/session_pb.ts";
+import { SessionInputSchema, SessionKind, SessionService } from "../../gen/cmdop/v1/session_pb.ts";
 import { AsyncQueue } from "../../src/lib/async_queue.ts";
 import { createRelayTransport } from "../../src/lib/transport.ts";
 import { killAll, type RelayProcess, startRelay, type Workspace } from "../_harness.ts";
@@ -42,9 +38,13 @@ describe("relay under malformed requests", () => {
   }
 
   it("answers a garbage unary body with a Connect error", async () => {
-    const r = await post("/cmdop.v1.MachineService/ListMachines", new Uint8Array([0xff, 0xff, 0x01]), {
-      "content-type": "application/proto",
-    });
+    const r = await post(
+      "/cmdop.v1.MachineService/ListMachines",
+      new Uint8Array([0xff, 0xff, 0x01]),
+      {
+        "content-type": "application/proto",
+      },
+    );
     // connect-es classifies undecodable bodies as "internal"; what matters is a Connect error.
     assert.equal(r.status, 500);
     assert.match(r.text, /"code":"internal","message":"parse binary: /);

@@ -63,6 +63,10 @@ export const MAX_BRIDGED_WINDOW_BYTES = 16 * 1024 * 1024;
  * const bus = new NatsBus({ nc, watch, presence, instanceId, now: Date.now, log });
  * ```
  */
+/** How often a dial that found no node holding the agent is tried again, and how far apart. */
+const DIAL_RETRIES = 3;
+const DIAL_RETRY_MS = 100;
+
 export class NatsBus implements Bus {
   #options: NatsBusOptions;
   #bridge: BridgeContext;
@@ -212,14 +216,20 @@ export class NatsBus implements Bus {
       }
       return;
     }
-    let reply: Msg;
-    try {
-      reply = await this.#options.nc.request(Subjects.agentDial(machineId), sessionId, {
-        timeout: 5_000,
-      });
-    } catch (error) {
-      // No responders: no node holds the agent, whatever an unexpired lease says.
-      throw new AgentUnreachableError(`machine is offline (${(error as Error).message})`);
+    let reply: Msg | undefined;
+    for (let attempt = 0; !reply; attempt++) {
+      try {
+        reply = await this.#options.nc.request(Subjects.agentDial(machineId), sessionId, {
+          timeout: 5_000,
+        });
+      } catch (error) {
+        // No responders: no node holds the agent, whatever an unexpired lease says — unless the
+        // agent attached elsewhere a moment ago and that node's subscription is still on its way.
+        if (attempt >= DIAL_RETRIES) {
+          throw new AgentUnreachableError(`machine is offline (${(error as Error).message})`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, DIAL_RETRY_MS));
+      }
     }
     if (reply.string() !== "ok") throw new AgentUnreachableError("machine is offline");
   }

@@ -1,12 +1,8 @@
 /** MachineService: the workspace's machine inventory, and unlocking password-protected machines. */
 import { create } from "@bufbuild/protobuf";
-import { type ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter } from "@connectrpc/connect";
 import { type Machine, MachineSchema, MachineService } from "../../../gen/cmdop/v1/machine_pb.ts";
-import {
-  type AccessTokenResolver,
-  authenticateClient,
-  machineForPrincipal,
-} from "../auth.ts";
+import { type AccessTokenResolver, authenticateClient, machineForPrincipal } from "../auth.ts";
 import type { Presence } from "../bus/bus.ts";
 import type { RelayDeps } from "../deps.ts";
 import { unlockMachine } from "../machine_access.ts";
@@ -22,7 +18,9 @@ export function registerMachineService(
     async listMachines(req, ctx) {
       const principal = await authenticateClient(deps, ctx.requestHeader, resolveAccessToken);
       let machines = await deps.store.listMachines(principal.workspaceId);
-      if (principal.kind === "share") machines = machines.filter((m) => m.id === principal.machineId);
+      if (principal.kind === "share") {
+        machines = machines.filter((m) => m.id === principal.machineId);
+      }
       const presence = await deps.bus.presence(machines.map((m) => m.id));
       const workspace = await deps.store.workspaceById(principal.workspaceId);
       const listed = machines.map((m) => toMachineMessage(m, presence.get(m.id)));

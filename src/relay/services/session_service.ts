@@ -3,12 +3,12 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import {
   type OpenSession,
+  type SessionInput,
   SessionInputSchema,
   SessionKind,
   type SessionOutput,
   SessionOutputSchema,
   SessionService,
-  type SessionInput,
 } from "../../../gen/cmdop/v1/session_pb.ts";
 import { newId } from "../../lib/secrets.ts";
 import { authenticateClient, type ClientPrincipal, machineForPrincipal } from "../auth.ts";

@@ -65,7 +65,12 @@ export class SqliteStore implements Store {
 
   insertWorkspace(w: WorkspaceRecord): Promise<void> {
     try {
-      this.#run("INSERT INTO workspaces (id, name, created_ms) VALUES (?, ?, ?)", w.id, w.name, w.createdMs);
+      this.#run(
+        "INSERT INTO workspaces (id, name, created_ms) VALUES (?, ?, ?)",
+        w.id,
+        w.name,
+        w.createdMs,
+      );
     } catch (error) {
       if (String(error).includes("UNIQUE")) {
         return Promise.reject(new ConflictError(`workspace "${w.name}" already exists`));
@@ -218,11 +223,16 @@ export class SqliteStore implements Store {
   }
 
   shareByToken(tokenHash: string): Promise<ShareRecord | undefined> {
-    return Promise.resolve(toShare(this.#get("SELECT * FROM shares WHERE token_hash = ?", tokenHash)));
+    return Promise.resolve(
+      toShare(this.#get("SELECT * FROM shares WHERE token_hash = ?", tokenHash)),
+    );
   }
 
   listShares(workspaceId: string): Promise<ShareRecord[]> {
-    const rows = this.#all("SELECT * FROM shares WHERE workspace_id = ? ORDER BY created_ms", workspaceId);
+    const rows = this.#all(
+      "SELECT * FROM shares WHERE workspace_id = ? ORDER BY created_ms",
+      workspaceId,
+    );
     return Promise.resolve(rows.map((r) => toShare(r)!));
   }
 

@@ -35,7 +35,10 @@ describe("SqliteStore", () => {
     const dir = await Deno.makeTempDir();
     const store = await openSqliteStore(dir);
     const created = await createWorkspace(store, "prod", 1);
-    assert.equal(await store.workspaceIdByApiKey(await hashSecret(created.api_key)), created.workspace_id);
+    assert.equal(
+      await store.workspaceIdByApiKey(await hashSecret(created.api_key)),
+      created.workspace_id,
+    );
     assert.equal(await store.workspaceIdByApiKey(created.api_key), undefined);
     await store.close();
     const raw = await Deno.readFile(join(dir, "relay.db"));

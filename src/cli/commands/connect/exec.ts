@@ -30,12 +30,17 @@ export async function runExec(
   const { conn, machine } = await resolveTarget(ctx, globals, state, options.host);
 
   const started = ctx.now();
-  const session = await openSession(conn, {
-    machineId: machine.id,
-    kind: SessionKind.EXEC,
-    argv: options.argv,
-    timeoutMs,
-  }, passwordSource(ctx, globals, conn, machine), ctx.signal);
+  const session = await openSession(
+    conn,
+    {
+      machineId: machine.id,
+      kind: SessionKind.EXEC,
+      argv: options.argv,
+      timeoutMs,
+    },
+    passwordSource(ctx, globals, conn, machine),
+    ctx.signal,
+  );
   forwardStdin(ctx, session);
 
   const collected = { stdout: [] as Uint8Array[], stderr: [] as Uint8Array[] };
