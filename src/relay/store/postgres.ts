@@ -1,5 +1,5 @@
 /** PostgresStore: the relay cluster's shared state in PostgreSQL (npm `postgres`), migrated at start. */
-import postgres, { type Row, type Sql } from "postgres";
+import postgres, { type Sql } from "postgres";
 import {
   ConflictError,
   type MachineInfo,
@@ -10,6 +10,7 @@ import {
   type WorkspaceRecord,
 } from "./store.ts";
 import { MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS } from "./postgres_schema.ts";
+import { toMachine, toMachineToken, toShare, toWorkspace } from "./rows.ts";
 
 /** Options of {@linkcode openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -188,12 +189,7 @@ export class PostgresStore implements Store {
 
   async machineToken(tokenHash: string): Promise<MachineTokenRecord | undefined> {
     const [row] = await this.#sql`SELECT * FROM machine_tokens WHERE token_hash = ${tokenHash}`;
-    if (!row) return undefined;
-    return {
-      tokenHash: String(row.token_hash),
-      machineId: String(row.machine_id),
-      expiresMs: Number(row.expires_ms),
-    };
+    return toMachineToken(row);
   }
 
   async insertShare(s: ShareRecord): Promise<void> {
@@ -222,40 +218,4 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     await this.#sql.end({ timeout: 5 });
   }
-}
-
-// BIGINT columns arrive as strings (they may exceed 2^53); unix ms never do.
-function toWorkspace(row: Row | undefined): WorkspaceRecord | undefined {
-  if (!row) return undefined;
-  return { id: String(row.id), name: String(row.name), createdMs: Number(row.created_ms) };
-}
-
-function toMachine(row: Row | undefined): MachineRecord | undefined {
-  if (!row) return undefined;
-  return {
-    id: String(row.id),
-    workspaceId: String(row.workspace_id),
-    hostname: String(row.hostname),
-    displayName: String(row.display_name),
-    os: String(row.os),
-    arch: String(row.arch),
-    agentVersion: String(row.agent_version),
-    secretHash: String(row.secret_hash),
-    passwordHash: row.password_hash === null ? null : String(row.password_hash),
-    createdMs: Number(row.created_ms),
-    lastSeenMs: Number(row.last_seen_ms),
-  };
-}
-
-function toShare(row: Row | undefined): ShareRecord | undefined {
-  if (!row) return undefined;
-  return {
-    id: String(row.id),
-    workspaceId: String(row.workspace_id),
-    machineId: String(row.machine_id),
-    tokenHash: String(row.token_hash),
-    createdMs: Number(row.created_ms),
-    expiresMs: Number(row.expires_ms),
-    revokedMs: row.revoked_ms === null ? null : Number(row.revoked_ms),
-  };
 }

@@ -1,6 +1,5 @@
 /** SqliteStore: the embedded relay's state in one SQLite file (node:sqlite, WAL). */
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
-import { join } from "node:path";
+import type { DatabaseSync } from "node:sqlite";
 import {
   ConflictError,
   type MachineInfo,
@@ -10,9 +9,8 @@ import {
   type Store,
   type WorkspaceRecord,
 } from "./store.ts";
-import { SQLITE_MIGRATIONS } from "./sqlite_schema.ts";
-
-type Row = Record<string, SQLInputValue>;
+import { toMachine, toMachineToken, toShare, toWorkspace } from "./rows.ts";
+import { openSqliteDatabase, SqliteStatements } from "./sqlite_db.ts";
 
 /**
  * Opens (creating when missing) `relay.db` in `dataDir` and migrates it.
@@ -23,39 +21,16 @@ type Row = Record<string, SQLInputValue>;
  * ```
  */
 export async function openSqliteStore(dataDir: string): Promise<SqliteStore> {
-  await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const db = new DatabaseSync(join(dataDir, "relay.db"));
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
-  db.exec("PRAGMA busy_timeout = 5000;");
-  migrate(db);
-  return new SqliteStore(db);
-}
-
-function migrate(db: DatabaseSync): void {
-  const current = Number((db.prepare("PRAGMA user_version").get() as Row).user_version);
-  if (current > SQLITE_MIGRATIONS.length) {
-    throw new Error(
-      `relay database schema version ${current} is newer than this cmdop (${SQLITE_MIGRATIONS.length})`,
-    );
-  }
-  for (let version = current; version < SQLITE_MIGRATIONS.length; version++) {
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      db.exec(SQLITE_MIGRATIONS[version]);
-      db.exec(`PRAGMA user_version = ${version + 1}`);
-      db.exec("COMMIT");
-    } catch (error) {
-      db.exec("ROLLBACK");
-      throw error;
-    }
-  }
+  return new SqliteStore(await openSqliteDatabase(dataDir));
 }
 
 export class SqliteStore implements Store {
   #db: DatabaseSync;
+  #sql: SqliteStatements;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
+    this.#sql = new SqliteStatements(db);
   }
 
   /** The underlying database, for stores layered on this one. */
@@ -65,7 +40,7 @@ export class SqliteStore implements Store {
 
   insertWorkspace(w: WorkspaceRecord): Promise<void> {
     try {
-      this.#run(
+      this.#sql.run(
         "INSERT INTO workspaces (id, name, created_ms) VALUES (?, ?, ?)",
         w.id,
         w.name,
@@ -81,20 +56,22 @@ export class SqliteStore implements Store {
   }
 
   workspaceById(id: string): Promise<WorkspaceRecord | undefined> {
-    return Promise.resolve(toWorkspace(this.#get("SELECT * FROM workspaces WHERE id = ?", id)));
+    return Promise.resolve(toWorkspace(this.#sql.get("SELECT * FROM workspaces WHERE id = ?", id)));
   }
 
   workspaceByName(name: string): Promise<WorkspaceRecord | undefined> {
-    return Promise.resolve(toWorkspace(this.#get("SELECT * FROM workspaces WHERE name = ?", name)));
+    return Promise.resolve(
+      toWorkspace(this.#sql.get("SELECT * FROM workspaces WHERE name = ?", name)),
+    );
   }
 
   listWorkspaces(): Promise<WorkspaceRecord[]> {
-    const rows = this.#all("SELECT * FROM workspaces ORDER BY name");
+    const rows = this.#sql.all("SELECT * FROM workspaces ORDER BY name");
     return Promise.resolve(rows.map((r) => toWorkspace(r)!));
   }
 
   insertApiKey(workspaceId: string, keyHash: string, createdMs: number): Promise<void> {
-    this.#run(
+    this.#sql.run(
       "INSERT INTO api_keys (key_hash, workspace_id, created_ms) VALUES (?, ?, ?)",
       keyHash,
       workspaceId,
@@ -104,12 +81,12 @@ export class SqliteStore implements Store {
   }
 
   workspaceIdByApiKey(keyHash: string): Promise<string | undefined> {
-    const row = this.#get("SELECT workspace_id FROM api_keys WHERE key_hash = ?", keyHash);
+    const row = this.#sql.get("SELECT workspace_id FROM api_keys WHERE key_hash = ?", keyHash);
     return Promise.resolve(row ? String(row.workspace_id) : undefined);
   }
 
   insertEnrollToken(workspaceId: string, tokenHash: string, createdMs: number): Promise<void> {
-    this.#run(
+    this.#sql.run(
       "INSERT INTO enroll_tokens (token_hash, workspace_id, created_ms) VALUES (?, ?, ?)",
       tokenHash,
       workspaceId,
@@ -119,12 +96,15 @@ export class SqliteStore implements Store {
   }
 
   workspaceIdByEnrollToken(tokenHash: string): Promise<string | undefined> {
-    const row = this.#get("SELECT workspace_id FROM enroll_tokens WHERE token_hash = ?", tokenHash);
+    const row = this.#sql.get(
+      "SELECT workspace_id FROM enroll_tokens WHERE token_hash = ?",
+      tokenHash,
+    );
     return Promise.resolve(row ? String(row.workspace_id) : undefined);
   }
 
   insertMachine(m: MachineRecord): Promise<void> {
-    this.#run(
+    this.#sql.run(
       `INSERT INTO machines (id, workspace_id, hostname, display_name, os, arch, agent_version,
         secret_hash, password_hash, created_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       m.id,
@@ -143,11 +123,11 @@ export class SqliteStore implements Store {
   }
 
   machineById(id: string): Promise<MachineRecord | undefined> {
-    return Promise.resolve(toMachine(this.#get("SELECT * FROM machines WHERE id = ?", id)));
+    return Promise.resolve(toMachine(this.#sql.get("SELECT * FROM machines WHERE id = ?", id)));
   }
 
   listMachines(workspaceId: string): Promise<MachineRecord[]> {
-    const rows = this.#all(
+    const rows = this.#sql.all(
       "SELECT * FROM machines WHERE workspace_id = ? ORDER BY display_name, hostname",
       workspaceId,
     );
@@ -155,7 +135,7 @@ export class SqliteStore implements Store {
   }
 
   updateMachineInfo(id: string, info: MachineInfo): Promise<void> {
-    this.#run(
+    this.#sql.run(
       `UPDATE machines SET hostname = ?, display_name = ?, os = ?, arch = ?, agent_version = ?
         WHERE id = ?`,
       info.hostname,
@@ -183,12 +163,12 @@ export class SqliteStore implements Store {
   }
 
   setMachinePassword(id: string, passwordHash: string | null): Promise<void> {
-    this.#run("UPDATE machines SET password_hash = ? WHERE id = ?", passwordHash, id);
+    this.#sql.run("UPDATE machines SET password_hash = ? WHERE id = ?", passwordHash, id);
     return Promise.resolve();
   }
 
   insertMachineToken(t: MachineTokenRecord): Promise<void> {
-    this.#run(
+    this.#sql.run(
       "INSERT INTO machine_tokens (token_hash, machine_id, expires_ms) VALUES (?, ?, ?)",
       t.tokenHash,
       t.machineId,
@@ -198,17 +178,13 @@ export class SqliteStore implements Store {
   }
 
   machineToken(tokenHash: string): Promise<MachineTokenRecord | undefined> {
-    const row = this.#get("SELECT * FROM machine_tokens WHERE token_hash = ?", tokenHash);
-    if (!row) return Promise.resolve(undefined);
-    return Promise.resolve({
-      tokenHash: String(row.token_hash),
-      machineId: String(row.machine_id),
-      expiresMs: Number(row.expires_ms),
-    });
+    return Promise.resolve(
+      toMachineToken(this.#sql.get("SELECT * FROM machine_tokens WHERE token_hash = ?", tokenHash)),
+    );
   }
 
   insertShare(s: ShareRecord): Promise<void> {
-    this.#run(
+    this.#sql.run(
       `INSERT INTO shares (id, workspace_id, machine_id, token_hash, created_ms, expires_ms, revoked_ms)
         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       s.id,
@@ -224,12 +200,12 @@ export class SqliteStore implements Store {
 
   shareByToken(tokenHash: string): Promise<ShareRecord | undefined> {
     return Promise.resolve(
-      toShare(this.#get("SELECT * FROM shares WHERE token_hash = ?", tokenHash)),
+      toShare(this.#sql.get("SELECT * FROM shares WHERE token_hash = ?", tokenHash)),
     );
   }
 
   listShares(workspaceId: string): Promise<ShareRecord[]> {
-    const rows = this.#all(
+    const rows = this.#sql.all(
       "SELECT * FROM shares WHERE workspace_id = ? ORDER BY created_ms",
       workspaceId,
     );
@@ -237,61 +213,17 @@ export class SqliteStore implements Store {
   }
 
   revokeShare(workspaceId: string, shareId: string, nowMs: number): Promise<boolean> {
-    const result = this.#db.prepare(
+    const changed = this.#sql.run(
       "UPDATE shares SET revoked_ms = COALESCE(revoked_ms, ?) WHERE workspace_id = ? AND id = ?",
-    ).run(nowMs, workspaceId, shareId);
-    return Promise.resolve(Number(result.changes) > 0);
+      nowMs,
+      workspaceId,
+      shareId,
+    );
+    return Promise.resolve(changed > 0);
   }
 
   close(): Promise<void> {
     this.#db.close();
     return Promise.resolve();
   }
-
-  #run(sql: string, ...params: SQLInputValue[]): void {
-    this.#db.prepare(sql).run(...params);
-  }
-
-  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
-    return this.#db.prepare(sql).get(...params) as Row | undefined;
-  }
-
-  #all(sql: string, ...params: SQLInputValue[]): Row[] {
-    return this.#db.prepare(sql).all(...params) as Row[];
-  }
-}
-
-function toWorkspace(row: Row | undefined): WorkspaceRecord | undefined {
-  if (!row) return undefined;
-  return { id: String(row.id), name: String(row.name), createdMs: Number(row.created_ms) };
-}
-
-function toMachine(row: Row | undefined): MachineRecord | undefined {
-  if (!row) return undefined;
-  return {
-    id: String(row.id),
-    workspaceId: String(row.workspace_id),
-    hostname: String(row.hostname),
-    displayName: String(row.display_name),
-    os: String(row.os),
-    arch: String(row.arch),
-    agentVersion: String(row.agent_version),
-    secretHash: String(row.secret_hash),
-    passwordHash: row.password_hash === null ? null : String(row.password_hash),
-    createdMs: Number(row.created_ms),
-    lastSeenMs: Number(row.last_seen_ms),
-  };
-}
-
-function toShare(row: Row | undefined): ShareRecord | undefined {
-  if (!row) return undefined;
-  return {
-    id: String(row.id),
-    workspaceId: String(row.workspace_id),
-    machineId: String(row.machine_id),
-    tokenHash: String(row.token_hash),
-    createdMs: Number(row.created_ms),
-    expiresMs: Number(row.expires_ms),
-    revokedMs: row.revoked_ms === null ? null : Number(row.revoked_ms),
-  };
 }
