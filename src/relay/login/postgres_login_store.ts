@@ -1,24 +1,21 @@
 /** PostgresLoginStore: login state in the cluster's PostgreSQL database, beside the main store. */
-import type { Row, Sql } from "postgres";
+import type { Sql } from "postgres";
+import { toWorkspace } from "../store/rows.ts";
 import { ConflictError, type WorkspaceRecord } from "../store/store.ts";
 import type {
   DeviceCodeChange,
   DeviceCodeRecord,
-  DeviceCodeStatus,
   LoginStore,
   LoginTokenRecord,
   UserRecord,
 } from "./login_store.ts";
-
-/** Expired device codes are kept this long (so a late poll still reads expired_token), then dropped. */
-const DEVICE_CODE_KEEP_MS = 24 * 60 * 60 * 1000;
-
-const DEVICE_CODE_COLUMNS: Record<keyof DeviceCodeChange, string> = {
-  status: "status",
-  userId: "user_id",
-  lastPollMs: "last_poll_ms",
-  intervalS: "interval_s",
-};
+import {
+  DEVICE_CODE_COLUMNS,
+  DEVICE_CODE_KEEP_MS,
+  toDeviceCode,
+  toLoginToken,
+  toUser,
+} from "./rows.ts";
 
 /**
  * The login tables of PostgreSQL migration 3, on the pool a `PostgresStore` opened.
@@ -71,11 +68,7 @@ export class PostgresLoginStore implements LoginStore {
     const rows = await this.#sql`SELECT w.* FROM workspaces w
       JOIN user_workspaces u ON u.workspace_id = w.id
       WHERE u.user_id = ${userId} ORDER BY w.name`;
-    return rows.map((r) => ({
-      id: String(r.id),
-      name: String(r.name),
-      createdMs: Number(r.created_ms),
-    }));
+    return rows.map((r) => toWorkspace(r)!);
   }
 
   async insertDeviceCode(c: DeviceCodeRecord): Promise<void> {
@@ -134,16 +127,7 @@ export class PostgresLoginStore implements LoginStore {
   async loginToken(tokenHash: string): Promise<LoginTokenRecord | undefined> {
     const [row] = await this.#sql`SELECT t.*, g.user_id, g.revoked_ms FROM login_tokens t
       JOIN login_grants g ON g.id = t.grant_id WHERE t.token_hash = ${tokenHash}`;
-    if (!row) return undefined;
-    return {
-      tokenHash: String(row.token_hash),
-      kind: row.kind === "refresh" ? "refresh" : "access",
-      grantId: String(row.grant_id),
-      userId: String(row.user_id),
-      expiresMs: Number(row.expires_ms),
-      usedMs: row.used_ms === null ? null : Number(row.used_ms),
-      grantRevokedMs: row.revoked_ms === null ? null : Number(row.revoked_ms),
-    };
+    return toLoginToken(row);
   }
 
   async useRefreshToken(tokenHash: string, nowMs: number): Promise<boolean> {
@@ -151,30 +135,4 @@ export class PostgresLoginStore implements LoginStore {
       WHERE token_hash = ${tokenHash} AND kind = 'refresh' AND used_ms IS NULL`;
     return result.count > 0;
   }
-}
-
-// BIGINT columns arrive as strings (they may exceed 2^53); unix ms never do.
-function toUser(row: Row | undefined): UserRecord | undefined {
-  if (!row) return undefined;
-  return {
-    id: String(row.id),
-    email: String(row.email),
-    passwordHash: String(row.password_hash),
-    createdMs: Number(row.created_ms),
-  };
-}
-
-function toDeviceCode(row: Row | undefined): DeviceCodeRecord | undefined {
-  if (!row) return undefined;
-  return {
-    deviceCodeHash: String(row.device_code_hash),
-    userCode: String(row.user_code),
-    clientId: String(row.client_id),
-    createdMs: Number(row.created_ms),
-    expiresMs: Number(row.expires_ms),
-    intervalS: Number(row.interval_s),
-    lastPollMs: row.last_poll_ms === null ? null : Number(row.last_poll_ms),
-    status: String(row.status) as DeviceCodeStatus,
-    userId: row.user_id === null ? null : String(row.user_id),
-  };
 }

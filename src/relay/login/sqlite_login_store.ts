@@ -1,26 +1,22 @@
 /** SqliteLoginStore: login state in the embedded relay's SQLite database, beside the main store. */
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import { toWorkspace } from "../store/rows.ts";
+import { SqliteStatements } from "../store/sqlite_db.ts";
 import { ConflictError, type WorkspaceRecord } from "../store/store.ts";
 import type {
   DeviceCodeChange,
   DeviceCodeRecord,
-  DeviceCodeStatus,
   LoginStore,
   LoginTokenRecord,
   UserRecord,
 } from "./login_store.ts";
-
-type Row = Record<string, SQLInputValue>;
-
-/** Expired device codes are kept this long (so a late poll still reads expired_token), then dropped. */
-const DEVICE_CODE_KEEP_MS = 24 * 60 * 60 * 1000;
-
-const DEVICE_CODE_COLUMNS: Record<keyof DeviceCodeChange, string> = {
-  status: "status",
-  userId: "user_id",
-  lastPollMs: "last_poll_ms",
-  intervalS: "interval_s",
-};
+import {
+  DEVICE_CODE_COLUMNS,
+  DEVICE_CODE_KEEP_MS,
+  toDeviceCode,
+  toLoginToken,
+  toUser,
+} from "./rows.ts";
 
 /**
  * The login tables of migration 2, on the database a `SqliteStore` already opened.
@@ -32,15 +28,15 @@ const DEVICE_CODE_COLUMNS: Record<keyof DeviceCodeChange, string> = {
  * ```
  */
 export class SqliteLoginStore implements LoginStore {
-  #db: DatabaseSync;
+  #sql: SqliteStatements;
 
   constructor(db: DatabaseSync) {
-    this.#db = db;
+    this.#sql = new SqliteStatements(db);
   }
 
   insertUser(user: UserRecord): Promise<void> {
     try {
-      this.#run(
+      this.#sql.run(
         "INSERT INTO users (id, email, password_hash, created_ms) VALUES (?, ?, ?, ?)",
         user.id,
         user.email,
@@ -57,20 +53,20 @@ export class SqliteLoginStore implements LoginStore {
   }
 
   userByEmail(email: string): Promise<UserRecord | undefined> {
-    return Promise.resolve(toUser(this.#get("SELECT * FROM users WHERE email = ?", email)));
+    return Promise.resolve(toUser(this.#sql.get("SELECT * FROM users WHERE email = ?", email)));
   }
 
   userById(id: string): Promise<UserRecord | undefined> {
-    return Promise.resolve(toUser(this.#get("SELECT * FROM users WHERE id = ?", id)));
+    return Promise.resolve(toUser(this.#sql.get("SELECT * FROM users WHERE id = ?", id)));
   }
 
   setUserPassword(userId: string, passwordHash: string): Promise<void> {
-    this.#run("UPDATE users SET password_hash = ? WHERE id = ?", passwordHash, userId);
+    this.#sql.run("UPDATE users SET password_hash = ? WHERE id = ?", passwordHash, userId);
     return Promise.resolve();
   }
 
   grantWorkspace(userId: string, workspaceId: string, nowMs: number): Promise<void> {
-    this.#run(
+    this.#sql.run(
       `INSERT INTO user_workspaces (user_id, workspace_id, created_ms) VALUES (?, ?, ?)
         ON CONFLICT DO NOTHING`,
       userId,
@@ -81,23 +77,20 @@ export class SqliteLoginStore implements LoginStore {
   }
 
   userWorkspaces(userId: string): Promise<WorkspaceRecord[]> {
-    const rows = this.#all(
+    const rows = this.#sql.all(
       `SELECT w.* FROM workspaces w JOIN user_workspaces u ON u.workspace_id = w.id
         WHERE u.user_id = ? ORDER BY w.name`,
       userId,
     );
-    return Promise.resolve(
-      rows.map((r) => ({
-        id: String(r.id),
-        name: String(r.name),
-        createdMs: Number(r.created_ms),
-      })),
-    );
+    return Promise.resolve(rows.map((r) => toWorkspace(r)!));
   }
 
   insertDeviceCode(c: DeviceCodeRecord): Promise<void> {
-    this.#run("DELETE FROM device_codes WHERE expires_ms < ?", c.createdMs - DEVICE_CODE_KEEP_MS);
-    this.#run(
+    this.#sql.run(
+      "DELETE FROM device_codes WHERE expires_ms < ?",
+      c.createdMs - DEVICE_CODE_KEEP_MS,
+    );
+    this.#sql.run(
       `INSERT INTO device_codes (device_code_hash, user_code, client_id, created_ms, expires_ms,
         interval_s, last_poll_ms, status, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       c.deviceCodeHash,
@@ -115,13 +108,13 @@ export class SqliteLoginStore implements LoginStore {
 
   deviceCodeByHash(hash: string): Promise<DeviceCodeRecord | undefined> {
     return Promise.resolve(
-      toDeviceCode(this.#get("SELECT * FROM device_codes WHERE device_code_hash = ?", hash)),
+      toDeviceCode(this.#sql.get("SELECT * FROM device_codes WHERE device_code_hash = ?", hash)),
     );
   }
 
   deviceCodeByUserCode(userCode: string): Promise<DeviceCodeRecord | undefined> {
     return Promise.resolve(
-      toDeviceCode(this.#get("SELECT * FROM device_codes WHERE user_code = ?", userCode)),
+      toDeviceCode(this.#sql.get("SELECT * FROM device_codes WHERE user_code = ?", userCode)),
     );
   }
 
@@ -129,7 +122,7 @@ export class SqliteLoginStore implements LoginStore {
     const entries = Object.entries(change) as [keyof DeviceCodeChange, SQLInputValue][];
     if (entries.length === 0) return Promise.resolve();
     const sets = entries.map(([key]) => `${DEVICE_CODE_COLUMNS[key]} = ?`).join(", ");
-    this.#run(
+    this.#sql.run(
       `UPDATE device_codes SET ${sets} WHERE device_code_hash = ?`,
       ...entries.map(([, value]) => value),
       hash,
@@ -138,14 +131,15 @@ export class SqliteLoginStore implements LoginStore {
   }
 
   consumeDeviceCode(hash: string): Promise<boolean> {
-    const result = this.#db.prepare(
+    const changed = this.#sql.run(
       "UPDATE device_codes SET status = 'consumed' WHERE device_code_hash = ? AND status = 'approved'",
-    ).run(hash);
-    return Promise.resolve(Number(result.changes) > 0);
+      hash,
+    );
+    return Promise.resolve(changed > 0);
   }
 
   insertGrant(id: string, userId: string, createdMs: number): Promise<void> {
-    this.#run(
+    this.#sql.run(
       "INSERT INTO login_grants (id, user_id, created_ms, revoked_ms) VALUES (?, ?, ?, NULL)",
       id,
       userId,
@@ -155,7 +149,7 @@ export class SqliteLoginStore implements LoginStore {
   }
 
   revokeGrant(id: string, nowMs: number): Promise<void> {
-    this.#run(
+    this.#sql.run(
       "UPDATE login_grants SET revoked_ms = COALESCE(revoked_ms, ?) WHERE id = ?",
       nowMs,
       id,
@@ -166,7 +160,7 @@ export class SqliteLoginStore implements LoginStore {
   insertLoginToken(
     t: Omit<LoginTokenRecord, "usedMs" | "grantRevokedMs" | "userId">,
   ): Promise<void> {
-    this.#run(
+    this.#sql.run(
       `INSERT INTO login_tokens (token_hash, kind, grant_id, expires_ms, used_ms)
         VALUES (?, ?, ?, ?, NULL)`,
       t.tokenHash,
@@ -178,65 +172,21 @@ export class SqliteLoginStore implements LoginStore {
   }
 
   loginToken(tokenHash: string): Promise<LoginTokenRecord | undefined> {
-    const row = this.#get(
+    const row = this.#sql.get(
       `SELECT t.*, g.user_id, g.revoked_ms FROM login_tokens t
         JOIN login_grants g ON g.id = t.grant_id WHERE t.token_hash = ?`,
       tokenHash,
     );
-    if (!row) return Promise.resolve(undefined);
-    return Promise.resolve({
-      tokenHash: String(row.token_hash),
-      kind: row.kind === "refresh" ? "refresh" : "access",
-      grantId: String(row.grant_id),
-      userId: String(row.user_id),
-      expiresMs: Number(row.expires_ms),
-      usedMs: row.used_ms === null ? null : Number(row.used_ms),
-      grantRevokedMs: row.revoked_ms === null ? null : Number(row.revoked_ms),
-    });
+    return Promise.resolve(toLoginToken(row));
   }
 
   useRefreshToken(tokenHash: string, nowMs: number): Promise<boolean> {
-    const result = this.#db.prepare(
+    const changed = this.#sql.run(
       `UPDATE login_tokens SET used_ms = ? WHERE token_hash = ? AND kind = 'refresh'
         AND used_ms IS NULL`,
-    ).run(nowMs, tokenHash);
-    return Promise.resolve(Number(result.changes) > 0);
+      nowMs,
+      tokenHash,
+    );
+    return Promise.resolve(changed > 0);
   }
-
-  #run(sql: string, ...params: SQLInputValue[]): void {
-    this.#db.prepare(sql).run(...params);
-  }
-
-  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
-    return this.#db.prepare(sql).get(...params) as Row | undefined;
-  }
-
-  #all(sql: string, ...params: SQLInputValue[]): Row[] {
-    return this.#db.prepare(sql).all(...params) as Row[];
-  }
-}
-
-function toUser(row: Row | undefined): UserRecord | undefined {
-  if (!row) return undefined;
-  return {
-    id: String(row.id),
-    email: String(row.email),
-    passwordHash: String(row.password_hash),
-    createdMs: Number(row.created_ms),
-  };
-}
-
-function toDeviceCode(row: Row | undefined): DeviceCodeRecord | undefined {
-  if (!row) return undefined;
-  return {
-    deviceCodeHash: String(row.device_code_hash),
-    userCode: String(row.user_code),
-    clientId: String(row.client_id),
-    createdMs: Number(row.created_ms),
-    expiresMs: Number(row.expires_ms),
-    intervalS: Number(row.interval_s),
-    lastPollMs: row.last_poll_ms === null ? null : Number(row.last_poll_ms),
-    status: String(row.status) as DeviceCodeStatus,
-    userId: row.user_id === null ? null : String(row.user_id),
-  };
 }
