@@ -42,6 +42,39 @@ function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done
   return { text: () => text, done };
 }
 
+/** A started process's collected output, and how to end it. */
+interface Watched {
+  stderr(): string;
+  /** Waits until stderr matches `pattern`, or fails with `what` and the stderr so far. */
+  waitForStderr(what: string, pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** SIGTERM and wait. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait (a crash). */
+  kill(): Promise<void>;
+}
+
+/** Collects a child's stdout and stderr until it exits; `name` labels its stderr in failures. */
+function watch(child: Deno.ChildProcess, name: string): Watched {
+  const stderr = collect(child.stderr);
+  const stdout = collect(child.stdout);
+  const end = async (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+    await child.status;
+    await Promise.all([stderr.done, stdout.done]);
+  };
+  return {
+    stderr: stderr.text,
+    waitForStderr: (what, pattern, timeoutMs) =>
+      waitFor(what, () => pattern.test(stderr.text()), timeoutMs).catch((error) => {
+        throw new Error(`${error.message}; ${name} stderr:\n${stderr.text()}`);
+      }),
+    stop: () => end("SIGTERM"),
+    kill: () => end("SIGKILL"),
+  };
+}
+
 /** Waits until `predicate(text)` holds for the collected text, or fails after `timeoutMs`. */
 export async function waitFor(
   what: string,
@@ -94,34 +127,16 @@ export async function startRelay(
     dataDir,
     ...(options.extraArgs ?? []),
   ], { env: options.env });
-  const stderr = collect(child.stderr);
-  const stdout = collect(child.stdout);
-  await waitFor("the relay to listen", () => /listening on http/.test(stderr.text()), 20_000)
-    .catch((error) => {
-      throw new Error(`${error.message}; relay stderr:\n${stderr.text()}`);
-    });
-  const url = /listening on (http\S+)/.exec(stderr.text())![1];
-  const wait = async () => {
-    await child.status;
-    await Promise.all([stderr.done, stdout.done]);
-  };
+  const { stderr, waitForStderr, stop, kill } = watch(child, "relay");
+  await waitForStderr("the relay to listen", /listening on http/, 20_000);
+  const url = /listening on (http\S+)/.exec(stderr())![1];
   return {
     url,
     pid: child.pid,
     dataDir,
-    stderr: stderr.text,
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await wait();
-    },
-    async kill() {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-      await wait();
-    },
+    stderr,
+    stop,
+    kill,
     createWorkspace: (name) => createWorkspace(dataDir, name),
   };
 }
@@ -183,35 +198,11 @@ export async function startAgent(
     await writer.write(new TextEncoder().encode(options.password + "\n"));
     await writer.close();
   }
-  const stderr = collect(child.stderr);
-  const stdout = collect(child.stdout);
+  const { stderr, waitForStderr, stop, kill } = watch(child, "agent");
   if (options.waitOnline !== false) {
-    await waitFor("the agent to come online", () => /online as machine/.test(stderr.text()))
-      .catch((error) => {
-        throw new Error(`${error.message}; agent stderr:\n${stderr.text()}`);
-      });
+    await waitForStderr("the agent to come online", /online as machine/);
   }
-  const wait = async () => {
-    await child.status;
-    await Promise.all([stderr.done, stdout.done]);
-  };
-  return {
-    pid: child.pid,
-    stateDir,
-    stderr: stderr.text,
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await wait();
-    },
-    async kill() {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-      await wait();
-    },
-  };
+  return { pid: child.pid, stateDir, stderr, stop, kill };
 }
 
 export interface CmdopResult {
