@@ -3,6 +3,7 @@ import { createConnectRouter } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import type { Bus } from "./bus/bus.ts";
 import { LocalBus } from "./bus/local.ts";
+import { CONTROL_PATH, serveControl } from "./control_stream.ts";
 import type { RelayDeps } from "./deps.ts";
 import { createPasswordLimiters } from "./machine_access.ts";
 import { createRelayRoutes, type LoginHooks } from "./routes.ts";
@@ -102,9 +103,14 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     // The peer address feeds the password limiters; a client cannot choose it.
     const peer = (info.remoteAddr as Deno.NetAddr).hostname ?? "unknown";
     if (handler) {
-      const headers = new Headers(request.headers);
-      headers.set("cmdop-peer", peer);
-      return await handler(new Request(request, { headers }));
+      const withPeer = (req: Request) => {
+        const headers = new Headers(req.headers);
+        headers.set("cmdop-peer", peer);
+        return handler(new Request(req, { headers }));
+      };
+      // Held open by every agent: served without the generic pipeline (see control_stream.ts).
+      if (path === CONTROL_PATH) return await serveControl(deps, request, withPeer);
+      return await withPeer(request);
     }
     if (path === "/healthz") return new Response("ok\n");
     if (path.startsWith("/s/")) return sharePage();

@@ -4,6 +4,7 @@ import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@co
 import {
   type AgentCommand,
   AgentCommandSchema,
+  type AgentHello,
   AgentService,
   type DialFrame,
 } from "../../../gen/cmdop/v1/agent_pb.ts";
@@ -55,46 +56,7 @@ export function registerAgentService(router: ConnectRouter, deps: RelayDeps): vo
       };
     },
 
-    async *control(req, ctx: HandlerContext) {
-      const machine = await authenticateAgent(deps, ctx.requestHeader);
-      const hostname = req.hostname.trim().slice(0, MAX_FIELD) || machine.hostname;
-      await deps.store.updateMachineInfo(machine.id, {
-        hostname,
-        displayName: req.displayName.trim().slice(0, MAX_FIELD) || machine.displayName,
-        os: req.os.slice(0, MAX_FIELD) || machine.os,
-        arch: req.arch.slice(0, MAX_FIELD) || machine.arch,
-        agentVersion: req.agentVersion.slice(0, MAX_FIELD) || machine.agentVersion,
-      });
-      // Commands are tiny and rare; a backlog this deep means the agent stopped reading.
-      const commands = new AsyncQueue<AgentCommand>(1024);
-      const detach = deps.bus.attachAgent(machine.id, { send: (c) => commands.push(c) });
-      const onAbort = () => commands.close();
-      ctx.signal.addEventListener("abort", onAbort);
-      const ping = setInterval(() => {
-        const now = deps.now();
-        deps.bus.heartbeat(machine.id, now);
-        commands.push(
-          create(AgentCommandSchema, { msg: { case: "ping", value: { timeMs: BigInt(now) } } }),
-        );
-      }, HEARTBEAT_INTERVAL_MS);
-      await deps.store.touchMachines([machine.id], deps.now());
-      deps.log(`machine ${machine.id} (${hostname}) online`);
-      try {
-        yield create(AgentCommandSchema, {
-          msg: {
-            case: "welcome",
-            value: { machineId: machine.id, workspaceId: machine.workspaceId },
-          },
-        });
-        yield* commands;
-      } finally {
-        clearInterval(ping);
-        ctx.signal.removeEventListener("abort", onAbort);
-        detach();
-        await deps.store.touchMachines([machine.id], deps.now()).catch(() => {});
-        deps.log(`machine ${machine.id} (${hostname}) offline`);
-      }
-    },
+    control: (req, ctx: HandlerContext) => agentControl(deps, req, ctx),
 
     async *dial(reqs, ctx: HandlerContext) {
       const machine = await authenticateAgent(deps, ctx.requestHeader);
@@ -137,5 +99,67 @@ async function* agentOutputs(frames: AsyncIterator<DialFrame>): AsyncGenerator<S
     const next = await frames.next();
     if (next.done) return;
     if (next.value.output) yield next.value.output;
+  }
+}
+
+/** What the control stream reads of its call: who is calling, and when the call ends. */
+export interface ControlCall {
+  requestHeader: Headers;
+  signal: AbortSignal;
+}
+
+/**
+ * An agent's control stream: authenticates it, records its details, attaches it
+ * to the bus, then yields the welcome and every command (dials, heartbeats)
+ * until the call ends. Served through the Connect router and, for the binary
+ * protocol, by `control_stream.ts` without the generic pipeline.
+ *
+ * @example
+ * ```ts
+ * for await (const command of agentControl(deps, hello, { requestHeader, signal })) send(command);
+ * ```
+ */
+export async function* agentControl(
+  deps: RelayDeps,
+  req: AgentHello,
+  ctx: ControlCall,
+): AsyncGenerator<AgentCommand> {
+  const machine = await authenticateAgent(deps, ctx.requestHeader);
+  const hostname = req.hostname.trim().slice(0, MAX_FIELD) || machine.hostname;
+  await deps.store.updateMachineInfo(machine.id, {
+    hostname,
+    displayName: req.displayName.trim().slice(0, MAX_FIELD) || machine.displayName,
+    os: req.os.slice(0, MAX_FIELD) || machine.os,
+    arch: req.arch.slice(0, MAX_FIELD) || machine.arch,
+    agentVersion: req.agentVersion.slice(0, MAX_FIELD) || machine.agentVersion,
+  });
+  // Commands are tiny and rare; a backlog this deep means the agent stopped reading.
+  const commands = new AsyncQueue<AgentCommand>(1024);
+  const detach = deps.bus.attachAgent(machine.id, { send: (c) => commands.push(c) });
+  const onAbort = () => commands.close();
+  ctx.signal.addEventListener("abort", onAbort);
+  const ping = setInterval(() => {
+    const now = deps.now();
+    deps.bus.heartbeat(machine.id, now);
+    commands.push(
+      create(AgentCommandSchema, { msg: { case: "ping", value: { timeMs: BigInt(now) } } }),
+    );
+  }, HEARTBEAT_INTERVAL_MS);
+  await deps.store.touchMachines([machine.id], deps.now());
+  deps.log(`machine ${machine.id} (${hostname}) online`);
+  try {
+    yield create(AgentCommandSchema, {
+      msg: {
+        case: "welcome",
+        value: { machineId: machine.id, workspaceId: machine.workspaceId },
+      },
+    });
+    yield* commands;
+  } finally {
+    clearInterval(ping);
+    ctx.signal.removeEventListener("abort", onAbort);
+    detach();
+    await deps.store.touchMachines([machine.id], deps.now()).catch(() => {});
+    deps.log(`machine ${machine.id} (${hostname}) offline`);
   }
 }
