@@ -111,10 +111,7 @@ export async function getMachinePassword(
   home: string,
   machine: MachineRef,
 ): Promise<string | undefined> {
-  const file = await readJsonFile(
-    passwordsPath(home),
-    parseMachinePasswordsFile,
-  );
+  const file = await read(home);
   return file?.passwords.find((p) => matches(p, machine))?.password;
 }
 
@@ -131,10 +128,7 @@ export async function findMachinePassword(
   home: string,
   machineId: string,
 ): Promise<string | undefined> {
-  const file = await readJsonFile(
-    passwordsPath(home),
-    parseMachinePasswordsFile,
-  );
+  const file = await read(home);
   return file?.passwords.findLast((p) => p.machine_id === machineId)?.password;
 }
 
@@ -173,10 +167,7 @@ export async function listMachinePasswords(
   home: string,
   workspace?: string,
 ): Promise<MachinePasswordListing[]> {
-  const file = await readJsonFile(
-    passwordsPath(home),
-    parseMachinePasswordsFile,
-  );
+  const file = await read(home);
   return (file?.passwords ?? [])
     .filter((p) => workspace === undefined || p.workspace === workspace)
     .map(({ password: _password, ...listing }) => listing)
@@ -193,6 +184,10 @@ function matches(stored: StoredMachinePassword, machine: MachineRef): boolean {
 
 function passwordsPath(home: string): string {
   return configFilePath(home, "machinePasswords");
+}
+
+function read(home: string): Promise<MachinePasswordsFile | undefined> {
+  return readJsonFile(passwordsPath(home), parseMachinePasswordsFile);
 }
 
 async function update(
