@@ -1,20 +1,18 @@
 /** `make bench`: measures OpenSSH, the local floors and cmdop where it can, prints one table, writes JSON and plots. */
 
 import { parseArgs } from "node:util";
-import { registerCleanup } from "./_cleanup.ts";
+import {
+  type BenchSettings,
+  measureCapacityGroup,
+  measureClusterGroup,
+  measureCmdopGroup,
+} from "./_cmdop_groups.ts";
+import { checkGoals, goalsTable } from "./_goals.ts";
 import { plotLatency, plotThroughput } from "./_plot.ts";
 import { RunLog } from "./_report.ts";
 import { startSshd } from "./_sshd.ts";
 import { machineInfo, RESULTS_DIR, writeResult } from "./_stats.ts";
-import {
-  type CmdopBenchOptions,
-  measureCliList,
-  measureCliStartup,
-  measureCmdopBulk,
-  measureCmdopEcho,
-  measureCmdopExec,
-  startCmdop,
-} from "./cmdop.ts";
+import { type CapacityReport, capacityTable } from "./capacity.ts";
 import { measureDenoEmptyScript, measureDenoVersion, measureLocalPtyEcho } from "./floors.ts";
 import {
   measureSshBulk,
@@ -24,12 +22,13 @@ import {
   opensshVersion,
 } from "./ssh_baseline.ts";
 
-const GROUPS = ["floors", "ssh", "cmdop"] as const;
+const GROUPS = ["floors", "ssh", "cmdop", "capacity", "cluster"] as const;
 type Group = typeof GROUPS[number];
 
 const USAGE =
   `usage: deno run -A bench/main.ts [--quick] [--runs N] [--bulk-bytes N] [--bulk-runs N]
-                                    [--keystrokes N] [--only floors,ssh,cmdop] [--no-plots]`;
+                                    [--keystrokes N] [--agents N] [--no-plots]
+                                    [--only floors,ssh,cmdop,capacity,cluster]`;
 
 /** Sizes of a full run (`make bench`) and of `--quick`, a check that everything works. */
 const DEFAULTS = {
@@ -39,6 +38,8 @@ const DEFAULTS = {
     bulkBytes: 1_000_000_000,
     bulkRuns: 3,
     keystrokes: 500,
+    agents: 10_000,
+    execSeconds: 5,
   },
   quick: {
     runs: 10,
@@ -46,6 +47,8 @@ const DEFAULTS = {
     bulkBytes: 100_000_000,
     bulkRuns: 1,
     keystrokes: 100,
+    agents: 1_000,
+    execSeconds: 2,
   },
 };
 
@@ -58,6 +61,7 @@ async function main(args: string[]): Promise<number> {
       "bulk-bytes": { type: "string" },
       "bulk-runs": { type: "string" },
       keystrokes: { type: "string" },
+      agents: { type: "string" },
       only: { type: "string" },
       "no-plots": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -69,7 +73,7 @@ async function main(args: string[]): Promise<number> {
   }
   const groups = parseGroups(values.only);
   const sizes = values.quick ? DEFAULTS.quick : DEFAULTS.full;
-  const settings = {
+  const settings: BenchSettings = {
     runs: count("runs", values.runs, sizes.runs),
     warmup: sizes.warmup,
     bulkBytes: count("bulk-bytes", values["bulk-bytes"], sizes.bulkBytes),
@@ -121,18 +125,29 @@ async function main(args: string[]): Promise<number> {
       }
     }
   }
-  if (groups.has("cmdop")) await measureCmdop(log, settings);
+  if (groups.has("cmdop")) await measureCmdopGroup(log, settings);
+  let capacity: CapacityReport | undefined;
+  if (groups.has("capacity")) {
+    const agents = count("agents", values.agents, sizes.agents);
+    capacity = await measureCapacityGroup(log, { agents, execSeconds: sizes.execSeconds });
+  }
+  if (groups.has("cluster")) await measureClusterGroup(log, settings);
 
   console.log();
   if (openssh) console.log(`${openssh}\n`);
   console.log(log.summary());
+  if (capacity) console.log(`\n${capacityTable(capacity)}`);
   const measurements = log.sorted();
+  const goals = checkGoals(measurements, capacity);
+  console.log(`\n${goalsTable(goals)}`);
   const { skipped, failed } = log;
   const written = [
     await writeResult("summary", {
       openssh,
       settings,
       measurements,
+      capacity,
+      goals,
       skipped,
       failed,
     }),
@@ -149,48 +164,6 @@ async function main(args: string[]): Promise<number> {
   }
   console.log(`\nwrote ${written.join(", ")}`);
   return log.failed.length > 0 ? 1 : 0;
-}
-
-/** cmdop's figures through the real CLI, relay and agent; a failing figure does not cost the others. */
-async function measureCmdop(
-  log: RunLog,
-  settings: Omit<CmdopBenchOptions, "workDir">,
-) {
-  const workDir = Deno.makeTempDirSync({ prefix: "cmdop-bench-" });
-  const removeWorkDir = registerCleanup(() => Deno.removeSync(workDir, { recursive: true }));
-  const options = { ...settings, workDir };
-  try {
-    await log.measure("cmdop --version", () => measureCliStartup(options));
-    const stack = await log.attempt(
-      "starting cmdop relay and agent",
-      () => startCmdop(options),
-    );
-    if (!stack) {
-      log.skipped.push(
-        "cmdop exec",
-        "cmdop connect --list",
-        "cmdop bulk output",
-        "cmdop keystroke echo",
-      );
-      return;
-    }
-    try {
-      await log.measure("cmdop exec", () => measureCmdopExec(stack, options));
-      await log.measure("cmdop connect --list", () => measureCliList(stack, options));
-      await log.measure(
-        "cmdop bulk output",
-        () => measureCmdopBulk(stack, options),
-      );
-      await log.measure(
-        "cmdop keystroke echo",
-        () => measureCmdopEcho(stack, options),
-      );
-    } finally {
-      await stack.stop();
-    }
-  } finally {
-    removeWorkDir();
-  }
 }
 
 function parseGroups(value: string | undefined): Set<Group> {
