@@ -1,8 +1,9 @@
 /** LoginSession: the `cmdop login` token a run uses, refreshed before it expires or when the relay refuses it. */
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
 import { isAccessTokenExpired, type LoginTokens, parseLoginTokens } from "../config/auth_tokens.ts";
 import { updateJsonFile } from "../config/json_file.ts";
 import { configFilePath } from "../config/paths.ts";
+import { ConnectCode, isConnectError } from "../lib/connect_errors.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import { OAuthError, requestToken, type TokenResponse } from "./oauth_client.ts";
 
@@ -117,7 +118,7 @@ export class LoginSession {
       try {
         return await next(req);
       } catch (error) {
-        if (req.stream || !(error instanceof ConnectError) || error.code !== Code.Unauthenticated) {
+        if (req.stream || !isConnectError(error) || error.code !== ConnectCode.Unauthenticated) {
           throw error;
         }
         if (this.#tokens.access_token === sent) await this.refresh();

@@ -1,21 +1,34 @@
 /** connectRelay: the relay URL, the credential (and where each came from), and typed clients over one transport. */
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
-import { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
-import { SessionService } from "../../gen/cmdop/v1/session_pb.ts";
-import { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
-import { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
-import { createRelayTransport, loadCaFetch } from "../lib/transport.ts";
+import type { CallOptions, Client } from "@connectrpc/connect";
+import type { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
+import type { SessionOutput } from "../../gen/cmdop/v1/session_pb.ts";
+import type { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
+import type { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
+import { proxyConfigured } from "../lib/proxy_env.ts";
+import type { SessionInputInit } from "../lib/wire/session_codec.ts";
 import { CliError } from "./errors.ts";
 import type { CliContext } from "./context.ts";
 import { resolveAccess, type ResolvedAccess } from "./access.ts";
 import type { GlobalOptions, RunState } from "./globals.ts";
 import { LOGIN_AGAIN_HINT, LoginSession } from "./login_session.ts";
 
-export interface RelayConnection extends ResolvedAccess {
+/** The one session call: frames as `create(SessionInputSchema, …)` takes them, frames from the agent back. */
+export interface SessionCalls {
+  session(
+    inputs: AsyncIterable<SessionInputInit>,
+    options?: CallOptions,
+  ): AsyncIterable<SessionOutput>;
+}
+
+/** The clients of one relay connection. */
+export interface RelayClients {
   machines: Client<typeof MachineService>;
-  sessions: Client<typeof SessionService>;
+  sessions: SessionCalls;
   shares: Client<typeof ShareService>;
   workspaces: Client<typeof WorkspaceService>;
+}
+
+export interface RelayConnection extends ResolvedAccess, RelayClients {
   /** Machine tokens earned by passwords during this run, by machine id. */
   machineTokens: Map<string, string>;
   /** The relay's workspace the calls act in, once `listMachines` said (remembered passwords use it). */
@@ -56,28 +69,31 @@ export async function openRelayConnection(
   const headers: Record<string, string> = {};
   if (access.workspaceHint) headers["cmdop-workspace"] = access.workspaceHint;
   const fetch = await relayFetch(ctx);
-  const interceptors: Interceptor[] = [];
-  let bearer: string | undefined = access.credential;
-  if (access.kind === "login_token" && access.login && access.home) {
-    const session = new LoginSession(access.home, access.login, fetch ?? globalThis.fetch, ctx.now);
-    interceptors.push(session.interceptor());
-    bearer = undefined;
-  }
-  const transport = createRelayTransport({
+  const options = {
     baseUrl: access.server,
-    bearer,
+    bearer: access.credential,
     headers,
     fetch,
-    interceptors,
-  });
-  return {
-    ...access,
-    machines: createClient(MachineService, transport),
-    sessions: createClient(SessionService, transport),
-    shares: createClient(ShareService, transport),
-    workspaces: createClient(WorkspaceService, transport),
-    machineTokens: new Map(),
+    interceptors: [],
   };
+  if (access.kind === "login_token" && access.login && access.home) {
+    const session = new LoginSession(access.home, access.login, fetch ?? globalThis.fetch, ctx.now);
+    const { fullRelayClients } = await import("./relay_full.ts");
+    const clients = fullRelayClients({
+      ...options,
+      bearer: undefined,
+      interceptors: [session.interceptor()],
+    });
+    return { ...access, ...clients, machineTokens: new Map() };
+  }
+  // The lean clients speak over their own sockets: not through a proxy, nor a fetch of the caller's.
+  const caCerts = (fetch as { caCerts?: string[] } | undefined)?.caCerts;
+  if (proxyConfigured() || (fetch && !caCerts)) {
+    const { fullRelayClients } = await import("./relay_full.ts");
+    return { ...access, ...fullRelayClients(options), machineTokens: new Map() };
+  }
+  const { leanRelayClients } = await import("./relay_lean.ts");
+  return { ...access, ...leanRelayClients({ ...options, caCerts }), machineTokens: new Map() };
 }
 
 /**
@@ -86,7 +102,9 @@ export async function openRelayConnection(
  */
 export async function relayFetch(ctx: CliContext): Promise<typeof globalThis.fetch | undefined> {
   const caFile = ctx.env("CMDOP_CA_FILE");
-  return caFile ? await loadCaFetch(caFile, "CMDOP_CA_FILE").catch(asCliError) : undefined;
+  if (!caFile) return undefined;
+  const { loadCaFetch } = await import("../lib/transport.ts");
+  return await loadCaFetch(caFile, "CMDOP_CA_FILE").catch(asCliError);
 }
 
 function asCliError(error: Error): never {

@@ -1,5 +1,6 @@
 /** runCli: parses argv, runs the command, and is the only place errors become exit codes. */
-import { Code, ConnectError } from "@connectrpc/connect";
+import type { ConnectError } from "@connectrpc/connect";
+import { ConnectCode as Code, isConnectError } from "../lib/connect_errors.ts";
 import type { CliContext } from "./context.ts";
 import { parseDirectExec } from "./direct_exec.ts";
 import { CliError, ExitCode, ExitRequest } from "./errors.ts";
@@ -47,8 +48,8 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
 export function toCliError(error: unknown, state: RunState = {}): CliError {
   if (error instanceof CliError) return error;
   // Thrown inside a client interceptor (a failed login refresh): Connect wraps it, keep it whole.
-  if (error instanceof ConnectError && error.cause instanceof CliError) return error.cause;
-  if (error instanceof ConnectError) return fromConnectError(error, state);
+  if (isConnectError(error) && error.cause instanceof CliError) return error.cause;
+  if (isConnectError(error)) return fromConnectError(error, state);
   if (error instanceof Error && error.name === "ExitPromptError") {
     return new CliError("cancelled", { exitCode: 130 });
   }

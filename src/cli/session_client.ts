@@ -1,14 +1,13 @@
 /** openSession: a client's end of an exec or terminal session, with credit flow and the password challenge. */
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import {
-  type Exit,
-  type OpenSessionSchema,
-  type Ready,
-  type SessionInput,
-  SessionInputSchema,
-  type SessionOutput,
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type {
+  Exit,
+  OpenSessionSchema,
+  Ready,
+  SessionOutput,
 } from "../../gen/cmdop/v1/session_pb.ts";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectCode, isConnectError } from "../lib/connect_errors.ts";
+import type { SessionInputInit } from "../lib/wire/session_codec.ts";
 import { AsyncQueue } from "../lib/async_queue.ts";
 import { CreditCounter, CreditGate, DEFAULT_WINDOW_BYTES } from "../lib/credit.ts";
 import { CliError, ExitCode } from "./errors.ts";
@@ -49,17 +48,18 @@ export async function openSession(
   signal: AbortSignal,
   windowBytes = DEFAULT_WINDOW_BYTES,
 ): Promise<OpenedSession> {
-  const inputs = new AsyncQueue<SessionInput>();
+  // Frames as `create()` takes them: the lean clients encode them without protobuf-es.
+  const inputs = new AsyncQueue<SessionInputInit>();
   const abort = new AbortController();
   const onAbort = () => abort.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
   const machineId = open.machineId ?? "";
-  inputs.push(create(SessionInputSchema, {
+  inputs.push({
     msg: {
       case: "open",
       value: { ...open, windowBytes, machineToken: conn.machineTokens.get(machineId) ?? "" },
     },
-  }));
+  });
   const frames = conn.sessions.session(inputs, { signal: abort.signal })[Symbol.asyncIterator]();
 
   let ready: Ready | undefined;
@@ -81,7 +81,7 @@ export async function openSession(
         });
       }
       answered = true;
-      inputs.push(create(SessionInputSchema, { msg: { case: "auth", value: { password } } }));
+      inputs.push({ msg: { case: "auth", value: { password } } });
     } else if (msg.case === "granted") {
       conn.machineTokens.set(machineId, msg.value.machineToken);
     } else if (msg.case === "exit") {
@@ -92,8 +92,7 @@ export async function openSession(
 
   const inputGate = new CreditGate(ready.windowBytes || 64 * 1024);
   const counter = new CreditCounter(Math.max(1, windowBytes >> 2));
-  const send = (msg: MessageInitShape<typeof SessionInputSchema>["msg"]) =>
-    inputs.push(create(SessionInputSchema, { msg }));
+  const send = (msg: SessionInputInit["msg"]) => inputs.push({ msg });
   async function* remaining(): AsyncGenerator<SessionOutput> {
     try {
       for (;;) {
@@ -132,7 +131,7 @@ export async function openSession(
  * on the API key or login by the generic Unauthenticated report.
  */
 function wrongPassword(error: unknown): unknown {
-  if (!(error instanceof ConnectError) || error.code !== Code.Unauthenticated) return error;
+  if (!isConnectError(error) || error.code !== ConnectCode.Unauthenticated) return error;
   return new CliError(error.rawMessage, {
     exitCode: ExitCode.auth,
     hint: "check the machine's attach password; change a remembered one with: " +

@@ -1,5 +1,5 @@
 /** Says why the relay could not be reached: the underlying cause of a failed request, and what to do about it. */
-import { ConnectError } from "@connectrpc/connect";
+import { isConnectError } from "../lib/connect_errors.ts";
 import { CliError } from "./errors.ts";
 
 /** Causes are followed this deep at most, so a cyclic chain cannot hang the error path. */
@@ -34,7 +34,7 @@ export function underlyingMessage(error: unknown): string {
   for (let e = error, depth = 0; e && !seen.has(e) && depth < MAX_DEPTH; depth++) {
     seen.add(e);
     // A ConnectError's message carries its code ("[unknown] …"); the raw one is the reason.
-    const text = e instanceof ConnectError
+    const text = isConnectError(e)
       ? e.rawMessage
       : e instanceof Error
       ? e.message
@@ -63,8 +63,8 @@ export function isUnreachable(error: unknown): boolean {
     seen.add(e);
     if (!(e instanceof Error)) return false;
     // Deno names its socket errors by kind ("ConnectionRefused"); a ConnectError's name says nothing.
-    const name = e instanceof ConnectError ? "" : e.name;
-    const message = e instanceof ConnectError ? e.rawMessage : e.message;
+    const name = isConnectError(e) ? "" : e.name;
+    const message = isConnectError(e) ? e.rawMessage : e.message;
     if (NETWORK.test(message) || NETWORK.test(name)) return true;
     e = e.cause;
   }

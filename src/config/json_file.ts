@@ -1,6 +1,6 @@
 /** cmdop's JSON files in CMDOP_HOME: validated reads, atomic 0600 writes, locked read-modify-write. */
 
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "./_path.ts";
 import { CliError } from "../cli/errors.ts";
 import { ShapeError, type Validator } from "./_validate.ts";
 

@@ -1,6 +1,6 @@
 /** Where cmdop keeps its client files: the CMDOP_HOME folder and the file names inside it. */
 
-import { join } from "node:path";
+import { join } from "./_path.ts";
 import { CliError } from "../cli/errors.ts";
 
 /**

@@ -3,6 +3,7 @@ import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createFetchClient, type UniversalClientFn } from "@connectrpc/connect/protocol";
 import { createTransport } from "@connectrpc/connect/protocol-connect";
 import { createHttp1Client } from "./http1_client.ts";
+import { proxyConfigured } from "./proxy_env.ts";
 
 /** Options of {@linkcode createRelayTransport}. */
 export interface RelayTransportOptions {
@@ -81,17 +82,6 @@ function httpClientFor(options: RelayTransportOptions): UniversalClientFn {
   }
   if (caCerts) return createHttp1Client({ caCerts });
   return sharedHttp1Client ??= createHttp1Client();
-}
-
-function proxyConfigured(): boolean {
-  for (const name of ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"]) {
-    try {
-      if (Deno.env.get(name)) return true;
-    } catch {
-      // Not permitted to read it: as good as unset.
-    }
-  }
-  return false;
 }
 
 function http1Fetch(): typeof globalThis.fetch {

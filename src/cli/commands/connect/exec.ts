@@ -1,5 +1,6 @@
 /** `cmdop connect exec <host> -- <cmd...>`: one command, its output streams apart, its exit status. */
-import { OutputStream, SessionKind } from "../../../../gen/cmdop/v1/session_pb.ts";
+// Plain constants: the generated module would load protobuf-es (~20 ms) for two enums.
+import { OUTPUT_STREAM, SESSION_KIND } from "../../../lib/wire/session_codec.ts";
 import type { CliContext } from "../../context.ts";
 import { CliError, ExitRequest } from "../../errors.ts";
 import type { GlobalOptions, RunState } from "../../globals.ts";
@@ -34,7 +35,7 @@ export async function runExec(
     conn,
     {
       machineId: machine.id,
-      kind: SessionKind.EXEC,
+      kind: SESSION_KIND.EXEC,
       argv: options.argv,
       timeoutMs,
     },
@@ -44,9 +45,10 @@ export async function runExec(
   forwardStdin(ctx, session);
 
   const collected = { stdout: [] as Uint8Array[], stderr: [] as Uint8Array[] };
-  const guard = timeoutMs > 0
-    ? setTimeout(() => session.abort(), timeoutMs + CLIENT_GRACE_MS)
-    : undefined;
+  // AbortSignal.timeout rather than setTimeout, whose first call loads Node's timers (~3 ms).
+  const guard = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs + CLIENT_GRACE_MS) : undefined;
+  const onGuard = () => session.abort();
+  guard?.addEventListener("abort", onGuard, { once: true });
   const onInterrupt = () => session.close();
   ctx.signal.addEventListener("abort", onInterrupt, { once: true });
   let exit;
@@ -56,7 +58,7 @@ export async function runExec(
       if (next.done) break;
       const msg = next.value.msg;
       if (msg.case === "output") {
-        const stderr = msg.value.stream === OutputStream.STDERR;
+        const stderr = msg.value.stream === OUTPUT_STREAM.STDERR;
         if (globals.json) (stderr ? collected.stderr : collected.stdout).push(msg.value.data);
         else await (stderr ? ctx.stderr : ctx.stdout).write(msg.value.data);
         session.consumed(msg.value.data.length);
@@ -69,7 +71,7 @@ export async function runExec(
     if (ctx.signal.aborted) throw new ExitRequest(130);
     throw error;
   } finally {
-    clearTimeout(guard);
+    guard?.removeEventListener("abort", onGuard);
     ctx.signal.removeEventListener("abort", onInterrupt);
   }
   if (!exit) {

@@ -1,0 +1,44 @@
+/** The relay clients built on connect-es, for what the lean ones do not cover (login tokens, proxies, every other call). */
+import { create } from "@bufbuild/protobuf";
+import { createClient, type Interceptor } from "@connectrpc/connect";
+import { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
+import { SessionInputSchema, SessionService } from "../../gen/cmdop/v1/session_pb.ts";
+import { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
+import { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
+import { createRelayTransport } from "../lib/transport.ts";
+import type { SessionInputInit } from "../lib/wire/session_codec.ts";
+import type { RelayClients } from "./relay_client.ts";
+
+/** What {@linkcode fullRelayClients} needs to reach the relay. */
+export interface FullClientOptions {
+  baseUrl: string;
+  bearer?: string;
+  headers: Record<string, string>;
+  fetch?: typeof globalThis.fetch;
+  interceptors: Interceptor[];
+}
+
+/**
+ * Typed connect-es clients over one relay transport.
+ *
+ * @example
+ * ```ts
+ * const { shares } = fullRelayClients({ baseUrl, bearer, headers: {}, interceptors: [] });
+ * ```
+ */
+export function fullRelayClients(options: FullClientOptions): RelayClients {
+  const transport = createRelayTransport(options);
+  const sessions = createClient(SessionService, transport);
+  return {
+    machines: createClient(MachineService, transport),
+    sessions: {
+      session: (inputs, callOptions) => sessions.session(asMessages(inputs), callOptions),
+    },
+    shares: createClient(ShareService, transport),
+    workspaces: createClient(WorkspaceService, transport),
+  };
+}
+
+async function* asMessages(inputs: AsyncIterable<SessionInputInit>) {
+  for await (const input of inputs) yield create(SessionInputSchema, input);
+}

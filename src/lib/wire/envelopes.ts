@@ -1,0 +1,81 @@
+/** Connect envelopes (flags byte, 32-bit length, message) split out of a byte stream with as few copies as possible. */
+
+/** One enveloped message; `flags & 2` marks the end-of-stream message. */
+export interface Envelope {
+  flags: number;
+  data: Uint8Array;
+}
+
+/**
+ * Splits a byte stream into envelopes. A message that arrived in one piece is
+ * handed on as a view of it; one spread over several pieces is joined once.
+ *
+ * @example
+ * ```ts
+ * for await (const { flags, data } of splitEnvelopes(response.body)) handle(flags, data);
+ * ```
+ */
+export async function* splitEnvelopes(pieces: AsyncIterable<Uint8Array>): AsyncGenerator<Envelope> {
+  let queue: Uint8Array[] = [];
+  let queued = 0;
+  for await (const piece of pieces) {
+    if (piece.length === 0) continue;
+    queue.push(piece);
+    queued += piece.length;
+    for (;;) {
+      if (queued < 5) break;
+      const head = queue[0].length >= 5 ? queue[0] : take(queue, 5, false);
+      const length = new DataView(head.buffer, head.byteOffset).getUint32(1);
+      if (queued < 5 + length) break;
+      const flags = head[0];
+      const envelope = take(queue, 5 + length, true);
+      queued -= 5 + length;
+      queue = queue.filter((p) => p.length > 0);
+      yield { flags, data: envelope.subarray(5) };
+    }
+  }
+  if (queued > 0) throw new Error("protocol error: incomplete envelope");
+}
+
+/** The first `n` queued bytes (consumed when `consume`), a view when they sit in one piece. */
+function take(queue: Uint8Array[], n: number, consume: boolean): Uint8Array {
+  if (queue[0].length >= n) {
+    const view = queue[0].subarray(0, n);
+    if (consume) queue[0] = queue[0].subarray(n);
+    return view;
+  }
+  const out = new Uint8Array(n);
+  let filled = 0;
+  for (let i = 0; filled < n; i++) {
+    const part = queue[i].subarray(0, n - filled);
+    out.set(part, filled);
+    filled += part.length;
+    if (consume) queue[i] = queue[i].subarray(part.length);
+  }
+  return out;
+}
+
+/**
+ * A whole body as one array (a view when it came in one piece).
+ *
+ * @example
+ * ```ts
+ * const bytes = await joinPieces(response.body);
+ * ```
+ */
+export async function joinPieces(pieces: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const piece of pieces) {
+    parts.push(piece);
+    size += piece.length;
+  }
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}

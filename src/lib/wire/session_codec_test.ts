@@ -1,0 +1,138 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  ListMachinesRequestSchema,
+  ListMachinesResponseSchema,
+} from "../../../gen/cmdop/v1/machine_pb.ts";
+import {
+  OutputStream,
+  SessionInputSchema,
+  SessionKind,
+  SessionOutputSchema,
+} from "../../../gen/cmdop/v1/session_pb.ts";
+import {
+  decodeListMachinesResponse,
+  decodeSessionOutput,
+  encodeListMachinesRequest,
+  encodeSessionInput,
+  OUTPUT_STREAM,
+  SESSION_KIND,
+  type SessionInputInit,
+} from "./session_codec.ts";
+
+const big = new Uint8Array(100_000).map((_, i) => i % 251);
+const machine = {
+  id: "9b128987-d9b6-4c6b-9a1c-2a206ec0bb20",
+  hostname: "web-1",
+  displayName: "Web one",
+  online: true,
+  lastHeartbeatMs: 1_764_000_000_123n,
+  os: "linux",
+  arch: "x86_64",
+  hasPassword: true,
+  createdMs: -5n,
+  agentVersion: "0.1.0",
+};
+
+const INPUTS: SessionInputInit[] = [
+  {
+    msg: {
+      case: "open",
+      value: {
+        machineId: machine.id,
+        kind: SessionKind.EXEC,
+        argv: ["sh", "-c", "echo é; exit 3", ""],
+        timeoutMs: 30_000,
+        windowBytes: 4 << 20,
+        machineToken: "cmt_x",
+        env: { TERM: "xterm", EMPTY: "" },
+        rows: 24,
+        cols: 80,
+        term: "xterm-256color",
+      },
+    },
+  },
+  { msg: { case: "open", value: {} } },
+  { msg: { case: "data", value: new Uint8Array(0) } },
+  { msg: { case: "data", value: big } },
+  { msg: { case: "resize", value: { rows: 50, cols: 0 } } },
+  { msg: { case: "credit", value: 0 } },
+  { msg: { case: "credit", value: 4_294_967_295 } },
+  { msg: { case: "close", value: {} } },
+  { msg: { case: "auth", value: { password: "hunter2" } } },
+  {},
+];
+
+const OUTPUTS = [
+  { msg: { case: "ready" as const, value: { sessionId: "s1", windowBytes: 1 << 20, machine } } },
+  { msg: { case: "ready" as const, value: {} } },
+  { msg: { case: "output" as const, value: { stream: 2, data: big } } },
+  { msg: { case: "output" as const, value: { stream: 1, data: new Uint8Array(0) } } },
+  {
+    msg: {
+      case: "exit" as const,
+      value: { code: -1, signal: "SIGKILL", timedOut: true, error: "x" },
+    },
+  },
+  { msg: { case: "exit" as const, value: { code: 0 } } },
+  { msg: { case: "credit" as const, value: 7 } },
+  { msg: { case: "challenge" as const, value: { machineId: "m", reason: "password" } } },
+  { msg: { case: "granted" as const, value: { machineToken: "cmt_y", expiresMs: 86_400_000n } } },
+  {},
+];
+
+describe("session codec", () => {
+  it("encodes session frames as protobuf-es does", () => {
+    for (const input of INPUTS) {
+      const ours = encodeSessionInput(input);
+      assert.deepEqual(fromBinary(SessionInputSchema, ours), create(SessionInputSchema, input));
+      assert.deepEqual(ours, toBinary(SessionInputSchema, create(SessionInputSchema, input)));
+    }
+  });
+
+  it("leaves room for an envelope header in front", () => {
+    const framed = encodeSessionInput(INPUTS[6], 5);
+    assert.deepEqual(framed.subarray(5), encodeSessionInput(INPUTS[6]));
+  });
+
+  it("decodes relay frames into the objects protobuf-es makes", () => {
+    for (const output of OUTPUTS) {
+      const bytes = toBinary(SessionOutputSchema, create(SessionOutputSchema, output));
+      assert.deepEqual(decodeSessionOutput(bytes), fromBinary(SessionOutputSchema, bytes));
+    }
+  });
+
+  it("reads and writes the machine list", () => {
+    for (const onlineOnly of [true, false]) {
+      const init = { onlineOnly };
+      assert.deepEqual(
+        encodeListMachinesRequest(init),
+        toBinary(ListMachinesRequestSchema, create(ListMachinesRequestSchema, init)),
+      );
+    }
+    const listed = create(ListMachinesResponseSchema, {
+      machines: [machine, { id: "x" }],
+      workspaceId: "w",
+      workspaceName: "prod",
+    });
+    const bytes = toBinary(ListMachinesResponseSchema, listed);
+    assert.deepEqual(
+      decodeListMachinesResponse(bytes),
+      fromBinary(ListMachinesResponseSchema, bytes),
+    );
+  });
+
+  it("knows the enum values of the generated module", () => {
+    assert.deepEqual(SESSION_KIND, { EXEC: SessionKind.EXEC, PTY: SessionKind.PTY });
+    assert.deepEqual(OUTPUT_STREAM, { STDOUT: OutputStream.STDOUT, STDERR: OutputStream.STDERR });
+  });
+
+  it("skips fields it does not know", () => {
+    // Field 15 (varint) and field 16 (bytes) in front of an exit frame.
+    const unknown = new Uint8Array([0x78, 0x05, 0x82, 0x01, 0x01, 0x00]);
+    const exit = toBinary(SessionOutputSchema, create(SessionOutputSchema, OUTPUTS[5]));
+    const frame = decodeSessionOutput(new Uint8Array([...unknown, ...exit]));
+    assert.equal(frame.msg.case, "exit");
+  });
+});
