@@ -76,5 +76,9 @@ export class CreditCounter {
   }
 }
 
-/** Default output window per session: large enough for loopback line rate. */
+/**
+ * Default output window per session: large enough for loopback line rate.
+ * Measured here, 1 GB through exec: 1 MiB 4.0-5.2 s, 4 MiB 3.6-3.8 s, 16 MiB
+ * ~4.0 s (more bytes in flight only add memory and GC work on every hop).
+ */
 export const DEFAULT_WINDOW_BYTES = 4 * 1024 * 1024;
