@@ -2,7 +2,7 @@
 import { OutputStream } from "../../gen/cmdop/v1/session_pb.ts";
 import { CreditGate, DEFAULT_WINDOW_BYTES } from "../lib/credit.ts";
 import { INPUT_WINDOW_BYTES, outputFrame, type SessionChannel, signalExitCode } from "./channel.ts";
-import { coalescedChunks } from "./coalesce.ts";
+import { creditedFrames } from "./coalesce.ts";
 
 /** How long output may keep flowing after the command exits (a background child holding the pipe). */
 const DRAIN_AFTER_EXIT_MS = 2_000;
@@ -106,8 +106,7 @@ async function pump(
   channel: SessionChannel,
 ): Promise<void> {
   try {
-    for await (const chunk of coalescedChunks(stream)) {
-      if (!(await gate.take(chunk.length))) return;
+    for await (const chunk of creditedFrames(stream, gate)) {
       if (!channel.send(outputFrame({ case: "output", value: { stream: which, data: chunk } }))) {
         return;
       }

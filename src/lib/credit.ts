@@ -45,6 +45,13 @@ export class CreditGate {
     return true;
   }
 
+  /** Takes `bytes` only if that much credit is left now; never waits, never overshoots. */
+  tryTake(bytes: number): boolean {
+    if (this.#closed || this.#available < bytes) return false;
+    this.#available -= bytes;
+    return true;
+  }
+
   /** Releases every waiting sender; later takes return false. */
   close(): void {
     this.#closed = true;
