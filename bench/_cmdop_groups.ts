@@ -12,6 +12,7 @@ import {
   measureCmdopExec,
   startCmdop,
 } from "./cmdop.ts";
+import { measureStartupVariants } from "./startup.ts";
 
 /** The sizes every group gets from the command line. */
 export type BenchSettings = Omit<CmdopBenchOptions, "workDir">;
@@ -55,6 +56,7 @@ export function measureCmdopGroup(log: RunLog, settings: BenchSettings): Promise
       await log.measure("cmdop connect --list", () => measureCliList(stack, options));
       await log.measure("cmdop bulk output", () => measureCmdopBulk(stack, options));
       await log.measure("cmdop keystroke echo", () => measureCmdopEcho(stack, options));
+      await log.measure("cmdop start-up variants", () => measureStartupVariants(stack, options));
     } finally {
       await stack.stop();
     }
