@@ -218,6 +218,11 @@ function settle(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** A number with `digits` decimals; "-" for one that was not measured (NaN, JSON null). */
+function fixed(value: number | null | undefined, digits: number): string {
+  return typeof value === "number" && Number.isFinite(value) ? value.toFixed(digits) : "-";
+}
+
 /**
  * The capacity figures as a table, with the goals they are held to.
  *
@@ -250,9 +255,9 @@ export function capacityTable(r: CapacityReport): string {
       `execs/s, ${t.clients} client${t.clients > 1 ? "s" : ""}, ${t.target} agent${
         t.target === "real" ? "" : "s"
       }`,
-      `${t.execsPerSecond.toFixed(0)}/s`,
-      `p50 ${t.latencyMs.p50.toFixed(1)} ms, p99 ${
-        t.latencyMs.p99.toFixed(1)
+      `${fixed(t.execsPerSecond, 0)}/s`,
+      `p50 ${fixed(t.latencyMs.p50, 1)} ms, p99 ${
+        fixed(t.latencyMs.p99, 1)
       } ms, ${t.failures} failed`,
     ]),
   ];
