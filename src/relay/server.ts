@@ -1,10 +1,10 @@
 /** startRelay: the relay's Connect services on Deno.serve, plus its few plain HTTP pages. */
 import { createConnectRouter } from "@connectrpc/connect";
-import { createFetchHandler } from "@connectrpc/connect/protocol";
 import type { Bus } from "./bus/bus.ts";
 import { LocalBus } from "./bus/local.ts";
 import { CONTROL_PATH, serveControl } from "./control_stream.ts";
 import type { RelayDeps } from "./deps.ts";
+import { serveUniversal } from "./fetch_adapter.ts";
 import { createPasswordLimiters } from "./machine_access.ts";
 import { createRelayRoutes, type LoginHooks } from "./routes.ts";
 import type { Store } from "./store/store.ts";
@@ -79,9 +79,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   const login = typeof options.login === "function" ? options.login(deps) : options.login;
   const router = createConnectRouter();
   createRelayRoutes(deps, login)(router);
-  const handlers = new Map(
-    router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]),
-  );
+  const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
 
   const server = Deno.serve({
     hostname: options.hostname,
@@ -106,7 +104,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       const withPeer = (req: Request) => {
         const headers = new Headers(req.headers);
         headers.set("cmdop-peer", peer);
-        return handler(new Request(req, { headers }));
+        return serveUniversal(handler, req, headers);
       };
       // Held open by every agent: served without the generic pipeline (see control_stream.ts).
       if (path === CONTROL_PATH) return await serveControl(deps, request, withPeer);
