@@ -19,6 +19,8 @@ export interface ExecLoadResult {
   seconds: number;
   execs: number;
   failures: number;
+  /** What the first failure said. */
+  firstFailure?: string;
   execsPerSecond: number;
   latencyMs: { p50: number; p90: number; p99: number };
 }
@@ -51,6 +53,7 @@ async function main() {
   const argv = values.argv.split(" ");
   const latencies: number[] = [];
   let failures = 0;
+  let firstFailure: string | undefined;
   let turn = 0;
   const once = async () => {
     const machineId = machines[turn++ % machines.length];
@@ -91,6 +94,7 @@ async function main() {
     seconds: elapsed,
     execs: latencies.length,
     failures,
+    firstFailure,
     execsPerSecond: latencies.length / elapsed,
     latencyMs: { p50: at(0.5), p90: at(0.9), p99: at(0.99) },
   };

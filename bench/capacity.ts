@@ -97,6 +97,12 @@ export async function measureCapacity(options: CapacityOptions): Promise<Capacit
           options.execSeconds,
         );
         execThroughput.push({ target, ...result });
+        if (result.failures > 0) {
+          console.error(
+            `exec load (${target}, ${clients} clients): ${result.failures} failed: ${result.firstFailure}; ` +
+              `agent log: ${agent.stderr().slice(-600)}; relay log: ${relay.stderr().slice(-1500)}`,
+          );
+        }
       }
     }
     await agent.stop();
