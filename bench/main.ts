@@ -11,7 +11,7 @@ import { checkGoals, goalsTable } from "./_goals.ts";
 import { plotLatency, plotThroughput } from "./_plot.ts";
 import { RunLog } from "./_report.ts";
 import { startSshd } from "./_sshd.ts";
-import { machineInfo, RESULTS_DIR, writeResult } from "./_stats.ts";
+import { machineInfo, type Measurement, RESULTS_DIR, writeResult } from "./_stats.ts";
 import { type CapacityReport, capacityTable } from "./capacity.ts";
 import { measureDenoEmptyScript, measureDenoVersion, measureLocalPtyEcho } from "./floors.ts";
 import {
@@ -154,9 +154,15 @@ async function main(args: string[]): Promise<number> {
   ];
   if (!values["no-plots"]) {
     const latency = resultPath("latency.png");
+    const startup = resultPath("startup.png");
     const throughput = resultPath("throughput.png");
     await log.attempt("plots", async () => {
-      if (await plotLatency(measurements, latency)) written.push(latency);
+      // Start-up variants get a plot of their own, next to the floors they compare with.
+      const isVariant = (m: Measurement) => m.details?.variant !== undefined;
+      const main = measurements.filter((m) => !isVariant(m));
+      if (await plotLatency(main, latency)) written.push(latency);
+      const variants = measurements.filter((m) => isVariant(m) || m.tool === "deno");
+      if (variants.some(isVariant) && await plotLatency(variants, startup)) written.push(startup);
       if (await plotThroughput(measurements, throughput)) {
         written.push(throughput);
       }
