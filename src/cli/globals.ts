@@ -26,4 +26,6 @@ export interface RunState {
   credentialSource?: string;
   /** What to do when that credential is refused (e.g. run `cmdop login` again). */
   credentialHint?: string;
+  /** Help, version and usage text commander wrote; awaited before the process exits. */
+  pendingOutput?: Promise<void>[];
 }

@@ -22,8 +22,9 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({
-      writeOut: (text) => void ctx.stdout.write(text),
-      writeErr: (text) => void ctx.stderr.write(text),
+      // Commander writes synchronously; the writes are kept so runCli can finish them before exit.
+      writeOut: (text) => void (state.pendingOutput ??= []).push(ctx.stdout.write(text)),
+      writeErr: (text) => void (state.pendingOutput ??= []).push(ctx.stderr.write(text)),
     });
 
   const relay = program.command("relay").description("Run and administer a relay");

@@ -41,6 +41,9 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
     const cliError = toCliError(error, state);
     await report(ctx, cliError, json);
     return cliError.exitCode;
+  } finally {
+    // Help text piped into a slow reader must not be cut short by the exit that follows.
+    await Promise.allSettled(state.pendingOutput ?? []);
   }
 }
 
