@@ -106,6 +106,13 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
       const { runAttach } = await import("./commands/connect/attach.ts");
       await runAttach(ctx, globalsOf(command), state, { host });
     });
+  program.command("completions")
+    .description("Print a shell completion script: bash, zsh or fish")
+    .argument("<shell>", "bash, zsh or fish")
+    .action(async (shell) => {
+      const { runCompletions } = await import("./commands/completions.ts");
+      await runCompletions(ctx, program, shell);
+    });
   return program;
 }
 
