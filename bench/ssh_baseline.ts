@@ -32,15 +32,21 @@ export async function measureSshExec(
     ...server.sshArgs(["-o", "ControlMaster=no", "-o", "ControlPath=none"]),
     "true",
   ];
-  const samples = await repeat(
-    options.runs,
-    options.warmup,
-    () => timeCommand(SSH, args),
-  );
+  return await timeSsh(args, "exec.new", "exec true, new connection", options);
+}
+
+/** Times `ssh args` over the runs, as one latency measurement. */
+async function timeSsh(
+  args: string[],
+  metric: string,
+  label: string,
+  options: RunOptions,
+): Promise<Measurement> {
+  const samples = await repeat(options.runs, options.warmup, () => timeCommand(SSH, args));
   return {
     tool: "ssh",
-    metric: "exec.new",
-    label: "exec true, new connection",
+    metric,
+    label,
     stats: summarizeLatency(samples),
     details: { command: ["ssh", ...args], samplesMs: samples },
   };
@@ -66,18 +72,7 @@ export async function measureSshExecControlMaster(
       ...server.sshArgs(["-S", socket, "-o", "ControlMaster=no"]),
       "true",
     ];
-    const samples = await repeat(
-      options.runs,
-      options.warmup,
-      () => timeCommand(SSH, args),
-    );
-    return {
-      tool: "ssh",
-      metric: "exec.reused",
-      label: "exec true, ControlMaster",
-      stats: summarizeLatency(samples),
-      details: { command: ["ssh", ...args], samplesMs: samples },
-    };
+    return await timeSsh(args, "exec.reused", "exec true, ControlMaster", options);
   } finally {
     await master.stop();
   }
