@@ -38,9 +38,11 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     .option("--node-id <id>", "this node's name in a cluster (default: hostname-pid)")
     .option("--tls-cert <file>", "PEM certificate chain: serve HTTPS")
     .option("--tls-key <file>", "PEM private key of --tls-cert")
+    .addOption(logFormatOption())
     .action(async (opts) => {
       const { runServe } = await import("./commands/relay/serve.ts");
       await runServe(ctx, {
+        logFormat: opts.logFormat as "text" | "json",
         listen: opts.listen,
         data: opts.data,
         publicUrl: opts.publicUrl,
@@ -80,9 +82,11 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     .option("--hostname <name>", "hostname to register (default: this machine's)")
     .option("--display-name <name>", "friendly name shown in lists")
     .option("--password-stdin", "read an attach password from stdin and register it")
+    .addOption(logFormatOption())
     .action(async (opts) => {
       const { runAgentCommand } = await import("./commands/agent/run.ts");
       await runAgentCommand(ctx, {
+        logFormat: opts.logFormat as "text" | "json",
         server: opts.server,
         caFile: opts.caFile,
         enrollToken: opts.enrollToken,
@@ -134,4 +138,11 @@ export function withGlobalFlags<C extends Command<unknown[], Record<string, unkn
 /** The global options as seen from any subcommand. */
 export function globalsOf(command: { optsWithGlobals(): Record<string, unknown> }): GlobalOptions {
   return toGlobalOptions(command.optsWithGlobals());
+}
+
+/** `--log-format text|json` of the long-running commands (relay serve, agent run). */
+function logFormatOption() {
+  return new Option("--log-format <format>", "log lines on stderr: text, or one JSON object each")
+    .choices(["text", "json"] as const)
+    .default("text" as const);
 }

@@ -20,6 +20,8 @@ const encoder = new TextEncoder();
  * generator and a ReadableStream, and writes the same frames: one envelope per
  * command, then the end-of-stream message.
  *
+ * `onEnd` hears once how a stream it served ended (the router reports the others).
+ *
  * @example
  * ```ts
  * return await serveControl(deps, request, (req) => routerHandler(req));
@@ -29,6 +31,7 @@ export async function serveControl(
   deps: RelayDeps,
   request: Request,
   fallback: (request: Request) => Promise<Response>,
+  onEnd: (error?: unknown) => void = () => {},
 ): Promise<Response> {
   const h = request.headers;
   if (
@@ -45,9 +48,15 @@ export async function serveControl(
   const onGone = () => call.abort(request.signal.reason);
   request.signal.addEventListener("abort", onGone, { once: true });
   const commands = agentControl(deps, hello, { requestHeader: h, signal: call.signal });
+  let failure: unknown;
+  let reported = false;
   const finish = () => {
     request.signal.removeEventListener("abort", onGone);
     call.abort();
+    if (!reported) {
+      reported = true;
+      onEnd(failure);
+    }
   };
   // Like Connect's handler, answer once the first frame (or the error) is known.
   let first: Uint8Array | undefined;
@@ -58,6 +67,7 @@ export async function serveControl(
     first = ended ? endOfStream() : envelope(0, toBinary(AgentCommandSchema, next.value!));
   } catch (error) {
     ended = true;
+    failure = error;
     first = endOfStream(error);
   }
   if (ended) finish();
@@ -77,6 +87,7 @@ export async function serveControl(
         }
         controller.enqueue(endOfStream());
       } catch (error) {
+        failure = error;
         controller.enqueue(endOfStream(error));
       }
       finish();

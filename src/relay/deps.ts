@@ -1,4 +1,5 @@
 /** RelayDeps: what the relay's services are built from. */
+import type { Logger } from "../lib/log.ts";
 import type { Bus } from "./bus/bus.ts";
 import type { PasswordLimiters } from "./machine_access.ts";
 import type { Store } from "./store/store.ts";
@@ -12,5 +13,5 @@ export interface RelayDeps {
   publicUrl: string;
   passwordLimiters: PasswordLimiters;
   /** One line of operator-facing log. */
-  log(message: string): void;
+  log: Logger;
 }

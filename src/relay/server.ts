@@ -6,6 +6,11 @@ import { CONTROL_PATH, serveControl } from "./control_stream.ts";
 import type { RelayDeps } from "./deps.ts";
 import { serveUniversal } from "./fetch_adapter.ts";
 import { createPasswordLimiters } from "./machine_access.ts";
+import type { Logger } from "../lib/log.ts";
+import { observePage } from "./observe/endpoints.ts";
+import { instrumentBus, instrumentStore } from "./observe/instrument.ts";
+import { createRelayMetrics, type RelayMetrics } from "./observe/metrics.ts";
+import { createCallRecorder, createRpcObserver } from "./observe/rpc_observer.ts";
 import { createRelayRoutes, type LoginHooks } from "./routes.ts";
 import type { Store } from "./store/store.ts";
 
@@ -20,7 +25,7 @@ export interface RelayOptions {
   /** The URL printed in share links; defaults to the listening address. */
   publicUrl?: string;
   now?: () => number;
-  log?: (message: string) => void;
+  log?: Logger;
   /**
    * Extra routes (login pages) and the access-token resolver that comes with them; or a
    * function building them from the relay's deps (clock, public URL, log).
@@ -44,6 +49,8 @@ export interface RelayServer {
   /** `http://HOST:PORT` (or `https://`) it listens on. */
   url: string;
   deps: RelayDeps;
+  /** What `/metrics` exports. */
+  metrics: RelayMetrics;
   /** Stops accepting, ends open streams, closes the store. */
   close(): Promise<void>;
   /** Resolves when the server has stopped. */
@@ -62,12 +69,15 @@ export interface RelayServer {
 export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => {});
-  const bus = options.bus ?? new LocalBus({ now });
+  const agentBus = options.bus ?? new LocalBus({ now });
+  const metrics = createRelayMetrics({ agentsOnline: () => agentBus.connectedAgents });
+  const bus = instrumentBus(agentBus, metrics);
+  const store = instrumentStore(options.store, metrics);
   const abort = new AbortController();
   let url = "";
   const listening = Promise.withResolvers<void>();
   const deps: RelayDeps = {
-    store: options.store,
+    store,
     bus,
     now,
     get publicUrl() {
@@ -77,7 +87,8 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     log,
   };
   const login = typeof options.login === "function" ? options.login(deps) : options.login;
-  const router = createConnectRouter();
+  const record = createCallRecorder(metrics, log);
+  const router = createConnectRouter({ interceptors: [createRpcObserver(record)] });
   createRelayRoutes(deps, login)(router);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
 
@@ -96,6 +107,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       return new Response("internal error", { status: 500 });
     },
   }, async (request, info) => {
+    const startedMs = performance.now();
     const path = new URL(request.url).pathname;
     const handler = handlers.get(path);
     // The peer address feeds the password limiters; a client cannot choose it.
@@ -107,10 +119,19 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
         return serveUniversal(handler, req, headers);
       };
       // Held open by every agent: served without the generic pipeline (see control_stream.ts).
-      if (path === CONTROL_PATH) return await serveControl(deps, request, withPeer);
-      return await withPeer(request);
+      const response = path === CONTROL_PATH
+        ? await serveControl(deps, request, withPeer, (error) => {
+          const header = new Headers(request.headers);
+          header.set("cmdop-peer", peer);
+          record({ method: "AgentService/Control", header, startedMs, error });
+        })
+        : await withPeer(request);
+      // Tells nginx not to hold streamed output back (its proxy_buffering is on by default).
+      response.headers.set("x-accel-buffering", "no");
+      return response;
     }
-    if (path === "/healthz") return new Response("ok\n");
+    const page = await observePage(path, { store, bus, metrics });
+    if (page) return page;
     if (path.startsWith("/s/")) return sharePage();
     const extra = await login?.handleHttp?.(request, { peer });
     return extra ?? new Response("not found\n", { status: 404 });
@@ -123,6 +144,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       return url;
     },
     deps,
+    metrics,
     finished: server.finished,
     close() {
       closing ??= (async () => {

@@ -43,6 +43,10 @@ export interface Bus {
   dial(machineId: string, sessionId: string, signal: AbortSignal): Promise<DialedSession>;
   /** Hands an agent's dial-back stream to the waiting session; false when none waits. */
   acceptDial(machineId: string, sessionId: string, session: DialedSession): boolean;
+  /** Agents holding a control stream on this node. */
+  readonly connectedAgents: number;
+  /** Resolves when the routing backend answers (the relay's /readyz); in process, at once. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

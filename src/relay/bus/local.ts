@@ -109,6 +109,10 @@ export class LocalBus implements Bus {
     return true;
   }
 
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     this.#agents.clear();
     return Promise.resolve();

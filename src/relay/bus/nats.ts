@@ -197,6 +197,12 @@ export class NatsBus implements Bus {
     return true;
   }
 
+  /** A round trip to the NATS server; fails at once when the connection is closed. */
+  async ping(): Promise<void> {
+    if (this.#options.nc.isClosed()) throw new Error("the NATS connection is closed");
+    await this.#options.nc.flush();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -215,6 +215,10 @@ export class PostgresStore implements Store {
     return result.count > 0;
   }
 
+  async ping(): Promise<void> {
+    await this.#sql`SELECT 1`;
+  }
+
   async close(): Promise<void> {
     await this.#sql.end({ timeout: 5 });
   }

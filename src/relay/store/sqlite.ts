@@ -222,6 +222,11 @@ export class SqliteStore implements Store {
     return Promise.resolve(changed > 0);
   }
 
+  ping(): Promise<void> {
+    this.#db.prepare("SELECT 1").get();
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     this.#db.close();
     return Promise.resolve();

@@ -78,6 +78,8 @@ export interface Store {
   /** Returns false when no such share exists in the workspace. */
   revokeShare(workspaceId: string, shareId: string, nowMs: number): Promise<boolean>;
 
+  /** Resolves when the database answers a trivial query (the relay's /readyz). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

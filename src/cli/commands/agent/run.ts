@@ -1,6 +1,7 @@
 /** `cmdop agent run`: enroll this machine once and keep it reachable through the relay. */
 import type { CliContext } from "../../context.ts";
 import { CliError, ExitRequest } from "../../errors.ts";
+import { createLogger, type LogFormat } from "../../../lib/log.ts";
 
 export interface AgentRunOptions {
   /** One relay URL, or several separated by commas. */
@@ -11,6 +12,8 @@ export interface AgentRunOptions {
   hostname?: string;
   displayName?: string;
   passwordStdin: boolean;
+  /** Log lines on stderr: text (default) or JSON. */
+  logFormat?: LogFormat;
 }
 
 /** Runs the agent until interrupted; credential problems end it with their exit code. */
@@ -23,9 +26,9 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
   if (servers.length === 0) throw new CliError(`server "${server}" names no relay URL`);
   const fetch = await caFetch(ctx, options.caFile);
   const password = options.passwordStdin ? await readPassword(ctx) : undefined;
-  const log = (message: string) => {
-    ctx.stderr.write(`${new Date(ctx.now()).toISOString()} ${message}\n`);
-  };
+  const log = createLogger(options.logFormat ?? "text", (line) => {
+    void ctx.stderr.write(line);
+  }, ctx.now);
   try {
     await runAgent({
       server: servers[0],

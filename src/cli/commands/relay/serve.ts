@@ -2,6 +2,7 @@
 import type { CliContext } from "../../context.ts";
 import type { LoginStore } from "../../../relay/login/login_store.ts";
 import { CliError } from "../../errors.ts";
+import { createLogger, type LogFormat } from "../../../lib/log.ts";
 
 export interface ServeOptions {
   listen: string;
@@ -14,6 +15,8 @@ export interface ServeOptions {
   nodeId?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** Log lines on stderr: text (default) or JSON. */
+  logFormat?: LogFormat;
 }
 
 /** Parses `HOST:PORT` (IPv6 as `[::1]:4780`). */
@@ -30,9 +33,9 @@ export function parseListen(text: string): { hostname: string; port: number } {
 export async function runServe(ctx: CliContext, options: ServeOptions): Promise<void> {
   const { hostname, port } = parseListen(options.listen);
   const tls = await readTls(options);
-  const log = (message: string) => {
-    ctx.stderr.write(`${new Date(ctx.now()).toISOString()} ${message}\n`);
-  };
+  const log = createLogger(options.logFormat ?? "text", (line) => {
+    void ctx.stderr.write(line);
+  }, ctx.now);
   const { openRelayBackends } = await import("./backends.ts");
   const { store, bus, logins } = await openRelayBackends(ctx, {
     data: options.data,
