@@ -10,13 +10,14 @@ DENO := $(CURDIR)/scripts/deno
 export DENO
 BUF := $(DENO) run -A --quiet node_modules/@bufbuild/buf/bin/buf
 
-.PHONY: help tools deps test fmt fmt-check lint check gen check-gen demo bench dist clean
+.PHONY: help tools deps test fmt fmt-check lint check gen check-gen breaking install uninstall demo bench dist clean
 
 help:
 	@echo "make test       format, lint, type and gen/ checks, then all tests (ends with 'N passed, K failed')"
 	@echo "make demo       a relay, an agent and cmdop connect, on this machine"
 	@echo "make gen        regenerate gen/ from proto/ with buf"
 	@echo "make check-gen  fail when gen/ is not what proto/ generates"
+	@echo "make breaking   buf breaking: proto/ stays wire compatible with the last release (or main)"
 	@echo "make fmt        format the code (deno fmt, buf format)"
 	@echo "make lint       deno lint and buf lint"
 	@echo "make check      type check"
@@ -54,6 +55,9 @@ gen: deps
 
 check-gen: deps
 	@bash scripts/check_gen.sh
+
+breaking: deps
+	@bash scripts/check_breaking.sh
 
 demo: deps
 	@if [ -f scripts/demo.sh ]; then bash scripts/demo.sh; else echo "make demo: not yet"; exit 1; fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test: format, lint, type and gen/ checks, then every test; ends with the line "N passed, K failed".
+# make test: format, lint, type, gen/ and wire-compatibility checks, then every test; ends with the line "N passed, K failed".
 #
 # N and K are deno test's own counts of tests (its closing "ok | N passed (M steps) | K failed"
 # line, read back from the tee'd log): a describe() block or a Deno.test with steps counts once.
@@ -26,7 +26,7 @@ if ! "$make" --no-print-directory -s deps; then
   finish 0 1
 fi
 
-for step in fmt-check lint check check-gen; do
+for step in fmt-check lint check check-gen breaking; do
   echo "== make $step"
   "$make" --no-print-directory -s "$step" || failed+=("$step")
 done
