@@ -22,6 +22,7 @@ help:
 	@echo "make lint       deno lint and buf lint"
 	@echo "make check      type check"
 	@echo "make bench      benchmarks against OpenSSH (bench/main.ts)"
+	@echo "make install    cmdop on PATH: PREFIX/bin/cmdop, the program in PREFIX/lib/cmdop (PREFIX=/usr/local)"
 	@echo "make dist       release binaries for Linux, macOS and Windows in dist/"
 	@echo "make clean      remove dist/"
 
@@ -64,6 +65,12 @@ demo: deps
 
 bench: deps
 	$(DENO) run -A bench/main.ts $(ARGS)
+
+install: deps
+	@bash scripts/install.sh
+
+uninstall:
+	rm -rf "$(DESTDIR)$${PREFIX:-/usr/local}/lib/cmdop" "$(DESTDIR)$${PREFIX:-/usr/local}/bin/cmdop"
 
 dist: deps
 	@bash scripts/dist.sh

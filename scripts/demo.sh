@@ -3,6 +3,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Deno would otherwise look for a new version of itself at start.
+export DENO_NO_UPDATE_CHECK=1
 deno=${DENO:-}
 if [ -z "$deno" ]; then
   if [ -x "$root/.tools/node_modules/.bin/deno" ]; then deno="$root/.tools/node_modules/.bin/deno"; else deno=deno; fi
