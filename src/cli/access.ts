@@ -1,13 +1,11 @@
 /** resolveAccess: which relay to call and with which credential, each with the place it came from. */
 import type { LoginTokens } from "../config/auth_tokens.ts";
-import { DEFAULT_SERVER, resolveConnection } from "../config/credentials.ts";
+import { resolveConnection } from "../config/credentials.ts";
 import { resolveHome } from "../config/paths.ts";
 import type { CliContext } from "./context.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import type { GlobalOptions } from "./globals.ts";
 import { LOGIN_AGAIN_HINT } from "./login_session.ts";
-
-export { DEFAULT_SERVER };
 
 /** A relay, a credential, and where each came from. */
 export interface ResolvedAccess {

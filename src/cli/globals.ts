@@ -26,6 +26,9 @@ export interface RunState {
   credentialSource?: string;
   /** What to do when that credential is refused (e.g. run `cmdop login` again). */
   credentialHint?: string;
+  /** The relay URL the run talks to and where it came from, for network errors to name. */
+  server?: string;
+  serverSource?: string;
   /** Help, version and usage text commander wrote; awaited before the process exits. */
   pendingOutput?: Promise<void>[];
 }

@@ -115,7 +115,7 @@ async function postForm(
     });
   } catch (error) {
     if (target.signal?.aborted) throw error;
-    throw unreachableRelay(error);
+    throw unreachableRelay(error, { server: target.server });
   }
   const text = await response.text();
   let body: Record<string, unknown> | undefined;

@@ -65,6 +65,8 @@ export async function openRelayConnection(
   access: ResolvedAccess,
 ): Promise<RelayConnection> {
   state.credentialSource = access.credentialSource;
+  state.server = access.server;
+  state.serverSource = access.serverSource;
   state.credentialHint = REFUSED_HINTS[access.kind];
   const headers: Record<string, string> = {};
   if (access.workspaceHint) headers["cmdop-workspace"] = access.workspaceHint;

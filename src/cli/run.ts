@@ -5,7 +5,7 @@ import type { CliContext } from "./context.ts";
 import { parseDirectExec } from "./direct_exec.ts";
 import { CliError, ExitCode, ExitRequest } from "./errors.ts";
 import type { RunState } from "./globals.ts";
-import { isUnreachable, unreachableRelay } from "./unreachable.ts";
+import { isUnreachable, notARelay, type RelayAddress, unreachableRelay } from "./unreachable.ts";
 
 /**
  * Runs the cmdop command line and returns the process exit code.
@@ -57,13 +57,25 @@ export function toCliError(error: unknown, state: RunState = {}): CliError {
     return new CliError("cancelled", { exitCode: 130 });
   }
   // A request that failed outside Connect (plain fetch) still names its real cause.
-  if (error instanceof TypeError && isUnreachable(error.cause)) return unreachableRelay(error);
+  if (error instanceof TypeError && isUnreachable(error.cause)) {
+    return unreachableRelay(error, addressOf(state));
+  }
+  // The relay clients' own sockets fail with Deno's errors (DNS, TLS): still a network failure.
+  if (state.server && isUnreachable(error)) return unreachableRelay(error, addressOf(state));
   const message = error instanceof Error ? error.message : String(error);
   return new CliError(message, { cause: error });
 }
 
+/** The relay the run talked to, when it got that far. */
+function addressOf(state: RunState): RelayAddress | undefined {
+  return state.server ? { server: state.server, source: state.serverSource } : undefined;
+}
+
 function fromConnectError(error: ConnectError, state: RunState): CliError {
   const message = error.rawMessage;
+  const address = addressOf(state);
+  // A bare status ("HTTP 404") is what an HTTP server that is not the relay answers.
+  if (address && /^HTTP \d{3}\b/.test(message)) return notARelay(message, address, error);
   switch (error.code) {
     case Code.Unauthenticated:
       return new CliError(
@@ -87,7 +99,7 @@ function fromConnectError(error: ConnectError, state: RunState): CliError {
     case Code.Unknown:
     case Code.Internal:
       // "fetch failed" says nothing: the reason (refused, untrusted certificate) is in the causes.
-      if (isUnreachable(error)) return unreachableRelay(error);
+      if (isUnreachable(error)) return unreachableRelay(error, address);
       return new CliError(message, { cause: error });
     default:
       return new CliError(message, { cause: error });

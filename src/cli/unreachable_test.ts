@@ -72,6 +72,35 @@ describe("unreachableRelay()", () => {
     assert.equal(error.message, "cannot reach the relay: tcp connect error: Connection refused");
     assert.match(error.hint ?? "", /CMDOP_SERVER/);
   });
+
+  it("names the URL that was tried and where it came from", () => {
+    const error = unreachableRelay(fetchFailure("tcp connect error: Connection refused"), {
+      server: "http://10.0.0.5:4780",
+      source: "--server flag",
+    });
+    assert.equal(
+      error.message,
+      "cannot reach the relay at http://10.0.0.5:4780 (--server flag): tcp connect error: " +
+        "Connection refused",
+    );
+    assert.match(error.hint ?? "", /nothing is listening on 10\.0\.0\.5:4780.*--server flag/);
+  });
+
+  it("hints http:// when a TLS handshake was answered in plain HTTP", () => {
+    const error = unreachableRelay(
+      fetchFailure("received corrupt message of type InvalidContentType"),
+      { server: "https://relay:4780" },
+    );
+    assert.match(error.hint ?? "", /plain HTTP.*try http:\/\/relay:4780/);
+  });
+
+  it("names a host name that does not resolve", () => {
+    const error = unreachableRelay(
+      fetchFailure("failed to lookup address information: Name or service not known"),
+      { server: "http://nonsense", source: "CMDOP_SERVER environment variable" },
+    );
+    assert.match(error.hint ?? "", /"nonsense" does not resolve/);
+  });
 });
 
 describe("toCliError()", () => {

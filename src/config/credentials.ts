@@ -12,8 +12,30 @@ import {
   type WorkspacesFile,
 } from "./workspaces.ts";
 
-/** The relay used when nothing says otherwise. */
-export const DEFAULT_SERVER = "http://127.0.0.1:4780";
+/**
+ * No flag, variable, workspace or login names a relay. There is no default relay: one
+ * picked silently would make "cannot reach" errors about an address nobody chose.
+ *
+ * @example
+ * ```ts
+ * throw new NoServerError();
+ * ```
+ */
+export class NoServerError extends CliError {
+  constructor(workspace?: string) {
+    super(
+      workspace === undefined
+        ? "no relay server configured"
+        : `no relay server configured for workspace "${workspace}"`,
+      {
+        hint: `pass --server URL, set CMDOP_SERVER, run "cmdop connect workspace use ${
+          workspace ?? "NAME"
+        } --server URL", or sign in with "cmdop login --server URL"`,
+      },
+    );
+    this.name = "NoServerError";
+  }
+}
 
 /** The global flags that take part in resolution. */
 export interface ConnectionFlags {
@@ -182,14 +204,15 @@ function failMissing(workspace?: string): never {
 /** The relay URL to use and where that choice came from. */
 export interface ResolvedServer {
   server: string;
-  /** E.g. `--server flag` or `default server`. */
+  /** E.g. `--server flag` or `CMDOP_SERVER environment variable`. */
   source: string;
 }
 
 /**
  * `--server` → `CMDOP_SERVER` → the `server` override of the `--workspace` or active
  * workspace → the relay URL that workspace got from `workspace sync` → the server of
- * `cmdop login` → {@linkcode DEFAULT_SERVER}. An unknown `--workspace` is an error.
+ * `cmdop login`; none of them is a {@linkcode NoServerError}. An unknown `--workspace`
+ * is an error.
  *
  * @example
  * ```ts
@@ -228,7 +251,7 @@ export async function resolveServer(
     const source = `login server in ${configFilePath(home, "auth")} (cmdop login)`;
     return { server: loginServer, source };
   }
-  return { server: DEFAULT_SERVER, source: "default server" };
+  throw new NoServerError(workspace?.name);
 }
 
 /**

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   type ConnectionFlags,
-  DEFAULT_SERVER,
   MissingCredentialError,
+  NoServerError,
   resolveConnection,
   resolveCredential,
   resolveServer,
@@ -307,16 +307,17 @@ describe("resolveServer()", () => {
     await assert.rejects(server({ workspace: "nope" }), WorkspaceNotFoundError);
   });
 
-  it("uses the default server when nothing else says", async () => {
+  it("refuses to guess a server when nothing names one", async () => {
     const home = await makeTempHome();
-    assert.deepEqual(
-      await resolveServer({ home, env: fakeEnv({}), flags: {} }),
-      {
-        server: DEFAULT_SERVER,
-        source: "default server",
+    await assert.rejects(
+      resolveServer({ home, env: fakeEnv({}), flags: {} }),
+      (error) => {
+        assert.ok(error instanceof NoServerError);
+        assert.equal(error.message, "no relay server configured");
+        assert.match(error.hint ?? "", /--server URL.*CMDOP_SERVER.*workspace use.*cmdop login/);
+        return true;
       },
     );
-    assert.equal(DEFAULT_SERVER, "http://127.0.0.1:4780");
   });
 });
 

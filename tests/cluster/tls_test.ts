@@ -158,12 +158,15 @@ describe("relay over TLS", { skip }, () => {
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      /^error: cannot reach the relay: invalid peer certificate: UnknownIssuer\n/,
+      /^error: cannot reach the relay at https:\S+ \(CMDOP_SERVER environment variable\): invalid peer certificate: UnknownIssuer\n/,
     );
     assert.match(r.stderr, /hint: .*CMDOP_CA_FILE/);
     const login = await runCmdop(["login", "--json"], { env });
     assert.equal(login.code, 1);
-    assert.match(login.stderr, /cannot reach the relay: invalid peer certificate: UnknownIssuer/);
+    assert.match(
+      login.stderr,
+      /cannot reach the relay at https:\S+: invalid peer certificate: UnknownIssuer/,
+    );
     assert.match(login.stderr, /hint: .*CMDOP_CA_FILE/);
     const missing = await runCmdop(["connect", "--list"], {
       env: { ...env, CMDOP_CA_FILE: join(dir, "missing.pem") },

@@ -6,6 +6,8 @@ import { formatAgo } from "./table.ts";
 export interface MachineChoice {
   value: Machine;
   name: string;
+  /** Shown after the question once chosen. */
+  short: string;
   /** Shown under the list for the highlighted machine. */
   description: string;
 }
@@ -100,22 +102,56 @@ export function machineName(m: Machine): string {
   return m.displayName || m.hostname;
 }
 
+/** Widths of the picker's name and hostname columns. */
+export interface ChoiceColumns {
+  name: number;
+  hostname: number;
+}
+
 /**
- * A picker line: name, hostname when it differs, and online state marked.
+ * The column widths that line up every machine's picker line.
+ *
+ * @example
+ * ```ts
+ * const columns = choiceColumns(machines);
+ * ```
+ */
+export function choiceColumns(machines: readonly Machine[]): ChoiceColumns {
+  const columns = { name: 0, hostname: 0 };
+  for (const m of machines) {
+    columns.name = Math.max(columns.name, machineName(m).length);
+    if (machineName(m) !== m.hostname) {
+      columns.hostname = Math.max(columns.hostname, m.hostname.length);
+    }
+  }
+  return columns;
+}
+
+/**
+ * A picker line: name, hostname when it differs, and online state marked, in
+ * columns as wide as `columns` says (see {@linkcode choiceColumns}).
  *
  * @example
  * ```ts
  * machineChoice(machine, Date.now()).name; // "Web One  web-1  ● online"
  * ```
  */
-export function machineChoice(m: Machine, nowMs: number): MachineChoice {
+export function machineChoice(
+  m: Machine,
+  nowMs: number,
+  columns: ChoiceColumns = choiceColumns([m]),
+): MachineChoice {
   const name = machineName(m);
-  const host = name === m.hostname ? "" : `  ${m.hostname}`;
+  const host = name === m.hostname ? "" : m.hostname;
   const state = m.online ? "● online" : "○ offline";
   const platform = [m.os, m.arch].filter(Boolean).join("/");
+  const cells = [name.padEnd(columns.name)];
+  if (columns.hostname > 0) cells.push(host.padEnd(columns.hostname));
+  cells.push(state);
   return {
     value: m,
-    name: `${name}${host}  ${state}`,
+    name: cells.join("  "),
+    short: name,
     description: [
       m.id,
       platform,

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { type Machine, MachineSchema } from "../../../gen/cmdop/v1/machine_pb.ts";
 import {
+  choiceColumns,
   confirmMessage,
   filterMachines,
   fuzzyScore,
@@ -85,6 +86,13 @@ describe("machineChoice()", () => {
   it("marks online and offline machines and shows the hostname beside a display name", () => {
     assert.equal(machineChoice(web, 0).name, "Web One  web-1  ● online");
     assert.equal(machineChoice(db, 0).name, "db-1  ○ offline");
+  });
+
+  it("pads names and hostnames to the widest of all machines, so the columns line up", () => {
+    const columns = choiceColumns([web, db]);
+    assert.deepEqual(columns, { name: 7, hostname: 5 });
+    assert.equal(machineChoice(web, 0, columns).name, "Web One  web-1  ● online");
+    assert.equal(machineChoice(db, 0, columns).name, "db-1            ○ offline");
   });
 
   it("describes the machine by id, platform and last heartbeat", () => {

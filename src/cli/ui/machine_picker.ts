@@ -1,7 +1,13 @@
 /** The interactive steps before an attach: pick a machine by fuzzy search, confirm it, give its password. */
 import type { Machine } from "../../../gen/cmdop/v1/machine_pb.ts";
 import type { CliContext } from "../context.ts";
-import { confirmMessage, filterMachines, machineChoice, machineName } from "./machine_choices.ts";
+import {
+  choiceColumns,
+  confirmMessage,
+  filterMachines,
+  machineChoice,
+  machineName,
+} from "./machine_choices.ts";
 import { type PromptContext, promptStreams } from "./prompt_streams.ts";
 import type { TerminalInput } from "./terminal_input.ts";
 
@@ -22,12 +28,15 @@ export async function pickMachine(
   input: TerminalInput,
   ordered: readonly Machine[],
 ): Promise<Machine> {
-  const { default: search } = await import("@inquirer/search");
+  const { searchPrompt } = await import("./search_prompt.ts");
+  // Widths from every machine, so the columns stay put as the filter narrows the list.
+  const columns = choiceColumns(ordered);
   return await withPrompt(ctx, input, (context) =>
-    search<Machine>({
+    searchPrompt<Machine>({
       message: "Machine (type to filter)",
       pageSize: PAGE_SIZE,
-      source: (term) => filterMachines(ordered, term).map((m) => machineChoice(m, ctx.now())),
+      choices: (term) =>
+        filterMachines(ordered, term).map((m) => machineChoice(m, ctx.now(), columns)),
     }, context));
 }
 

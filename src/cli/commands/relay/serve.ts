@@ -46,6 +46,7 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
   }, log);
   const { startRelay } = await import("../../../relay/server.ts");
   const now = await relayNow(ctx, log);
+  const login = await userLogin(ctx, logins);
   const relay = await startRelay({
     hostname,
     port,
@@ -55,7 +56,11 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
     publicUrl: options.publicUrl,
     now,
     log,
-    login: await userLogin(ctx, logins),
+    login,
+  }).catch(async (error) => {
+    await bus?.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw listenError(options.listen, error);
   });
   await ctx.stderr.write(`listening on ${relay.url}\n`);
   const stopped = new Promise<void>((resolve) =>
@@ -64,6 +69,34 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
   await Promise.race([stopped, relay.finished]);
   await relay.close();
   log("relay stopped");
+}
+
+/** A refused listen, with the address that was asked for and what to do about it. */
+function listenError(listen: string, error: unknown): unknown {
+  const reason = (error as Error)?.message ?? String(error);
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new CliError(`cannot listen on ${listen}: the address is already in use`, {
+      hint: "another relay or program holds that port: stop it, or choose another with " +
+        "--listen HOST:PORT",
+      cause: error,
+    });
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return new CliError(
+      `cannot listen on ${listen}: no interface of this machine has that address`,
+      {
+        hint: "use 127.0.0.1, 0.0.0.0 (all interfaces) or one of this machine's addresses",
+        cause: error,
+      },
+    );
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new CliError(`cannot listen on ${listen}: ${reason}`, {
+      hint: "ports below 1024 need privileges: choose a port above 1023 with --listen",
+      cause: error,
+    });
+  }
+  return error;
 }
 
 async function readTls(options: ServeOptions): Promise<{ cert: string; key: string } | undefined> {

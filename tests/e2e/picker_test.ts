@@ -1,0 +1,81 @@
+/** End to end: the machine picker in a real terminal (tmux) when keys arrive all at once, as a paste does. */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { clientEnv, killAll, MAIN, runCmdop, startAgent, startRelay } from "../_harness.ts";
+import { Tmux } from "./_tmux.ts";
+
+let tmux: Tmux;
+let scratch: string;
+
+/** The picker's list: the lines after its question, up to the blank line before the description. */
+function pickerList(screen: string): string[] {
+  const lines = screen.split("\n");
+  const at = lines.findLastIndex((line) => line.includes("Machine (type to filter)"));
+  const list = lines.slice(at + 1);
+  const end = list.findIndex((line) => line.trim() === "");
+  return end < 0 ? list : list.slice(0, end);
+}
+
+describe("the machine picker", () => {
+  before(async () => {
+    const relay = await startRelay();
+    const workspace = await relay.createWorkspace("picker");
+    const token = workspace.enroll_token;
+    await startAgent(relay.url, token, { hostname: "one-web", displayName: "Web Frontend One" });
+    await startAgent(relay.url, token, { hostname: "two-db" });
+    await startAgent(relay.url, token, { hostname: "z3", displayName: "Q" });
+    const env = await clientEnv(relay.url, workspace.api_key);
+    // Every machine listed before the picker is drawn: agents report online asynchronously.
+    const listed = await runCmdop(["connect", "--list", "--online", "--json"], { env });
+    assert.equal(JSON.parse(listed.stdout).length, 3, listed.stderr);
+    scratch = await Deno.makeTempDir({ prefix: "cmdop-e2e-picker-" });
+    await Deno.mkdir(`${scratch}/bin`);
+    await Deno.writeTextFile(
+      `${scratch}/bin/cmdop`,
+      `#!/bin/sh\nexec "${Deno.execPath()}" run -A --quiet "${MAIN}" "$@"\n`,
+      { mode: 0o755 },
+    );
+    tmux = await Tmux.start({
+      cols: 120,
+      rows: 40,
+      env: {
+        ...env,
+        NO_COLOR: "1",
+        TERM: "xterm-256color",
+        PATH: `${scratch}/bin:${Deno.env.get("PATH")}`,
+      },
+    });
+  });
+
+  after(async () => {
+    await tmux?.kill();
+    await killAll();
+    if (scratch) await Deno.remove(scratch, { recursive: true });
+  });
+
+  it("lines up the name, hostname and status columns of every machine", async () => {
+    await tmux.type("cmdop connect; echo EX''IT1=$?");
+    const screen = await tmux.waitFor((s) => pickerList(s).length >= 3);
+    const list = pickerList(screen);
+    const status = list.map((line) => line.search(/[●○] (online|offline)/));
+    assert.ok(status.every((at) => at > 0), list.join("\n"));
+    assert.equal(new Set(status).size, 1, `status columns differ:\n${list.join("\n")}`);
+    const hostnames = list.filter((l) => /one-web|z3/.test(l)).map((l) => l.search(/one-web|z3/));
+    assert.equal(new Set(hostnames).size, 1, `hostname columns differ:\n${list.join("\n")}`);
+    await tmux.keys("C-c");
+    assert.match(await tmux.waitFor(/^EXIT1=\d+\s*$/m), /^EXIT1=130\s*$/m);
+  });
+
+  it("selects the first match when Enter arrives together with the filter text", async () => {
+    await tmux.type("clear; cmdop connect; echo EX''IT2=$?");
+    await tmux.waitFor((s) => pickerList(s).length >= 3);
+    // One send-keys: the text and Enter reach cmdop in one read, as a paste does.
+    await tmux.keys("two", "Enter");
+    const screen = await tmux.waitFor(/Attach\? \(Y\/n\)/);
+    assert.match(screen, /hostname +two-db/);
+    await tmux.keys("n", "Enter");
+    await tmux.waitFor(/filter\)\s*\n/);
+    await tmux.keys("C-c");
+    assert.match(await tmux.waitFor(/^EXIT2=\d+\s*$/m), /^EXIT2=130\s*$/m);
+  });
+});
