@@ -31,10 +31,20 @@ export function registerConnectCommands(program: Command, ctx: CliContext, state
     .description("Run one command and exit with its status")
     .argument("<host>", "machine to run on")
     .argument("<cmd...>", "the command, after --")
-    .option("--timeout <seconds>", "kill the remote command after this long", "30")
+    .option(
+      "--timeout <seconds>",
+      "kill the remote command after this long (90, 90s, 5m); 0 = no limit",
+      "30",
+    )
+    .option("--shell", "run the command as one line through sh -c on the machine, as ssh does")
     .action(async (host, argv, opts, command) => {
       const { runExec } = await import("./commands/connect/exec.ts");
-      await runExec(ctx, globalsOf(command), state, { host, argv, timeout: opts.timeout });
+      await runExec(ctx, globalsOf(command), state, {
+        host,
+        argv,
+        timeout: opts.timeout,
+        shell: opts.shell === true,
+      });
     });
 
   registerShareCommands(connect, ctx, state);

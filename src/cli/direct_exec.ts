@@ -28,13 +28,14 @@ const VALUED: Record<string, "apiKey" | "server" | "workspace" | "timeout"> = {
  * @example
  * ```ts
  * parseDirectExec(["connect", "exec", "web", "--json", "--", "uptime"]);
- * // { globals: { json: true, interactive: false, … }, options: { host: "web", argv: ["uptime"], timeout: "30" } }
+ * // { globals: { json: true, interactive: false, … }, options: { host: "web", argv: ["uptime"], timeout: "30", shell: false } }
  * ```
  */
 export function parseDirectExec(argv: readonly string[]): DirectExec | undefined {
   if (argv[0] !== "connect" || argv[1] !== "exec") return undefined;
   const opts: Record<string, unknown> = { interactive: true };
   let timeout = "30";
+  let shell = false;
   const operands: string[] = [];
   let i = 2;
   for (; i < argv.length; i++) {
@@ -45,6 +46,7 @@ export function parseDirectExec(argv: readonly string[]): DirectExec | undefined
       continue;
     }
     if (arg === "--json") opts.json = true;
+    else if (arg === "--shell") shell = true;
     else if (arg === "-q" || arg === "--no-interactive") opts.interactive = false;
     else {
       const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
@@ -62,6 +64,43 @@ export function parseDirectExec(argv: readonly string[]): DirectExec | undefined
   if (operands.length === 0 || command.length === 0) return undefined;
   return {
     globals: toGlobalOptions(opts),
-    options: { host: operands[0], argv: command, timeout },
+    options: { host: operands[0], argv: command, timeout, shell },
   };
+}
+
+/**
+ * `cmdop connect exec HOST uname -a` with `--` put where the remote command starts
+ * (after the host and cmdop's own flags), for the hint of an option commander does
+ * not know; `undefined` when the line has a `--` already or no host.
+ *
+ * @example
+ * ```ts
+ * withDoubleDash(["connect", "exec", "web", "--json", "uname", "-a"]);
+ * // "cmdop connect exec web --json -- uname -a"
+ * ```
+ */
+export function withDoubleDash(argv: readonly string[]): string | undefined {
+  if (argv[0] !== "connect" || argv[1] !== "exec" || argv.includes("--")) return undefined;
+  let host: number | undefined;
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i];
+    const name = arg.startsWith("--") && arg.includes("=") ? arg.slice(0, arg.indexOf("=")) : arg;
+    if (VALUED[name]) {
+      if (name === arg) i++;
+      continue;
+    }
+    if (["--json", "-q", "--no-interactive", "--shell"].includes(arg)) continue;
+    if (host === undefined && !arg.startsWith("-")) {
+      host = i;
+      continue;
+    }
+    if (host === undefined) return undefined;
+    const words = [...argv.slice(0, i), "--", ...argv.slice(i)];
+    return ["cmdop", ...words.map(shellQuote)].join(" ");
+  }
+  return undefined;
+}
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }

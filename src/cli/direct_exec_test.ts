@@ -14,8 +14,16 @@ async function viaCommander(argv: string[]): Promise<DirectExec> {
   const exec = connect.commands.find((c) => c.name() === "exec")!;
   let seen: DirectExec | undefined;
   exec.action((...args: unknown[]) => {
-    const [host, cmd, opts, command] = args as [string, string[], { timeout: string }, never];
-    seen = { globals: globalsOf(command), options: { host, argv: cmd, timeout: opts.timeout } };
+    const [host, cmd, opts, command] = args as [
+      string,
+      string[],
+      { timeout: string; shell?: boolean },
+      never,
+    ];
+    seen = {
+      globals: globalsOf(command),
+      options: { host, argv: cmd, timeout: opts.timeout, shell: opts.shell === true },
+    };
   });
   await program.parseAsync(argv, { from: "user" });
   return seen!;
@@ -33,6 +41,8 @@ const SAME_AS_COMMANDER = [
   ["connect", "exec", "web", "--timeout=0", "--timeout", "9", "--", "true"],
   ["connect", "exec", "https://relay.example/s/cms_abc", "-q", "--", "echo", "ok"],
   ["connect", "exec", "web", "--", "--json"],
+  ["connect", "exec", "web", "--shell", "--", "ps aux | grep x"],
+  ["connect", "exec", "web", "--shell", "echo", "$HOME"],
 ];
 
 describe("parseDirectExec()", () => {

@@ -29,6 +29,11 @@ export interface RunState {
   /** The relay URL the run talks to and where it came from, for network errors to name. */
   server?: string;
   serverSource?: string;
+  /**
+   * With `exec --json`: the spec's envelope so far (stdout, stderr, duration), so an
+   * error still prints that shape, with `exit_code` and `error` filled in.
+   */
+  jsonEnvelope?: () => Record<string, unknown>;
   /** Help, version and usage text commander wrote; awaited before the process exits. */
   pendingOutput?: Promise<void>[];
 }

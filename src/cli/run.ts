@@ -3,7 +3,7 @@ import type { ConnectError } from "@connectrpc/connect";
 import { ConnectCode as Code, isConnectError } from "../lib/connect_errors.ts";
 import type { CliContext } from "./context.ts";
 import { parseDirectExec } from "./direct_exec.ts";
-import { CliError, ExitCode, ExitRequest } from "./errors.ts";
+import { CliError, ExitCode, ExitRequest, interruptedExitCode } from "./errors.ts";
 import type { RunState } from "./globals.ts";
 import { isUnreachable, notARelay, type RelayAddress, unreachableRelay } from "./unreachable.ts";
 
@@ -36,15 +36,35 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
     if (viaCommander && error instanceof (await import("commander")).CommanderError) {
       // Help and version are successful exits that commander reports as errors.
       if (error.exitCode === 0) return ExitCode.ok;
+      await hintUsage(ctx, argv, error.code);
       return ExitCode.generic;
     }
+    if (ctx.signal.aborted) {
+      // Killed by SIGINT or SIGTERM: exit as a shell reports it, quietly unless JSON is expected.
+      const reason = ctx.signal.reason instanceof Error ? ctx.signal.reason.message : "interrupted";
+      const interrupted = new CliError(reason, { exitCode: interruptedExitCode(ctx.signal) });
+      if (json) await report(ctx, interrupted, json, state, { quiet: true });
+      return interrupted.exitCode;
+    }
     const cliError = toCliError(error, state);
-    await report(ctx, cliError, json);
+    await report(ctx, cliError, json, state);
     return cliError.exitCode;
   } finally {
     // Help text piped into a slow reader must not be cut short by the exit that follows.
     await Promise.allSettled(state.pendingOutput ?? []);
   }
+}
+
+/** After commander's own usage error: how to pass an option to the remote command. */
+async function hintUsage(ctx: CliContext, argv: string[], code: string): Promise<void> {
+  if (code !== "commander.unknownOption") return;
+  const { withDoubleDash } = await import("./direct_exec.ts");
+  const fixed = withDoubleDash(argv);
+  if (!fixed) return;
+  await ctx.stderr.write(
+    `hint: options after the host are cmdop's; for the remote command's own, put -- before it:\n` +
+      `  ${fixed}\n`,
+  );
 }
 
 /** Maps anything thrown to the error the user sees. */
@@ -106,13 +126,20 @@ function fromConnectError(error: ConnectError, state: RunState): CliError {
   }
 }
 
-async function report(ctx: CliContext, error: CliError, json: boolean): Promise<void> {
+async function report(
+  ctx: CliContext,
+  error: CliError,
+  json: boolean,
+  state: RunState,
+  options: { quiet?: boolean } = {},
+): Promise<void> {
   const lines = [`error: ${error.message}`, ...error.details];
   if (error.hint) lines.push(`hint: ${error.hint}`);
-  await ctx.stderr.write(lines.join("\n") + "\n");
+  if (!options.quiet) await ctx.stderr.write(lines.join("\n") + "\n");
   if (json) {
-    await ctx.stdout.write(
-      JSON.stringify({ error: error.message, exit_code: error.exitCode }) + "\n",
-    );
+    const shape = state.jsonEnvelope
+      ? { ...state.jsonEnvelope(), exit_code: error.exitCode, error: error.message }
+      : { error: error.message, exit_code: error.exitCode };
+    await ctx.stdout.write(JSON.stringify(shape) + "\n");
   }
 }

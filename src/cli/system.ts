@@ -1,5 +1,6 @@
 /** systemContext: the real process behind a CliContext (the only CLI file that touches Deno's globals). */
 import type { CliContext, InputStream, OutputStream } from "./context.ts";
+import { Interrupted } from "./errors.ts";
 
 function output(file: typeof Deno.stdout | typeof Deno.stderr): OutputStream {
   const encoder = new TextEncoder();
@@ -34,8 +35,10 @@ export function systemContext(): CliContext {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     try {
       Deno.addSignalListener(signal, () => {
-        if (abort.signal.aborted) Deno.exit(130);
-        abort.abort(new Error(`interrupted by ${signal}`));
+        const reason = new Interrupted(signal);
+        // A second signal while the first is being handled: leave now.
+        if (abort.signal.aborted) Deno.exit(reason.exitCode);
+        abort.abort(reason);
       });
     } catch {
       // Signals unsupported here (Windows SIGTERM): the default handling stays.

@@ -2,7 +2,7 @@
 import type { Machine } from "../../../../gen/cmdop/v1/machine_pb.ts";
 import { SessionKind } from "../../../../gen/cmdop/v1/session_pb.ts";
 import type { CliContext } from "../../context.ts";
-import { CliError, ExitRequest } from "../../errors.ts";
+import { CliError, ExitRequest, interruptedExitCode } from "../../errors.ts";
 import type { GlobalOptions, RunState } from "../../globals.ts";
 import { passwordSource } from "../../machine_password.ts";
 import { connectRelay, type RelayConnection } from "../../relay_client.ts";
@@ -24,8 +24,8 @@ export interface AttachOptions {
 }
 
 const HOST_HINT = "name the machine: cmdop connect <hostname>";
-/** Exit status after Ctrl-C in a prompt or a SIGTERM, as a shell reports an interrupted command. */
-const INTERRUPTED = 130;
+/** Exit status after Ctrl-C in a prompt, or 128 + the signal's number after SIGINT or SIGTERM. */
+const interrupted = (ctx: CliContext) => ctx.signal.aborted ? interruptedExitCode(ctx.signal) : 130;
 
 /**
  * Attaches to `options.host`, exiting with the remote shell's status; with no
@@ -68,7 +68,7 @@ export async function runAttach(
       const input = new TerminalInput(ctx.stdin.readable);
       const end = await attach(ctx, globals, conn, machine, input, recent);
       if (end.kind === "exit") throw new ExitRequest(end.code);
-      if (end.kind === "interrupted") throw new ExitRequest(INTERRUPTED);
+      if (end.kind === "interrupted") throw new ExitRequest(interrupted(ctx));
       return;
     }
     const conn = await connectRelay(ctx, globals, state);
@@ -76,7 +76,9 @@ export async function runAttach(
     await pickAndAttach(ctx, globals, state, conn, input);
   } catch (error) {
     // Interrupted (SIGINT, SIGTERM) before or between sessions: quietly, as a shell would.
-    if (ctx.signal.aborted && !(error instanceof ExitRequest)) throw new ExitRequest(INTERRUPTED);
+    if (ctx.signal.aborted && !(error instanceof ExitRequest)) {
+      throw new ExitRequest(interrupted(ctx));
+    }
     throw error;
   }
 }
@@ -107,16 +109,16 @@ async function pickAndAttach(
       );
       if (!(await confirmMachine(ctx, input, machine))) continue;
     } catch (error) {
-      if (isPromptCancel(error)) throw new ExitRequest(INTERRUPTED);
+      if (isPromptCancel(error)) throw new ExitRequest(interrupted(ctx));
       throw error;
     }
     try {
       requireOnline(machine);
       const end = await attach(ctx, globals, conn, machine, input, recent);
-      if (end.kind === "interrupted") throw new ExitRequest(INTERRUPTED);
+      if (end.kind === "interrupted") throw new ExitRequest(interrupted(ctx));
     } catch (error) {
       if (error instanceof ExitRequest) throw error;
-      if (ctx.signal.aborted) throw new ExitRequest(INTERRUPTED);
+      if (ctx.signal.aborted) throw new ExitRequest(interrupted(ctx));
       // A machine that went away or a wrong password is no reason to leave the picker.
       const problem = isPromptCancel(error) ? new CliError("cancelled") : toCliError(error, state);
       const hint = problem.hint ? `\nhint: ${problem.hint}` : "";

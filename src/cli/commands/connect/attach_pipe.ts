@@ -2,7 +2,7 @@
 import type { Machine } from "../../../../gen/cmdop/v1/machine_pb.ts";
 import { OutputStream, SessionKind } from "../../../../gen/cmdop/v1/session_pb.ts";
 import type { CliContext } from "../../context.ts";
-import { CliError } from "../../errors.ts";
+import { CliError, interruptedExitCode } from "../../errors.ts";
 import type { RelayConnection } from "../../relay_client.ts";
 import { openSession, type PasswordSource } from "../../session_client.ts";
 
@@ -62,11 +62,11 @@ export async function runPipedShell(
       try {
         next = await session.frames.next();
       } catch (error) {
-        if (ctx.signal.aborted) return 130;
+        if (ctx.signal.aborted) return interruptedExitCode(ctx.signal);
         throw new CliError(`lost the connection to "${machine.hostname}"`, { cause: error });
       }
       if (next.done) {
-        if (ctx.signal.aborted) return 130;
+        if (ctx.signal.aborted) return interruptedExitCode(ctx.signal);
         throw new CliError(`lost the connection to "${machine.hostname}"`);
       }
       const msg = next.value.msg;

@@ -2,7 +2,7 @@
 // Plain constants: the generated module would load protobuf-es (~20 ms) for two enums.
 import { OUTPUT_STREAM, SESSION_KIND } from "../../../lib/wire/session_codec.ts";
 import type { CliContext } from "../../context.ts";
-import { CliError, ExitRequest } from "../../errors.ts";
+import { CliError, ExitRequest, interruptedExitCode } from "../../errors.ts";
 import type { GlobalOptions, RunState } from "../../globals.ts";
 import { passwordSource } from "../../machine_password.ts";
 import { resolveTarget } from "../../target.ts";
@@ -15,7 +15,26 @@ export interface ExecOptions {
   argv: string[];
   /** Seconds, or a duration like "90s" / "5m"; 0 = no limit. Default 30 s. */
   timeout?: string;
+  /** Run the words joined as one `sh -c` command line on the machine, as ssh does. */
+  shell?: boolean;
 }
+
+/**
+ * The argv the machine runs: the words as given (no shell, so nothing is expanded),
+ * or with `shell` one `sh -c` line of them joined by spaces, as ssh runs a command.
+ *
+ * @example
+ * ```ts
+ * remoteArgv({ host: "web", argv: ["ps", "aux", "|", "grep", "x"], shell: true });
+ * // ["sh", "-c", "ps aux | grep x"]
+ * ```
+ */
+export function remoteArgv(options: ExecOptions): string[] {
+  return options.shell ? ["sh", "-c", options.argv.join(" ")] : options.argv;
+}
+
+/** Words that only mean something to a shell: `$`, pipes, redirections, globs, quotes. */
+const SHELL_SYNTAX = /[\s$|&;<>()`'"*?~{}]/;
 
 /** How long past the remote timeout the client waits for the relay's word before giving up. */
 const CLIENT_GRACE_MS = 10_000;
@@ -27,24 +46,35 @@ export async function runExec(
   state: RunState,
   options: ExecOptions,
 ): Promise<never> {
+  const started = ctx.now();
+  const collected = { stdout: [] as Uint8Array[], stderr: [] as Uint8Array[] };
+  const decoder = new TextDecoder();
+  // The spec's envelope on every path, errors included: runCli adds exit_code and error.
+  const envelope = (): Record<string, unknown> => ({
+    stdout: decoder.decode(concat(collected.stdout)),
+    stderr: decoder.decode(concat(collected.stderr)),
+    exit_code: null,
+    duration_ms: ctx.now() - started,
+  });
+  if (globals.json) state.jsonEnvelope = envelope;
   const timeoutMs = parseDuration(options.timeout ?? "30", "--timeout", "s");
   const { conn, machine } = await resolveTarget(ctx, globals, state, options.host);
 
-  const started = ctx.now();
   const session = await openSession(
     conn,
     {
       machineId: machine.id,
       kind: SESSION_KIND.EXEC,
-      argv: options.argv,
+      argv: remoteArgv(options),
       timeoutMs,
     },
     passwordSource(ctx, globals, conn, machine),
     ctx.signal,
-  );
+  ).catch((error) => {
+    throw withoutShellHint(error, options);
+  });
   forwardStdin(ctx, session);
 
-  const collected = { stdout: [] as Uint8Array[], stderr: [] as Uint8Array[] };
   // AbortSignal.timeout rather than setTimeout, whose first call loads Node's timers (~3 ms).
   const guard = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs + CLIENT_GRACE_MS) : undefined;
   const onGuard = () => session.abort();
@@ -68,33 +98,25 @@ export async function runExec(
       }
     }
   } catch (error) {
-    if (ctx.signal.aborted) throw new ExitRequest(130);
+    if (ctx.signal.aborted) throw await interrupted(ctx, globals, state);
     throw error;
   } finally {
     guard?.removeEventListener("abort", onGuard);
     ctx.signal.removeEventListener("abort", onInterrupt);
   }
   if (!exit) {
-    if (ctx.signal.aborted) throw new ExitRequest(130);
+    if (ctx.signal.aborted) throw await interrupted(ctx, globals, state);
     throw new CliError(`no answer from "${machine.hostname}" within the timeout`);
   }
-  const durationMs = ctx.now() - started;
   const where = `"${machine.hostname}"`;
   const timeoutText = `command timed out after ${timeoutMs / 1000}s on ${where}; ` +
     "the remote process group was killed";
   if (globals.json) {
-    const decoder = new TextDecoder();
-    const envelope: Record<string, unknown> = {
-      stdout: decoder.decode(concat(collected.stdout)),
-      stderr: decoder.decode(concat(collected.stderr)),
-      exit_code: exit.timedOut ? null : exit.code,
-      duration_ms: durationMs,
-    };
-    if (exit.timedOut) {
-      envelope.timed_out = true;
-      envelope.error = timeoutText;
-    }
-    await ctx.stdout.write(JSON.stringify(envelope) + "\n");
+    state.jsonEnvelope = undefined;
+    const result = { ...envelope(), exit_code: exit.timedOut ? null : exit.code };
+    if (exit.timedOut) Object.assign(result, { timed_out: true, error: timeoutText });
+    else if (exit.error) Object.assign(result, { error: exit.error });
+    await ctx.stdout.write(JSON.stringify(result) + "\n");
   }
   if (exit.timedOut) {
     await ctx.stderr.write(`error: ${timeoutText}\nhint: raise it with --timeout\n`);
@@ -102,6 +124,40 @@ export async function runExec(
   }
   if (exit.error) await ctx.stderr.write(`error: ${exit.error}\n`);
   throw new ExitRequest(exit.code);
+}
+
+/** The run was interrupted (SIGINT, SIGTERM): exit 128 + the signal, the envelope still printed with --json. */
+async function interrupted(
+  ctx: CliContext,
+  globals: GlobalOptions,
+  state: RunState,
+): Promise<ExitRequest> {
+  const exitCode = interruptedExitCode(ctx.signal);
+  if (globals.json && state.jsonEnvelope) {
+    const reason = ctx.signal.reason instanceof Error ? ctx.signal.reason.message : "interrupted";
+    const result = { ...state.jsonEnvelope(), exit_code: exitCode, error: reason };
+    state.jsonEnvelope = undefined;
+    await ctx.stdout.write(JSON.stringify(result) + "\n");
+  }
+  return new ExitRequest(exitCode);
+}
+
+/**
+ * A command that did not start (127: not found) because it was written for a shell
+ * (`'echo $HOME'`, `a | b`) gets a hint: commands run as argv, `--shell` runs sh -c.
+ */
+function withoutShellHint(error: unknown, options: ExecOptions): unknown {
+  if (!(error instanceof CliError) || error.exitCode !== 127 || options.shell) return error;
+  const shellish = options.argv.some((word) => SHELL_SYNTAX.test(word));
+  return new CliError(error.message, {
+    exitCode: error.exitCode,
+    hint: shellish
+      ? "the command runs directly, not through a shell, so quotes, $variables and pipes " +
+        "are not interpreted: add --shell to run it with sh -c on the machine"
+      : "is it installed on the machine and on its PATH? For a shell built-in or a " +
+        "command line, add --shell (sh -c on the machine)",
+    cause: error,
+  });
 }
 
 /** Piped stdin goes to the remote command; a terminal does not (use attach for that). */
