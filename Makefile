@@ -13,7 +13,7 @@ BUF := $(DENO) run -A --quiet node_modules/@bufbuild/buf/bin/buf
 .PHONY: help tools deps test fmt fmt-check lint check gen check-gen breaking install uninstall demo bench dist clean
 
 help:
-	@echo "make test       format, lint, type and gen/ checks, then all tests (ends with 'N passed, K failed')"
+	@echo "make test       format, lint, type and gen/ checks, then all tests (ends with 'N passed, K failed, S skipped')"
 	@echo "make demo       a relay, an agent and cmdop connect, on this machine"
 	@echo "make gen        regenerate gen/ from proto/ with buf"
 	@echo "make check-gen  fail when gen/ is not what proto/ generates"

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# make test: format, lint, type, gen/ and wire-compatibility checks, then every test; ends with the line "N passed, K failed".
+# make test: format, lint, type, gen/ and wire-compatibility checks, then every test; ends with the line
+# "N passed, K failed, S skipped", alone, last (CI reads it).
 #
-# N and K are deno test's own counts of tests (its closing "ok | N passed (M steps) | K failed"
-# line, read back from the tee'd log): a describe() block or a Deno.test with steps counts once.
-# A failed check, or a test run that ends without that line, counts as one more failure.
+# N and K are deno test's own counts of tests (its closing "ok | N passed (M steps) | K failed |
+# I ignored (J steps)" line, read back from the tee'd log): a describe() block or a Deno.test with
+# steps counts once. S is every ignored test and step (I + J): tests skipped for a missing
+# program or another reason (each announced loudly in the log). A failed check, a missing test
+# program (scripts/test_deps.sh), or a test run that ends without that line, counts as one more
+# failure. Under CI=true a program the tests need that cannot be installed fails its tests.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,7 +19,7 @@ failed=()
 finish() {
   local passed=$1 failures=$2
   if [ "${#failed[@]}" -gt 0 ]; then echo "failed steps: ${failed[*]}"; fi
-  echo "$passed passed, $failures failed"
+  echo "$passed passed, $failures failed, ${skipped:-0} skipped"
   [ "$failures" -eq 0 ] && [ "${#failed[@]}" -eq 0 ]
   exit
 }
@@ -30,6 +34,24 @@ for step in fmt-check lint check check-gen breaking; do
   echo "== make $step"
   "$make" --no-print-directory -s "$step" || failed+=("$step")
 done
+
+# A test that returns t.skip() counts as passed: skips go in the skip option (tests/_test.ts).
+echo "== no skips from inside a test"
+if grep -rnE '\bt\.skip\(' --include='*_test.ts' src tests 2>/dev/null; then
+  echo "t.skip() inside a test counts as passed: give it: it(name, { skip: reason }, fn)"
+  failed+=(runtime-skip)
+fi
+
+# The Debian programs tests run (scripts/test_packages.txt); as root, apt-get installs the missing.
+echo "== test programs"
+if [ "$(id -u)" -eq 0 ]; then
+  if ! bash scripts/test_deps.sh; then
+    # Each test that needs a missing program says so: skipped, or failed under CI=true.
+    echo "test_deps: some test programs are missing; their tests are skipped (failed under CI=true)"
+  fi
+else
+  echo "not root: test programs are not installed; tests whose programs are missing are skipped"
+fi
 
 echo "== deno test"
 # deno.json's test.include, less a folder that is not there (deno test fails on a missing one).
@@ -58,6 +80,9 @@ if [ -z "$summary" ]; then
 fi
 
 passed=$(sed -E 's/^[A-Za-z]+ \| ([0-9]+) passed.*/\1/' <<<"$summary")
+ignored=$(sed -nE 's/.*\| ([0-9]+) ignored.*/\1/p' <<<"$summary")
+ignored_steps=$(sed -nE 's/.*\| [0-9]+ ignored \(([0-9]+) steps?\).*/\1/p' <<<"$summary")
+skipped=$((${ignored:-0} + ${ignored_steps:-0}))
 failures=$(sed -nE 's/.*\| ([0-9]+) failed.*/\1/p' <<<"$summary")
 failures=${failures:-0}
 if [ "$status" -ne 0 ] && [ "$failures" -eq 0 ]; then

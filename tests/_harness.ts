@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MachineService } from "../gen/cmdop/v1/machine_pb.ts";
 import { createRelayTransport } from "../src/lib/transport.ts";
+import { forgetLoggedProcesses, type LoggedProcess, logTails, rememberProcess } from "./_logs.ts";
+
+export { logTails } from "./_logs.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const MAIN = join(ROOT, "main.ts");
@@ -53,10 +56,28 @@ interface Watched {
   kill(): Promise<void>;
 }
 
-/** Collects a child's stdout and stderr until it exits; `name` labels its stderr in failures. */
-function watch(child: Deno.ChildProcess, name: string): Watched {
+/**
+ * Collects a child's stdout and stderr until it exits; `name` labels it in failures, where the
+ * last lines of every relay and agent of the test file are shown (see `logTails`).
+ */
+function watch(child: Deno.ChildProcess, name: string): Watched & { logged: LoggedProcess } {
   const stderr = collect(child.stderr);
   const stdout = collect(child.stdout);
+  let exitCode: number | undefined;
+  // Set once the output is read to its end too, so that a last line is never judged missing.
+  let ended = false;
+  child.status.then(async (status) => {
+    exitCode = status.code;
+    await stderr.done;
+    ended = true;
+  }, () => {});
+  const logged: LoggedProcess = {
+    name,
+    pid: child.pid,
+    stderr: stderr.text,
+    exitCode: () => exitCode,
+  };
+  rememberProcess(logged);
   const end = async (signal: Deno.Signal) => {
     try {
       child.kill(signal);
@@ -65,27 +86,45 @@ function watch(child: Deno.ChildProcess, name: string): Watched {
     await Promise.all([stderr.done, stdout.done]);
   };
   return {
+    logged,
     stderr: stderr.text,
     waitForStderr: (what, pattern, timeoutMs) =>
-      waitFor(what, () => pattern.test(stderr.text()), timeoutMs).catch((error) => {
-        throw new Error(`${error.message}; ${name} stderr:\n${stderr.text()}`);
-      }),
+      waitFor(what, () => pattern.test(stderr.text()) || ended, timeoutMs)
+        .then(() => {
+          if (pattern.test(stderr.text())) return;
+          throw new Error(`${logged.name} exited with ${exitCode} before ${what}${logTails(40)}`);
+        }),
     stop: () => end("SIGTERM"),
     kill: () => end("SIGKILL"),
   };
 }
 
-/** Waits until `predicate(text)` holds for the collected text, or fails after `timeoutMs`. */
+/**
+ * Polls `predicate` every 50 ms until it holds; after `timeoutMs` (30 s by default: generous, so
+ * that it holds on a machine several times slower and busy) fails naming `what` was waited for,
+ * with the last log lines of the test file's relays and agents.
+ *
+ * @example
+ * ```ts
+ * await waitFor("the shell to be gone", async () => !(await processAlive(pid)));
+ * ```
+ */
 export async function waitFor(
   what: string,
   predicate: () => boolean | Promise<boolean>,
-  timeoutMs = 15_000,
+  timeoutMs = 30_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
   while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(`timed out after ${seconds(timeoutMs)} waiting for ${what}${logTails()}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s`;
 }
 
 function spawnCmdop(
@@ -127,9 +166,10 @@ export async function startRelay(
     dataDir,
     ...(options.extraArgs ?? []),
   ], { env: options.env });
-  const { stderr, waitForStderr, stop, kill } = watch(child, "relay");
-  await waitForStderr("the relay to listen", /listening on http/, 20_000);
+  const { stderr, waitForStderr, stop, kill, logged } = watch(child, "relay");
+  await waitForStderr("the relay to listen", /listening on http/, 60_000);
   const url = /listening on (http\S+)/.exec(stderr())![1];
+  logged.name = `relay ${url}`;
   return {
     url,
     pid: child.pid,
@@ -156,9 +196,18 @@ export async function createWorkspace(dataDir: string, name: string): Promise<Wo
   return JSON.parse(result.stdout);
 }
 
+/**
+ * The variable every agent the harness starts has in its environment, and so every command and
+ * terminal it runs: its marker (the hostname unless given), so a test can check which machine
+ * ran a command (`hostname` is the same for all agents on this machine).
+ */
+export const MACHINE_VARIABLE = "CMDOP_TEST_MACHINE";
+
 /** An agent process. */
 export interface AgentProcess {
   pid: number;
+  /** What `$CMDOP_TEST_MACHINE` reads in its commands. */
+  marker: string;
   stateDir: string;
   stderr(): string;
   stop(): Promise<void>;
@@ -175,8 +224,11 @@ export async function startAgent(
     stateDir?: string;
     password?: string;
     waitOnline?: boolean;
+    /** Its {@linkcode MACHINE_VARIABLE}; the hostname by default. */
+    marker?: string;
   },
 ): Promise<AgentProcess> {
+  const marker = options.marker ?? options.hostname;
   const stateDir = options.stateDir ?? await Deno.makeTempDir({ prefix: "cmdop-agent-" });
   const args = [
     "agent",
@@ -192,17 +244,20 @@ export async function startAgent(
   ];
   if (options.displayName) args.push("--display-name", options.displayName);
   if (options.password !== undefined) args.push("--password-stdin");
-  const child = spawnCmdop(args, { stdin: options.password !== undefined ? "piped" : "null" });
+  const child = spawnCmdop(args, {
+    env: { [MACHINE_VARIABLE]: marker },
+    stdin: options.password !== undefined ? "piped" : "null",
+  });
   if (options.password !== undefined) {
     const writer = child.stdin.getWriter();
     await writer.write(new TextEncoder().encode(options.password + "\n"));
     await writer.close();
   }
-  const { stderr, waitForStderr, stop, kill } = watch(child, "agent");
+  const { stderr, waitForStderr, stop, kill } = watch(child, `agent ${options.hostname}`);
   if (options.waitOnline !== false) {
-    await waitForStderr("the agent to come online", /online as machine/);
+    await waitForStderr(`agent "${options.hostname}" to come online`, /online as machine/, 60_000);
   }
-  return { pid: child.pid, stateDir, stderr, stop, kill };
+  return { pid: child.pid, marker, stateDir, stderr, stop, kill };
 }
 
 export interface CmdopResult {
@@ -212,15 +267,34 @@ export interface CmdopResult {
   stdoutBytes: Uint8Array;
 }
 
-/** Runs the CLI to completion. */
-export async function runCmdop(
-  args: string[],
-  options: { env?: Record<string, string>; stdin?: Uint8Array | string } = {},
-): Promise<CmdopResult> {
+/** Options of {@linkcode runCmdop}. */
+export interface RunOptions {
+  env?: Record<string, string>;
+  stdin?: Uint8Array | string;
+  /** How long it may take before it is killed and the test fails: 60 s by default. */
+  timeoutMs?: number;
+  /** What the run waits for, for the failure message; the command line by default. */
+  what?: string;
+}
+
+/**
+ * Runs the CLI to completion. A run that outlives its deadline is killed (SIGKILL) and fails
+ * naming the command, what it waited for, its output so far and the relays' and agents' last
+ * log lines: one hang never eats the whole suite.
+ *
+ * @example
+ * ```ts
+ * const r = await runCmdop(["connect", "exec", "web-1", "--", "true"], { env });
+ * assert.equal(r.code, 0, r.stderr);
+ * ```
+ */
+export async function runCmdop(args: string[], options: RunOptions = {}): Promise<CmdopResult> {
   const child = spawnCmdop(args, {
     env: options.env,
     stdin: options.stdin !== undefined ? "piped" : "null",
   });
+  const stdout = readAll(child.stdout);
+  const stderr = readAll(child.stderr);
   if (options.stdin !== undefined) {
     const writer = child.stdin.getWriter();
     const bytes = typeof options.stdin === "string"
@@ -229,14 +303,39 @@ export async function runCmdop(
     await writer.write(bytes).catch(() => {});
     await writer.close().catch(() => {});
   }
-  const output = await child.output();
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), timeoutMs);
+  });
+  const status = await Promise.race([child.status, timedOut]);
+  clearTimeout(timer);
+  if (status === "timeout") {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* ended meanwhile */ }
+    await child.status;
+    const decoder = new TextDecoder();
+    const what = options.what ? ` (waiting for ${options.what})` : "";
+    throw new Error(
+      `cmdop ${args.join(" ")} did not finish within ${seconds(timeoutMs)}${what}; ` +
+        `its stdout so far:\n${decoder.decode((await stdout).slice(-4000))}\n` +
+        `its stderr so far:\n${decoder.decode((await stderr).slice(-4000))}${logTails()}`,
+    );
+  }
+  const [out, err] = await Promise.all([stdout, stderr]);
   const decoder = new TextDecoder();
   return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-    stdoutBytes: output.stdout,
+    code: status.code,
+    stdout: decoder.decode(out),
+    stderr: decoder.decode(err),
+    stdoutBytes: out,
   };
+}
+
+/** A stream's bytes, once it ends. */
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 /** Spawns the CLI and hands back the process, for streaming tests. */
@@ -317,7 +416,7 @@ export async function processAlive(pid: number): Promise<boolean> {
   }
 }
 
-/** Kills whatever a test left running (use in `after`). */
+/** Kills whatever a test left running (use in `after`), and forgets their logs. */
 export async function killAll(): Promise<void> {
   for (const child of [...live]) {
     try {
@@ -325,4 +424,5 @@ export async function killAll(): Promise<void> {
     } catch { /* gone */ }
     await child.status.catch(() => {});
   }
+  forgetLoggedProcesses();
 }

@@ -6,31 +6,25 @@ import { createRelayTransport } from "../../src/lib/transport.ts";
 import { openPostgresStore } from "../../src/relay/store/postgres.ts";
 import { createWorkspace } from "../../src/relay/workspace_admin.ts";
 import { type RelayProcess, runCmdop, startRelay, type Workspace } from "../_harness.ts";
-import {
-  ensureClusterPrograms,
-  type ServiceProcess,
-  startNats,
-  startPostgres,
-} from "./_services.ts";
+import { needTools } from "../_tools.ts";
+import { type ServiceProcess, startNats, startPostgres } from "./_services.ts";
 
-let skipReason: Promise<string | undefined> | undefined;
-
-/** Says it so that nobody misses it: a skipped cluster test must never pass unnoticed. */
-export function announceSkip(what: string, reason: string): void {
-  const bar = "!".repeat(72);
-  console.error(`\n${bar}\n!! ${what} SKIPPED: ${reason}\n${bar}\n`);
-}
+/** The programs every cluster test runs. */
+export const CLUSTER_PROGRAMS = ["postgres", "initdb", "nats-server"];
 
 /**
- * Why the cluster tests cannot run here, or undefined when they can
- * (installing PostgreSQL and nats-server first when missing); announced loudly.
+ * Why the cluster tests of `what` cannot run here, or undefined when they can (installing
+ * PostgreSQL and nats-server first when missing): see `needTools`, which announces a skip
+ * loudly, and fails instead under `CI=true`. `more` names further programs the file runs.
+ *
+ * @example
+ * ```ts
+ * const skip = await clusterSkipReason("relay cluster", ["haproxy"]);
+ * describe("relay cluster", { skip }, () => {});
+ * ```
  */
-export function clusterSkipReason(): Promise<string | undefined> {
-  skipReason ??= ensureClusterPrograms().then((reason) => {
-    if (reason) announceSkip("cluster tests", reason);
-    return reason;
-  });
-  return skipReason;
+export function clusterSkipReason(what: string, more: string[] = []): Promise<string | undefined> {
+  return needTools(what, [...CLUSTER_PROGRAMS, ...more]);
 }
 
 /** PostgreSQL and NATS for one test file. */

@@ -1,5 +1,6 @@
 /** Cluster test services: PostgreSQL, nats-server and haproxy from Debian, each started on its own loopback port. */
 import { join } from "node:path";
+import { findProgram, installTools, postgresBinDir } from "../_tools.ts";
 
 /** A server process a test started, with the address to reach it. */
 export interface ServiceProcess {
@@ -11,122 +12,95 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-/** The Debian package of each program the cluster tests run. */
-const PACKAGES = {
-  postgres: "postgresql",
-  "nats-server": "nats-server",
-  haproxy: "haproxy",
-  tmux: "tmux",
-};
+/**
+ * Makes sure PostgreSQL and nats-server are installed (apt-get through scripts/test_deps.sh when
+ * missing). Resolves why they cannot be had, or undefined; tests use `clusterSkipReason` instead.
+ *
+ * @example
+ * ```ts
+ * const missing = await ensureClusterPrograms();
+ * ```
+ */
+export function ensureClusterPrograms(): Promise<string | undefined> {
+  return installTools(["postgres", "initdb", "nats-server"]);
+}
 
-/** A program the cluster tests run. */
-export type Program = keyof typeof PACKAGES;
-
-/** Where Debian puts PostgreSQL's server programs (not on PATH). */
-function postgresBinDir(): string | undefined {
-  try {
-    const versions = [...Deno.readDirSync("/usr/lib/postgresql")]
-      .map((e) => Number(e.name))
-      .filter((v) => v > 0)
-      .sort((a, b) => b - a);
-    for (const version of versions) {
-      const dir = `/usr/lib/postgresql/${version}/bin`;
-      if (exists(join(dir, "postgres")) && exists(join(dir, "initdb"))) return dir;
+/**
+ * Starts a server on a loopback port and waits until that very process listens there (and its
+ * log matches `ready`, when given). The
+ * port is picked free, but another run on this machine may take it before the server binds:
+ * then the server exits (or someone else answers on it), and it is started again on another
+ * port, up to five times. Waiting for "something accepts on the port" could be fooled by the
+ * other run's server.
+ */
+export async function listenOnFreePort(
+  what: string,
+  spawn: (port: number) => Deno.ChildProcess,
+  options: { timeoutMs?: number; ready?: RegExp } = {},
+): Promise<{ child: Deno.ChildProcess; port: number; log: () => string }> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  // Listening is not always ready: PostgreSQL answers "starting up" until it logs so.
+  const ready = options.ready;
+  let lastLog = "";
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = freePort();
+    const child = spawn(port);
+    const log = drain(child.stderr);
+    let exited = false;
+    child.status.then(() => exited = true, () => exited = true);
+    const started = Date.now();
+    const up = async () => (await listensOn(child.pid, port)) && (!ready || ready.test(log()));
+    while (!exited && !(await up())) {
+      if (Date.now() - started > timeoutMs) {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+        await child.status;
+        throw new Error(
+          `${what} did not listen on port ${port} within ${timeoutMs / 1000} s; ` +
+            `its log:\n${log()}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
+    if (!exited) return { child, port, log };
+    lastLog = log();
+  }
+  throw new Error(`${what} exited on each of five ports; its last log:\n${lastLog}`);
+}
+
+/** True when process `pid` holds a listening TCP socket on 127.0.0.1:`port` (Linux /proc). */
+async function listensOn(pid: number, port: number): Promise<boolean> {
+  let table: string;
+  try {
+    table = await Deno.readTextFile(`/proc/${pid}/net/tcp`);
   } catch {
-    // No PostgreSQL installed.
+    return false;
   }
-  return undefined;
-}
-
-function programPath(name: Program): string | undefined {
-  if (name === "postgres") {
-    const dir = postgresBinDir();
-    return dir ? join(dir, "postgres") : undefined;
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  const inodes = new Set<string>();
+  for (const line of table.split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // f[1] is local address:port, f[3] the state (0A: LISTEN), f[9] the socket's inode.
+    if (f.length > 9 && f[1].endsWith(`:${hexPort}`) && f[3] === "0A") inodes.add(f[9]);
   }
-  for (const dir of ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"]) {
-    if (exists(join(dir, name))) return join(dir, name);
-  }
-  return undefined;
-}
-
-/**
- * Installs with apt-get (in one go) whichever of `names` are missing.
- * Resolves a reason per program that still cannot be run.
- */
-export async function ensurePrograms(names: Program[]): Promise<Map<Program, string>> {
-  const reasons = new Map<Program, string>();
-  const missing = names.filter((name) => !programPath(name));
-  if (missing.length === 0) return reasons;
-  const failure = await aptInstall(missing.map((name) => PACKAGES[name]));
-  for (const name of missing) {
-    if (programPath(name)) continue;
-    reasons.set(name, `cannot install "${PACKAGES[name]}"${failure ? `: ${failure}` : ""}`);
-  }
-  return reasons;
-}
-
-/**
- * Makes sure PostgreSQL and nats-server are installed, with apt-get when they
- * are missing. Resolves a reason to skip when they cannot be had.
- */
-export async function ensureClusterPrograms(): Promise<string | undefined> {
-  const reasons = await ensurePrograms(["postgres", "nats-server"]);
-  return reasons.size > 0 ? [...reasons.values()].join("; ") : undefined;
-}
-
-async function aptInstall(packages: string[]): Promise<string | undefined> {
-  if (Deno.uid() !== 0) return "not root, so apt-get cannot run";
-  // Installing a server package would otherwise start the system's own instance.
-  const policy = "/usr/sbin/policy-rc.d";
-  const ownPolicy = !exists(policy);
-  if (ownPolicy) Deno.writeTextFileSync(policy, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
+  if (inodes.size === 0) return false;
   try {
-    const install = ["install", "-y", "-q", "--no-install-recommends", ...packages];
-    if ((await aptGet(install)) === undefined) return undefined;
-    await aptGet(["update", "-q"]);
-    return await aptGet(install);
-  } finally {
-    if (ownPolicy) Deno.removeSync(policy);
-  }
+    for await (const fd of Deno.readDir(`/proc/${pid}/fd`)) {
+      const target = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`).catch(() => "");
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode && inodes.has(inode)) return true;
+    }
+  } catch { /* gone */ }
+  return false;
 }
 
-async function aptGet(args: string[]): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command("apt-get", {
-      args,
-      env: { DEBIAN_FRONTEND: "noninteractive" },
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    return out.success ? undefined : new TextDecoder().decode(out.stderr).trim().split("\n").at(-1);
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
-
-/** A loopback port nothing listens on right now. */
-export function freePort(): number {
+/** A loopback port nothing listens on right now (see {@linkcode listenOnFreePort}: it may not stay so). */
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
   return port;
-}
-
-/** Resolves once something accepts TCP connections on the port. */
-export async function waitForPort(port: number, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`${what} did not listen on port ${port} in time`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 }
 
 /** The user PostgreSQL runs as: itself refuses root. */
@@ -160,54 +134,53 @@ export async function startPostgres(): Promise<ServiceProcess> {
   if (!init.success) {
     throw new Error(`initdb failed: ${new TextDecoder().decode(init.stderr)}`);
   }
-  const port = freePort();
-  const child = new Deno.Command(join(bin, "postgres"), {
-    args: [
-      "-D",
-      join(dir, "data"),
-      "-p",
-      String(port),
-      "-k",
-      dir,
-      "-c",
-      "listen_addresses=127.0.0.1",
-      // A test database: durability is not what is being tested.
-      "-c",
-      "fsync=off",
-      "-c",
-      "synchronous_commit=off",
-      "-c",
-      "full_page_writes=off",
-      "-c",
-      "max_connections=200",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-    ...asUser,
-  }).spawn();
-  const log = drain(child.stderr);
-  await waitForPort(port, "PostgreSQL").catch((error) => {
-    throw new Error(`${error.message}; its log:\n${log()}`);
-  });
+  const { child, port } = await listenOnFreePort(
+    "PostgreSQL",
+    (port) =>
+      new Deno.Command(join(bin, "postgres"), {
+        args: [
+          "-D",
+          join(dir, "data"),
+          "-p",
+          String(port),
+          "-k",
+          dir,
+          "-c",
+          "listen_addresses=127.0.0.1",
+          // A test database: durability is not what is being tested.
+          "-c",
+          "fsync=off",
+          "-c",
+          "synchronous_commit=off",
+          "-c",
+          "full_page_writes=off",
+          "-c",
+          "max_connections=200",
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+        ...asUser,
+      }).spawn(),
+    { ready: /ready to accept connections/ },
+  );
   return service(child, `postgres://postgres@127.0.0.1:${port}/postgres`, port, dir, "SIGINT");
 }
 
 /** `nats-server` on a free loopback port (core NATS only: cmdop needs no JetStream). */
 export async function startNats(): Promise<ServiceProcess> {
-  const program = programPath("nats-server");
+  const program = findProgram("nats-server");
   if (!program) throw new Error("nats-server is not installed");
-  const port = freePort();
-  const child = new Deno.Command(program, {
-    args: ["-a", "127.0.0.1", "-p", String(port)],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const log = drain(child.stderr);
-  await waitForPort(port, "nats-server").catch((error) => {
-    throw new Error(`${error.message}; its log:\n${log()}`);
-  });
+  const { child, port } = await listenOnFreePort(
+    "nats-server",
+    (port) =>
+      new Deno.Command(program, {
+        args: ["-a", "127.0.0.1", "-p", String(port)],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn(),
+  );
   return service(child, `nats://127.0.0.1:${port}`, port, undefined, "SIGTERM");
 }
 
@@ -216,41 +189,39 @@ export async function startNats(): Promise<ServiceProcess> {
  * checks every 300 ms, and a retry on another node when one refuses.
  */
 export async function startHaproxy(backendPorts: number[]): Promise<ServiceProcess> {
-  const program = programPath("haproxy");
+  const program = findProgram("haproxy");
   if (!program) throw new Error("haproxy is not installed");
   const dir = await Deno.makeTempDir({ prefix: "cmdop-haproxy-" });
-  const port = freePort();
   const servers = backendPorts.map((p, i) =>
     `  server node${i} 127.0.0.1:${p} check inter 300ms fall 2 rise 1`
   );
-  const config = [
-    "global",
-    "  maxconn 4096",
-    "defaults",
-    "  mode tcp",
-    "  timeout connect 1s",
-    "  timeout client 1h",
-    "  timeout server 1h",
-    "  retries 3",
-    "  option redispatch",
-    "frontend relay",
-    `  bind 127.0.0.1:${port}`,
-    "  default_backend nodes",
-    "backend nodes",
-    "  balance roundrobin",
-    ...servers,
-    "",
-  ].join("\n");
-  await Deno.writeTextFile(join(dir, "haproxy.cfg"), config);
-  const child = new Deno.Command(program, {
-    args: ["-db", "-f", join(dir, "haproxy.cfg")],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const log = drain(child.stderr);
-  await waitForPort(port, "haproxy").catch((error) => {
-    throw new Error(`${error.message}; its log:\n${log()}`);
+  const config = (port: number) =>
+    [
+      "global",
+      "  maxconn 4096",
+      "defaults",
+      "  mode tcp",
+      "  timeout connect 1s",
+      "  timeout client 1h",
+      "  timeout server 1h",
+      "  retries 3",
+      "  option redispatch",
+      "frontend relay",
+      `  bind 127.0.0.1:${port}`,
+      "  default_backend nodes",
+      "backend nodes",
+      "  balance roundrobin",
+      ...servers,
+      "",
+    ].join("\n");
+  const { child, port } = await listenOnFreePort("haproxy", (port) => {
+    Deno.writeTextFileSync(join(dir, "haproxy.cfg"), config(port));
+    return new Deno.Command(program, {
+      args: ["-db", "-f", join(dir, "haproxy.cfg")],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
   });
   return service(child, `http://127.0.0.1:${port}`, port, dir, "SIGTERM");
 }
@@ -294,13 +265,4 @@ function drain(stream: ReadableStream<Uint8Array>): () => string {
     for await (const chunk of stream) text = (text + decoder.decode(chunk)).slice(-20_000);
   })().catch(() => {});
   return () => text;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -29,16 +29,6 @@ function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** True when a tmux binary can be run here. */
-export async function haveTmux(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
-      .output()).success;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Runs `argv` with `env` in a new 120x30 tmux session on its own server
  * socket. The exit status goes to a file: tmux 3.3 does not always report a

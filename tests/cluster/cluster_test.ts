@@ -1,5 +1,5 @@
 /** Three relay nodes on PostgreSQL and NATS behind haproxy: exec and attach across nodes, node failures, isolation. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import { createClient } from "@connectrpc/connect";
 import { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
@@ -18,25 +18,21 @@ import {
   type Workspace,
 } from "../_harness.ts";
 import {
-  announceSkip,
   type ClusterServices,
   clusterSkipReason,
   createClusterWorkspace,
-  listenOf,
   listMachines,
   onlineAt,
   startClusterServices,
   startNode,
 } from "./_cluster.ts";
-import { ensurePrograms, type ServiceProcess, startHaproxy } from "./_services.ts";
-import { haveTmux, startInTmux } from "./_tmux.ts";
+import { type ServiceProcess, startHaproxy } from "./_services.ts";
+import { startInTmux } from "./_tmux.ts";
+import { needTools } from "../_tools.ts";
 import { readUntil } from "./_streams.ts";
 
-// One apt-get run for everything this file needs, when anything is missing.
-const optional = await ensurePrograms(["postgres", "nats-server", "haproxy", "tmux"]);
-const skip = (await clusterSkipReason()) ?? optional.get("haproxy");
-if (skip && optional.has("haproxy")) announceSkip("cluster tests (no load balancer)", skip);
-const noTmux = optional.get("tmux");
+const skip = await clusterSkipReason("relay cluster", ["haproxy"]);
+const noTmux = await needTools("the cluster's attach test", ["tmux"]);
 const MIB = 1024 * 1024;
 
 describe("relay cluster", { skip }, () => {
@@ -139,11 +135,9 @@ describe("relay cluster", { skip }, () => {
     }
   });
 
-  it("attaches a terminal on a machine whose agent is on another node", async (t) => {
-    if (noTmux || !(await haveTmux())) {
-      announceSkip("cluster attach test", noTmux ?? "tmux does not run");
-      return t.skip("tmux is not installed");
-    }
+  it("attaches a terminal on a machine whose agent is on another node", {
+    skip: noTmux,
+  }, async () => {
     const env = await envAt(url(2));
     const pane = await startInTmux(
       [Deno.execPath(), "run", "-A", "--quiet", MAIN, "connect", "alpha"],
@@ -252,9 +246,8 @@ describe("relay cluster", { skip }, () => {
   });
 
   it("takes a restarted node back into the cluster", async () => {
-    const reborn = await startNode(services.pg.url, services.nats.url, "a", {
-      listen: listenOf(nodes[0]),
-    });
+    // On a port of its own: the old one may have been taken by anything since the node died.
+    const reborn = await startNode(services.pg.url, services.nats.url, "a");
     const r = await runCmdop(["connect", "exec", "alpha", "--", "echo", "rejoined"], {
       env: await envAt(reborn.url),
     });

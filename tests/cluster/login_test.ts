@@ -1,5 +1,5 @@
 /** `cmdop login` on a cluster: the device flow, refresh rotation and revocation shared by nodes on PostgreSQL. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import {
   clientEnv,
@@ -28,7 +28,7 @@ import {
   startNode,
 } from "./_cluster.ts";
 
-const skip = await clusterSkipReason();
+const skip = await clusterSkipReason("cmdop login on a cluster");
 
 describe("cmdop login on a cluster", { skip }, () => {
   let services: ClusterServices;

@@ -1,5 +1,5 @@
 /** NatsBus against a real nats-server: cross-node dial, end-to-end credit, overruns and dead nodes. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -17,7 +17,7 @@ import type { PresenceRegistry, RemotePresence } from "../../src/relay/cluster/p
 import { clusterSkipReason } from "./_cluster.ts";
 import { type ServiceProcess, startNats } from "./_services.ts";
 
-const skip = await clusterSkipReason();
+const skip = await clusterSkipReason("NatsBus");
 
 /** Presence in a shared map: these tests are about routing, not leases. */
 function memoryPresence(shared: Map<string, RemotePresence>): PresenceRegistry {

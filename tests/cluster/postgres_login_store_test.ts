@@ -1,5 +1,5 @@
 /** PostgresLoginStore against a real PostgreSQL: its migration, users and grants, device codes, token rotation and revocation. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import type { DeviceCodeRecord } from "../../src/relay/login/login_store.ts";
@@ -11,7 +11,7 @@ import { createWorkspace } from "../../src/relay/workspace_admin.ts";
 import { clusterSkipReason, createDatabase } from "./_cluster.ts";
 import { type ServiceProcess, startPostgres } from "./_services.ts";
 
-const skip = await clusterSkipReason();
+const skip = await clusterSkipReason("PostgresLoginStore");
 const DAY_MS = 24 * 3_600_000;
 
 function deviceCode(hash: string, userCode: string, createdMs: number): DeviceCodeRecord {

@@ -1,5 +1,5 @@
 /** PostgresStore and PostgresPresence against a real PostgreSQL: migrations, store rules, presence leases. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import type { Sql } from "postgres";
 import { hashSecret } from "../../src/lib/secrets.ts";
@@ -11,7 +11,7 @@ import { createWorkspace } from "../../src/relay/workspace_admin.ts";
 import { clusterSkipReason, createDatabase } from "./_cluster.ts";
 import { type ServiceProcess, startPostgres } from "./_services.ts";
 
-const skip = await clusterSkipReason();
+const skip = await clusterSkipReason("PostgresStore and PostgresPresence");
 
 function machine(id: string, workspaceId: string): MachineRecord {
   return {

@@ -1,5 +1,5 @@
 /** `cmdop relay workspace create` and `cmdop relay user add` on a cluster's PostgreSQL store (--store, CMDOP_RELAY_STORE). */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import {
   killAll,
@@ -17,7 +17,7 @@ import {
 } from "./_cluster.ts";
 import { type ServiceProcess, startPostgres } from "./_services.ts";
 
-const skip = await clusterSkipReason();
+const skip = await clusterSkipReason("relay operator commands on PostgreSQL");
 
 describe("relay operator commands on PostgreSQL", { skip }, () => {
   let pg: ServiceProcess;

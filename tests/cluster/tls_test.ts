@@ -1,5 +1,5 @@
 /** The relay over TLS with a private CA: HTTP/2 offered by ALPN, agent --ca-file, CLI CMDOP_CA_FILE, the error without it. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
@@ -12,6 +12,7 @@ import {
   type Workspace,
 } from "../_harness.ts";
 import { readUntil } from "./_streams.ts";
+import { needTools } from "../_tools.ts";
 
 /** A CA and a relay certificate for 127.0.0.1 and localhost, made with openssl. */
 async function makeCertificates(dir: string): Promise<void> {
@@ -75,17 +76,7 @@ async function makeCertificates(dir: string): Promise<void> {
   ]);
 }
 
-async function haveOpenssl(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("openssl", { args: ["version"], stdout: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
-
-const skip = (await haveOpenssl()) ? undefined : "openssl is not installed";
-if (skip) console.error(`\n!! TLS tests SKIPPED: ${skip}\n`);
+const skip = await needTools("relay over TLS", ["openssl"]);
 
 describe("relay over TLS", { skip }, () => {
   let dir: string;

@@ -29,9 +29,8 @@ export class Tmux {
     this.socket = socket;
   }
 
-  /** Starts the server (installing tmux with apt-get when it is missing). */
+  /** Starts the server; a test file declares tmux with `needTools` (tests/_tools.ts). */
   static async start(options: TmuxOptions): Promise<Tmux> {
-    await ensureTmux();
     const tmux = new Tmux(`cmdop-e2e-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
     // The server, started by this call, hands its own environment to the pane's shell.
     await tmux.run([
@@ -120,23 +119,5 @@ export class Tmux {
     await this.run(["kill-server"]).catch(() => {});
     // The server leaves its socket file behind; one per test run would pile up in /tmp.
     if (path.trim()) await Deno.remove(path.trim()).catch(() => {});
-  }
-}
-
-async function ensureTmux(): Promise<void> {
-  const found = await new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
-    .output()
-    .then((out) => out.success, () => false);
-  if (found) return;
-  for (const args of [["update"], ["install", "-y", "tmux"]]) {
-    const out = await new Deno.Command("apt-get", {
-      args,
-      env: { DEBIAN_FRONTEND: "noninteractive" },
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      throw new Error(`apt-get ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-    }
   }
 }

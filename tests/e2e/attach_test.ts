@@ -1,10 +1,11 @@
 /** End to end: `cmdop connect` in a real terminal (tmux) against a real relay and agents, keys in and screen out. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import {
   type AgentProcess,
   clientEnv,
   killAll,
+  MACHINE_VARIABLE,
   MAIN,
   type RelayProcess,
   runCmdop,
@@ -12,10 +13,12 @@ import {
   startRelay,
   waitMachineOnline,
 } from "../_harness.ts";
+import { needTools } from "../_tools.ts";
 import { Tmux } from "./_tmux.ts";
 
 /** Each agent passes it to its sessions, so a shell can tell which machine it runs on. */
-const AGENT_VARIABLE = "CMDOP_E2E_AGENT";
+const AGENT_VARIABLE = MACHINE_VARIABLE;
+const noTmux = await needTools("cmdop connect in a terminal", ["tmux"]);
 
 let relay: RelayProcess;
 let env: Record<string, string>;
@@ -27,12 +30,7 @@ async function agent(
   displayName?: string,
   password?: string,
 ): Promise<AgentProcess> {
-  Deno.env.set(AGENT_VARIABLE, hostname);
-  try {
-    return await startAgent(relay.url, enrollToken, { hostname, displayName, password });
-  } finally {
-    Deno.env.delete(AGENT_VARIABLE);
-  }
+  return await startAgent(relay.url, enrollToken, { hostname, displayName, password });
 }
 let enrollToken: string;
 
@@ -83,7 +81,7 @@ async function processExists(pid: number): Promise<boolean> {
   }
 }
 
-describe("cmdop connect in a terminal", () => {
+describe("cmdop connect in a terminal", { skip: noTmux }, () => {
   before(async () => {
     relay = await startRelay();
     const workspace = await relay.createWorkspace("attach");

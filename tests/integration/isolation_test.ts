@@ -1,5 +1,5 @@
 /** Workspaces are isolated, and a relay restart brings agents back without an operator. */
-import { after, describe, it } from "node:test";
+import { after, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import {
   clientEnv,

@@ -1,5 +1,5 @@
 /** Per-machine attach passwords end to end: the in-stream challenge, remembered passwords, hidden prompts, lock-outs, token reuse. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SessionKind } from "../../gen/cmdop/v1/session_pb.ts";
@@ -18,8 +18,10 @@ import {
 } from "../_harness.ts";
 import { type TestClock, testClock } from "../_login.ts";
 import { Tmux } from "../e2e/_tmux.ts";
+import { needTools } from "../_tools.ts";
 
 const PASSWORD = "correct horse";
+const noTmux = await needTools("the password prompt test", ["tmux"]);
 
 describe("per-machine passwords", () => {
   let relay: RelayProcess;
@@ -181,7 +183,7 @@ describe("per-machine passwords", () => {
     assert.equal(r.stdout, "ok\n", r.stderr);
   });
 
-  it("prompts for the password on a terminal without echoing it", async () => {
+  it("prompts for the password on a terminal without echoing it", { skip: noTmux }, async () => {
     const tmux = await Tmux.start({
       cols: 100,
       rows: 20,
