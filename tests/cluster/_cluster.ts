@@ -23,7 +23,10 @@ export const CLUSTER_PROGRAMS = ["postgres", "initdb", "nats-server"];
  * describe("relay cluster", { skip }, () => {});
  * ```
  */
-export function clusterSkipReason(what: string, more: string[] = []): Promise<string | undefined> {
+export function clusterSkipReason(
+  what = "cluster tests",
+  more: string[] = [],
+): Promise<string | undefined> {
   return needTools(what, [...CLUSTER_PROGRAMS, ...more]);
 }
 

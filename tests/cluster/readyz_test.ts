@@ -1,11 +1,11 @@
 /** /readyz of a cluster node: ready while PostgreSQL and NATS answer, 503 naming the one that stopped, ready again once it is back. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import { killAll, type RelayProcess, waitFor } from "../_harness.ts";
 import { clusterSkipReason, createDatabase, startNode } from "./_cluster.ts";
 import { type ServiceProcess, startNats, startPostgres } from "./_services.ts";
 
-const skip = await clusterSkipReason();
+const skip = await clusterSkipReason("relay readiness on PostgreSQL and NATS");
 
 async function readyz(node: RelayProcess): Promise<{ status: number; body: string }> {
   const response = await fetch(`${node.url}/readyz`, { signal: AbortSignal.timeout(10_000) });

@@ -1,8 +1,11 @@
 /** End to end: the machine picker in a real terminal (tmux) when keys arrive all at once, as a paste does. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import { clientEnv, killAll, MAIN, runCmdop, startAgent, startRelay } from "../_harness.ts";
+import { needTools } from "../_tools.ts";
 import { Tmux } from "./_tmux.ts";
+
+const noTmux = await needTools("the machine picker", ["tmux"]);
 
 let tmux: Tmux;
 let scratch: string;
@@ -16,7 +19,7 @@ function pickerList(screen: string): string[] {
   return end < 0 ? list : list.slice(0, end);
 }
 
-describe("the machine picker", () => {
+describe("the machine picker", { skip: noTmux }, () => {
   before(async () => {
     const relay = await startRelay();
     const workspace = await relay.createWorkspace("picker");

@@ -1,5 +1,5 @@
 /** Network errors name the URL or address that was tried, where it came from, and a fix. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import { killAll, MAIN, type RelayProcess, runCmdop, startRelay } from "../_harness.ts";
 
