@@ -1,5 +1,6 @@
 /** The agent's machine credential on disk: written once at enrollment, 0600, reused on every start. */
 import { join } from "node:path";
+import { refuseLinkedFile, securePrivateDir } from "../lib/private_files.ts";
 
 export interface AgentState {
   server: string;
@@ -14,6 +15,8 @@ const FILE = "agent.json";
 /** Reads the state file; undefined when the agent has not enrolled yet. A damaged file is an error. */
 export async function loadAgentState(stateDir: string): Promise<AgentState | undefined> {
   const path = join(stateDir, FILE);
+  // A link planted here could make the agent send another file's content as its credential.
+  await refuseLinkedFile(path);
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -36,10 +39,15 @@ export async function loadAgentState(stateDir: string): Promise<AgentState | und
   return state as AgentState;
 }
 
-/** Writes the state file atomically with mode 0600. */
-export async function saveAgentState(stateDir: string, state: AgentState): Promise<void> {
-  await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
+/** Writes the state file atomically with mode 0600, in a folder made (or tightened to) 0700. */
+export async function saveAgentState(
+  stateDir: string,
+  state: AgentState,
+  log: (message: string) => void = (message) => console.error(message),
+): Promise<void> {
+  await securePrivateDir(stateDir, log);
   const path = join(stateDir, FILE);
+  await refuseLinkedFile(path);
   const temp = `${path}.${crypto.randomUUID()}.tmp`;
   try {
     await Deno.writeTextFile(temp, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });

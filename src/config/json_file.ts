@@ -13,7 +13,7 @@ const DIR_MODE = 0o700;
  *
  * @example
  * ```ts
- * throw new ConfigFileError("/home/u/.cmdop/recent.json", "is not valid JSON: Unexpected end of JSON input");
+ * throw new ConfigFileError("/home/u/.cmdop/recent.json", "is not valid JSON (error at byte 12)");
  * ```
  */
 export class ConfigFileError extends CliError {
@@ -42,10 +42,42 @@ interface FileContent<T> {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * Refuses a file of CMDOP_HOME that is a symbolic link: a link
+ * planted there would make cmdop read, print or overwrite a file outside its folder.
+ * A missing file is fine.
+ */
+async function refuseLink(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw new ConfigFileError(path, `cannot be read: ${messageOf(error)}`, { cause: error });
+  }
+  if (info.isSymlink) {
+    throw new ConfigFileError(
+      path,
+      "is a symbolic link",
+      {
+        hint:
+          `cmdop does not follow links out of its folder: replace "${path}" with a plain file or remove it`,
+      },
+    );
+  }
+}
+
+/** Where JSON.parse stopped, without the snippet of content its message quotes. */
+function jsonProblem(error: unknown): string {
+  const at = /position (\d+)/.exec(messageOf(error));
+  return at ? `is not valid JSON (error at byte ${at[1]})` : "is not valid JSON";
+}
+
 async function readContent<T>(
   path: string,
   validate: Validator<T>,
 ): Promise<FileContent<T> | undefined> {
+  await refuseLink(path);
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -65,9 +97,8 @@ async function readContent<T>(
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new ConfigFileError(path, `is not valid JSON: ${messageOf(error)}`, {
-      cause: error,
-    });
+    // The parser's message quotes the content, which is never printed: it may not be ours.
+    throw new ConfigFileError(path, jsonProblem(error));
   }
   try {
     return { text, value: validate(parsed) };
@@ -121,6 +152,7 @@ export async function writeJsonFile(
 async function writeText(path: string, text: string): Promise<void> {
   const dir = dirname(path);
   await ensureDir(path, dir);
+  await refuseLink(path);
   const random = crypto.randomUUID().slice(0, 8);
   const tempPath = join(dir, `.${basename(path)}.${random}.tmp`);
   try {
@@ -188,6 +220,7 @@ async function withFileLock<R>(
 ): Promise<R> {
   await ensureDir(path, dirname(path));
   const lockPath = `${path}.lock`;
+  await refuseLink(lockPath);
   let lockFile: Deno.FsFile;
   try {
     lockFile = await Deno.open(lockPath, {

@@ -27,7 +27,7 @@ describe("readJsonFile()", () => {
     await assert.rejects(readJsonFile(path), (error: unknown) => {
       assert.ok(error instanceof ConfigFileError);
       assert.equal(error.path, path);
-      assert.match(error.message, /^".*broken\.json" is not valid JSON: /);
+      assert.match(error.message, /^".*broken\.json" is not valid JSON/);
       return true;
     });
   });

@@ -20,8 +20,11 @@ import { openSqliteDatabase, SqliteStatements } from "./sqlite_db.ts";
  * const store = await openSqliteStore("/var/lib/cmdop");
  * ```
  */
-export async function openSqliteStore(dataDir: string): Promise<SqliteStore> {
-  return new SqliteStore(await openSqliteDatabase(dataDir));
+export async function openSqliteStore(
+  dataDir: string,
+  log?: (message: string) => void,
+): Promise<SqliteStore> {
+  return new SqliteStore(await openSqliteDatabase(dataDir, log));
 }
 
 export class SqliteStore implements Store {

@@ -1,25 +1,41 @@
 /** The embedded relay's `relay.db`: opening and migrating it, and running statements on it. */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { join } from "node:path";
+import { refuseLinkedFile, securePrivateDir, securePrivateFile } from "../../lib/private_files.ts";
 import { SQLITE_MIGRATIONS } from "./sqlite_schema.ts";
+
+/** The database and the files SQLite keeps beside it in WAL mode. */
+const DB_FILES = ["relay.db", "relay.db-wal", "relay.db-shm"];
 
 /** A result row as node:sqlite returns it. */
 export type SqliteRow = Record<string, SQLInputValue>;
 
 /**
  * Opens (creating when missing) `relay.db` in `dataDir` in WAL mode and migrates it.
+ * The folder holds every hash the relay keeps: it is made 0700 and its files 0600,
+ * looser modes are tightened and reported through `log`, and a symbolic link in place
+ * of one of the files is refused before SQLite can follow it.
  *
  * @example
  * ```ts
  * const db = await openSqliteDatabase("/var/lib/cmdop");
  * ```
  */
-export async function openSqliteDatabase(dataDir: string): Promise<DatabaseSync> {
-  await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const db = new DatabaseSync(join(dataDir, "relay.db"));
+export async function openSqliteDatabase(
+  dataDir: string,
+  log: (message: string) => void = (message) => console.error(message),
+): Promise<DatabaseSync> {
+  await securePrivateDir(dataDir, log);
+  for (const name of DB_FILES) await refuseLinkedFile(join(dataDir, name));
+  for (const name of DB_FILES) await securePrivateFile(join(dataDir, name), log);
+  const path = join(dataDir, "relay.db");
+  // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database's mode.
+  await Deno.writeFile(path, new Uint8Array(), { append: true, mode: 0o600 });
+  const db = new DatabaseSync(path);
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
   db.exec("PRAGMA busy_timeout = 5000;");
   migrate(db);
+  for (const name of DB_FILES) await securePrivateFile(join(dataDir, name), log);
   return db;
 }
 

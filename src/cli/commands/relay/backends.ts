@@ -4,6 +4,7 @@ import type { LoginStore } from "../../../relay/login/login_store.ts";
 import type { Store } from "../../../relay/store/store.ts";
 import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
+import { UnsafeFileError } from "../../../lib/private_files.ts";
 
 /** Where a store URL comes from when `--store` is absent; it keeps passwords out of `ps`. */
 export const STORE_VARIABLE = "CMDOP_RELAY_STORE";
@@ -56,7 +57,10 @@ export async function openRelayBackends(
     }
     const { openSqliteStore } = await import("../../../relay/store/sqlite.ts");
     const { SqliteLoginStore } = await import("../../../relay/login/sqlite_login_store.ts");
-    const store = await openSqliteStore(options.data);
+    const store = await openSqliteStore(options.data, log).catch((error) => {
+      if (error instanceof UnsafeFileError) throw new CliError(error.message, { cause: error });
+      throw error;
+    });
     return { store, logins: new SqliteLoginStore(store.db) };
   }
   const { openClusterBackends } = await import("../../../relay/cluster/open_cluster.ts");
