@@ -116,6 +116,9 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           2,
         );
       }
+      if (connectError.code === Code.AlreadyExists) {
+        throw new AgentFatalError(`the relay refused: ${connectError.rawMessage}`, 1);
+      }
       options.log(`relay connection to ${server} lost: ${connectError.rawMessage}`);
     } finally {
       clearTimeout(watchdog);
@@ -200,6 +203,9 @@ async function retrying<T>(
         connectError.code === Code.InvalidArgument
       ) {
         throw new AgentFatalError(`the relay refused: ${connectError.rawMessage}`, 2);
+      }
+      if (connectError.code === Code.AlreadyExists) {
+        throw new AgentFatalError(`the relay refused: ${connectError.rawMessage}`, 1);
       }
       if (options.signal.aborted) throw connectError;
       options.log(`cannot reach the relay at ${server}: ${connectError.rawMessage}`);

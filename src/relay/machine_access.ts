@@ -4,7 +4,7 @@ import { hashSecret, newSecret } from "../lib/secrets.ts";
 import { SecretPrefix } from "./auth.ts";
 import type { RelayDeps } from "./deps.ts";
 import { verifyPassword } from "./passwords.ts";
-import { FailureLimiter } from "./rate_limit.ts";
+import type { AttemptRule } from "./rate_limit.ts";
 import type { MachineRecord } from "./store/store.ts";
 
 /** How long a proven password opens a machine. */
@@ -22,18 +22,22 @@ export async function machineTokenValid(
     record.expiresMs > deps.now();
 }
 
-/** Wrong-password limiters: one per (machine, source), and a looser one per machine. */
+/** Wrong-password lock-outs: one per (machine, source), and a looser one per machine. */
 export interface PasswordLimiters {
-  perSource: FailureLimiter;
-  perMachine: FailureLimiter;
+  perSource: AttemptRule;
+  perMachine: AttemptRule;
 }
 
-/** The relay's default limiters. */
-export function createPasswordLimiters(now: () => number): PasswordLimiters {
-  return {
-    perSource: new FailureLimiter({ now, freeFailures: 3 }),
-    perMachine: new FailureLimiter({ now, freeFailures: 20 }),
-  };
+/**
+ * The relay's default lock-out rules.
+ *
+ * @example
+ * ```ts
+ * const deps = { ...rest, passwordLimiters: createPasswordLimiters() };
+ * ```
+ */
+export function createPasswordLimiters(): PasswordLimiters {
+  return { perSource: { freeFailures: 3 }, perMachine: { freeFailures: 20 } };
 }
 
 /**
@@ -51,11 +55,16 @@ export async function unlockMachine(
   if (!machine.passwordHash) {
     throw new ConnectError("machine has no attach password", Code.FailedPrecondition);
   }
-  const sourceKey = `${machine.id}|${source}`;
-  const waitMs = Math.max(
-    limiters.perSource.retryAfterMs(sourceKey),
-    limiters.perMachine.retryAfterMs(machine.id),
-  );
+  // Each guess is counted in the store before bcrypt runs, so concurrent guesses, a
+  // restart or another node of a cluster cannot get more than the rules allow.
+  const sourceKey = `machine|${machine.id}|${source}`;
+  const machineKey = `machine|${machine.id}`;
+  const now = deps.now();
+  let waitMs = await deps.store.takeAttempt(sourceKey, limiters.perSource, now);
+  if (waitMs === 0) {
+    waitMs = await deps.store.takeAttempt(machineKey, limiters.perMachine, now);
+    if (waitMs > 0) await deps.store.settleAttempt(sourceKey, "refund");
+  }
   if (waitMs > 0) {
     throw new ConnectError(
       `too many wrong passwords for this machine; try again in ${Math.ceil(waitMs / 1000)}s`,
@@ -63,11 +72,10 @@ export async function unlockMachine(
     );
   }
   if (!(await verifyPassword(password, machine.passwordHash))) {
-    limiters.perSource.fail(sourceKey);
-    limiters.perMachine.fail(machine.id);
     throw new ConnectError("wrong password for this machine", Code.Unauthenticated);
   }
-  limiters.perSource.succeed(sourceKey);
+  await deps.store.settleAttempt(sourceKey, "forget");
+  await deps.store.settleAttempt(machineKey, "refund");
   const token = newSecret(SecretPrefix.machineToken);
   const expiresMs = deps.now() + MACHINE_TOKEN_TTL_MS;
   await deps.store.insertMachineToken({

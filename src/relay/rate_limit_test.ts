@@ -1,26 +1,40 @@
+/** Tests of the lock-out rule and the per-source request rate limit. */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { FailureLimiter } from "./rate_limit.ts";
+import { lockoutMs, RequestRateLimiter } from "./rate_limit.ts";
 
-describe("FailureLimiter", () => {
-  it("allows a few failures, then locks out for growing periods", () => {
+describe("lockoutMs()", () => {
+  it("is free for the first failures, then doubles up to the cap", () => {
+    const rule = { freeFailures: 2, baseDelayMs: 1000, maxDelayMs: 5000 };
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 100].map((n) => lockoutMs(rule, n)), [
+      0,
+      0,
+      1000,
+      2000,
+      4000,
+      5000,
+      5000,
+    ]);
+  });
+});
+
+describe("RequestRateLimiter", () => {
+  it("allows `limit` requests per window and key, then says how long to wait", () => {
     let now = 0;
-    const limiter = new FailureLimiter({ now: () => now, freeFailures: 2, baseDelayMs: 1000 });
-    assert.equal(limiter.fail("k"), 0);
-    assert.equal(limiter.fail("k"), 0);
-    assert.equal(limiter.fail("k"), 1000);
-    assert.equal(limiter.retryAfterMs("k"), 1000);
-    now = 1000;
-    assert.equal(limiter.retryAfterMs("k"), 0);
-    assert.equal(limiter.fail("k"), 2000);
-    assert.equal(limiter.fail("k"), 4000);
-    assert.equal(limiter.retryAfterMs("other"), 0);
+    const limiter = new RequestRateLimiter({ now: () => now, limit: 2, windowMs: 1000 });
+    assert.equal(limiter.retryAfterMs("a"), 0);
+    now = 100;
+    assert.equal(limiter.retryAfterMs("a"), 0);
+    assert.equal(limiter.retryAfterMs("a"), 900);
+    assert.equal(limiter.retryAfterMs("b"), 0);
+    now = 1001;
+    assert.equal(limiter.retryAfterMs("a"), 0);
   });
 
-  it("forgets a key's failures after a success", () => {
-    const limiter = new FailureLimiter({ now: () => 0, freeFailures: 0 });
-    limiter.fail("k");
-    limiter.succeed("k");
-    assert.equal(limiter.retryAfterMs("k"), 0);
+  it("refuses new keys rather than growing past maxKeys", () => {
+    const limiter = new RequestRateLimiter({ now: () => 0, limit: 1, windowMs: 1000, maxKeys: 2 });
+    assert.equal(limiter.retryAfterMs("a"), 0);
+    assert.equal(limiter.retryAfterMs("b"), 0);
+    assert.equal(limiter.retryAfterMs("c"), 1000);
   });
 });

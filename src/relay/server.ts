@@ -83,7 +83,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     get publicUrl() {
       return options.publicUrl ?? url;
     },
-    passwordLimiters: createPasswordLimiters(now),
+    passwordLimiters: createPasswordLimiters(),
     log,
   };
   const login = typeof options.login === "function" ? options.login(deps) : options.login;

@@ -2,10 +2,18 @@
 import type { AgentCommand } from "../../../gen/cmdop/v1/agent_pb.ts";
 import type { SessionInput, SessionOutput } from "../../../gen/cmdop/v1/session_pb.ts";
 
+/** What an older control stream is told when a newer one of the same machine replaces it. */
+export const REPLACED = "a newer connection of this machine replaced this one";
+
 /** The relay's handle on one connected agent's control stream. */
 export interface AgentLink {
   /** Queues a command on the control stream; false when the stream is gone. */
   send(command: AgentCommand): boolean;
+  /**
+   * Ends the control stream, telling the agent why: called when a newer control
+   * stream of the same machine replaced this one (one machine, one live stream).
+   */
+  close?(reason: string): void;
 }
 
 export interface Presence {
@@ -29,7 +37,11 @@ export interface DialedSession {
  * process; a cluster routes across nodes. Services depend only on this.
  */
 export interface Bus {
-  /** Registers an agent's control stream on this node; the returned function unregisters it. */
+  /**
+   * Registers an agent's control stream on this node; the returned function unregisters
+   * it. A machine has one live stream: a newer one replaces (and closes) the older, here
+   * or on another node, and unregistering a replaced stream leaves the newer in place.
+   */
   attachAgent(machineId: string, link: AgentLink): () => void;
   /** Records a heartbeat from an agent connected to this node. */
   heartbeat(machineId: string, nowMs: number): void;

@@ -7,6 +7,7 @@ import {
   type Bus,
   type DialedSession,
   type Presence,
+  REPLACED,
 } from "./bus.ts";
 
 interface Waiter {
@@ -46,7 +47,11 @@ export class LocalBus implements Bus {
   attachAgent(machineId: string, link: AgentLink): () => void {
     const entry = { link, lastSeenMs: this.#now() };
     // A reconnecting agent replaces its stale stream; the old one's cleanup must not evict it.
+    // The old stream is closed, not left running: an agent still on it would believe itself
+    // online while nothing reaches it.
+    const previous = this.#agents.get(machineId);
     this.#agents.set(machineId, entry);
+    previous?.link.close?.(REPLACED);
     return () => {
       if (this.#agents.get(machineId) === entry) this.#agents.delete(machineId);
     };

@@ -19,6 +19,7 @@ import {
   type Bus,
   type DialedSession,
   type Presence,
+  REPLACED,
 } from "./bus.ts";
 
 /** Options of {@linkcode NatsBus}. */
@@ -91,7 +92,7 @@ export class NatsBus implements Bus {
         if (error || msg.string() === options.instanceId) return;
         const machineId = msg.subject.split(".")[2];
         const held = this.#held.get(machineId);
-        if (held) this.#drop(machineId, held);
+        if (held) this.#drop(machineId, held, REPLACED);
       },
     });
   }
@@ -104,7 +105,7 @@ export class NatsBus implements Bus {
   attachAgent(machineId: string, link: AgentLink): () => void {
     const { nc, presence, now, instanceId } = this.#options;
     const previous = this.#held.get(machineId);
-    if (previous) this.#drop(machineId, previous);
+    if (previous) this.#drop(machineId, previous, REPLACED);
     const linkId = newId();
     const dialSub = nc.subscribe(Subjects.agentDial(machineId), {
       callback: (error, msg) => {
@@ -270,10 +271,12 @@ export class NatsBus implements Bus {
     if (!settle(session)) session.end();
   }
 
-  #drop(machineId: string, held: Held): void {
+  /** Forgets a held stream; with `replacedBy`, also ends it, telling the agent why. */
+  #drop(machineId: string, held: Held, replacedBy?: string): void {
     this.#held.delete(machineId);
     held.dialSub.unsubscribe();
     this.#options.presence.release(machineId, held.linkId);
+    if (replacedBy) held.link.close?.(replacedBy);
   }
 }
 

@@ -1,22 +1,40 @@
 /** The verification page of the device flow, `GET/POST /device`: a person approves or denies a `cmdop login`. */
-import { FailureLimiter } from "../rate_limit.ts";
-import { verifyPassword } from "../passwords.ts";
+import type { AttemptRule } from "../rate_limit.ts";
+import { hashPassword, verifyPassword } from "../passwords.ts";
 import { readForm } from "./oauth_endpoints.ts";
 import { type LoginContext, OAuthError } from "./tokens.ts";
 import { formatUserCode, normaliseUserCode } from "./user_code.ts";
 
-/** Wrong credentials or codes from one address, and against one email, lock out with growing delays. */
+/**
+ * Wrong credentials or codes from one address, and against one email, lock out with
+ * growing delays; attempts are counted in the store before they are checked.
+ */
 export interface DevicePageLimiters {
-  perSource: FailureLimiter;
-  perEmail: FailureLimiter;
+  perSource: AttemptRule;
+  perEmail: AttemptRule;
 }
 
-/** The page's default limiters. */
-export function createDevicePageLimiters(now: () => number): DevicePageLimiters {
-  return {
-    perSource: new FailureLimiter({ now, freeFailures: 5 }),
-    perEmail: new FailureLimiter({ now, freeFailures: 10 }),
-  };
+/**
+ * The page's default lock-out rules.
+ *
+ * @example
+ * ```ts
+ * const response = await devicePage(ctx, createDevicePageLimiters(), req, peer);
+ * ```
+ */
+export function createDevicePageLimiters(): DevicePageLimiters {
+  return { perSource: { freeFailures: 5 }, perEmail: { freeFailures: 10 } };
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * A bcrypt hash of the same cost as real ones, compared against when the email is
+ * unknown, so that a wrong password takes as long for an unknown email as for a known one.
+ */
+function unknownUserHash(): Promise<string> {
+  dummyHash ??= hashPassword(crypto.randomUUID());
+  return dummyHash;
 }
 
 interface PageState {
@@ -48,36 +66,41 @@ export async function devicePage(
   const typed = form.get("user_code") ?? "";
   const email = (form.get("email") ?? "").trim().toLowerCase();
   const state: PageState = { userCode: typed, email };
-  const waitMs = Math.max(
-    limiters.perSource.retryAfterMs(peer),
-    email ? limiters.perEmail.retryAfterMs(email) : 0,
-  );
+  const store = ctx.deps.store;
+  const now = ctx.deps.now();
+  const sourceKey = `device|source|${peer}`;
+  const emailKey = `device|email|${email}`;
+  let waitMs = await store.takeAttempt(sourceKey, limiters.perSource, now);
+  if (waitMs === 0 && email) {
+    waitMs = await store.takeAttempt(emailKey, limiters.perEmail, now);
+    if (waitMs > 0) await store.settleAttempt(sourceKey, "refund");
+  }
   if (waitMs > 0) {
     const message = `Too many failed attempts; try again in ${Math.ceil(waitMs / 1000)}s.`;
     return page(429, { ...state, message });
   }
-  const failed = (status: number, message: string) => {
-    limiters.perSource.fail(peer);
-    if (email) limiters.perEmail.fail(email);
-    return page(status, { ...state, message });
+  // The attempt is already counted: a failure only answers, a success settles the count.
+  const failed = (status: number, message: string) => page(status, { ...state, message });
+  const settle = async (outcome: "forget" | "refund") => {
+    await store.settleAttempt(sourceKey, outcome);
+    if (email) await store.settleAttempt(emailKey, outcome);
   };
 
   const userCode = normaliseUserCode(typed);
   const record = userCode ? await ctx.store.deviceCodeByUserCode(userCode) : undefined;
-  const now = ctx.deps.now();
   if (!record || record.status !== "pending" || now >= record.expiresMs) {
     return failed(400, "That code is not valid or has expired. Run cmdop login again.");
   }
   if (form.get("action") === "deny") {
+    await settle("refund");
     await ctx.store.updateDeviceCode(record.deviceCodeHash, { status: "denied" });
     return page(200, { done: true, message: "The login was denied. You can close this page." });
   }
   const user = email ? await ctx.store.userByEmail(email) : undefined;
-  if (!user || !(await verifyPassword(form.get("password") ?? "", user.passwordHash))) {
-    return failed(401, "Wrong email or password.");
-  }
-  limiters.perSource.succeed(peer);
-  limiters.perEmail.succeed(email);
+  const hash = user?.passwordHash ?? await unknownUserHash();
+  const matches = await verifyPassword(form.get("password") ?? "", hash);
+  if (!user || !matches) return failed(401, "Wrong email or password.");
+  await settle("forget");
   await ctx.store.updateDeviceCode(record.deviceCodeHash, { status: "approved", userId: user.id });
   const message =
     `Signed in as ${user.email}. Return to your terminal: cmdop login finishes by itself.`;

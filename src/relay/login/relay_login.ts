@@ -1,6 +1,7 @@
 /** createRelayLogin: user login for a relay — the device flow routes, the /device page and the token resolver. */
 import type { RelayDeps } from "../deps.ts";
 import type { RelayLogin } from "../server.ts";
+import { RequestRateLimiter } from "../rate_limit.ts";
 import { createDevicePageLimiters, devicePage } from "./device_page.ts";
 import type { LoginStore } from "./login_store.ts";
 import { deviceAuthorization, revocationEndpoint, tokenEndpoint } from "./oauth_endpoints.ts";
@@ -20,6 +21,10 @@ export interface RelayLoginOptions {
   deviceIntervalS?: number;
   /** How long a user code can be approved: 10 min. */
   deviceCodeTtlMs?: number;
+  /** Device authorizations one source may start per minute: 10. */
+  deviceStartsPerMinute?: number;
+  /** Device authorizations the whole relay starts per minute: 600. */
+  deviceStartsPerMinuteTotal?: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -48,7 +53,21 @@ export function createRelayLogin(
       intervalS: options.deviceIntervalS ?? 5,
       deviceCodeTtlMs: options.deviceCodeTtlMs ?? 10 * 60_000,
     };
-    const limiters = createDevicePageLimiters(deps.now);
+    const limiters = createDevicePageLimiters();
+    // Anyone may start a device authorization, and each one is a row: a bound per source
+    // and one for the relay (many sources) keep a flood from filling the store.
+    const starts = {
+      perSource: new RequestRateLimiter({
+        now: deps.now,
+        limit: options.deviceStartsPerMinute ?? 10,
+        windowMs: 60_000,
+      }),
+      total: new RequestRateLimiter({
+        now: deps.now,
+        limit: options.deviceStartsPerMinuteTotal ?? 600,
+        windowMs: 60_000,
+      }),
+    };
     return {
       resolveAccessToken: createAccessTokenResolver(ctx),
       listUserWorkspaces: createUserWorkspaceLister(ctx),
@@ -60,6 +79,8 @@ export function createRelayLogin(
           return new Response("method not allowed\n", { status: 405, headers: { allow: "POST" } });
         }
         if (path === "/oauth/device_authorization") {
+          const waitMs = starts.perSource.retryAfterMs(peer) || starts.total.retryAfterMs("*");
+          if (waitMs > 0) return tooManyStarts(waitMs);
           return await deviceAuthorization(ctx, flow, req);
         }
         if (path === "/oauth/token") return await tokenEndpoint(ctx, req);
@@ -68,4 +89,20 @@ export function createRelayLogin(
       },
     };
   };
+}
+
+function tooManyStarts(waitMs: number): Response {
+  const seconds = Math.ceil(waitMs / 1000);
+  const body = {
+    error: "slow_down",
+    error_description: `too many logins started from here; try again in ${seconds}s`,
+  };
+  return new Response(JSON.stringify(body), {
+    status: 429,
+    headers: {
+      "content-type": "application/json",
+      "cache-control": "no-store",
+      "retry-after": String(seconds),
+    },
+  });
 }

@@ -8,8 +8,11 @@ import type {
   UserRecord,
 } from "./login_store.ts";
 
-/** Expired device codes are kept this long (so a late poll still reads expired_token), then dropped. */
-export const DEVICE_CODE_KEEP_MS = 24 * 60 * 60 * 1000;
+/**
+ * Expired device codes are kept this long (so a poll that was already under way still
+ * reads expired_token), then dropped: anyone may create them, so none may pile up.
+ */
+export const DEVICE_CODE_KEEP_MS = 60_000;
 
 /** The `device_codes` column of each field a {@linkcode DeviceCodeChange} may set. */
 export const DEVICE_CODE_COLUMNS: Readonly<Record<keyof DeviceCodeChange, string>> = {

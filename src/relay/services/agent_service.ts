@@ -13,6 +13,7 @@ import { AsyncQueue } from "../../lib/async_queue.ts";
 import { hashSecret, newId, newSecret } from "../../lib/secrets.ts";
 import { authenticateAgent, SecretPrefix } from "../auth.ts";
 import type { RelayDeps } from "../deps.ts";
+import { assertNamesFree, renameLine } from "../machine_names.ts";
 import { hashPassword } from "../passwords.ts";
 
 /** How often the relay pings each agent; the agent treats silence as a dead link. */
@@ -26,20 +27,25 @@ export function registerAgentService(router: ConnectRouter, deps: RelayDeps): vo
     async enroll(req) {
       const workspaceId = await deps.store.workspaceIdByEnrollToken(
         await hashSecret(req.enrollToken),
+        deps.now(),
       );
-      if (!workspaceId) throw new ConnectError("enroll token is not valid", Code.Unauthenticated);
+      if (!workspaceId) {
+        throw new ConnectError("enroll token is not valid (or expired)", Code.Unauthenticated);
+      }
       const hostname = req.hostname.trim();
       if (!hostname || hostname.length > MAX_FIELD) {
         throw new ConnectError("hostname must be 1 to 255 characters", Code.InvalidArgument);
       }
       const machineId = newId();
+      const displayName = req.displayName.trim().slice(0, MAX_FIELD) || hostname;
+      await assertNamesFree(deps, workspaceId, machineId, hostname, displayName);
       const secret = newSecret("s").slice(2);
       const now = deps.now();
       await deps.store.insertMachine({
         id: machineId,
         workspaceId,
         hostname,
-        displayName: req.displayName.trim().slice(0, MAX_FIELD) || hostname,
+        displayName,
         os: req.os.slice(0, MAX_FIELD),
         arch: req.arch.slice(0, MAX_FIELD),
         agentVersion: req.agentVersion.slice(0, MAX_FIELD),
@@ -126,16 +132,29 @@ export async function* agentControl(
 ): AsyncGenerator<AgentCommand> {
   const machine = await authenticateAgent(deps, ctx.requestHeader);
   const hostname = req.hostname.trim().slice(0, MAX_FIELD) || machine.hostname;
+  const displayName = req.displayName.trim().slice(0, MAX_FIELD) || machine.displayName;
+  const renamed = renameLine(machine, hostname, displayName);
+  if (renamed) {
+    await assertNamesFree(deps, machine.workspaceId, machine.id, hostname, displayName);
+    deps.log(renamed);
+  }
   await deps.store.updateMachineInfo(machine.id, {
     hostname,
-    displayName: req.displayName.trim().slice(0, MAX_FIELD) || machine.displayName,
+    displayName,
     os: req.os.slice(0, MAX_FIELD) || machine.os,
     arch: req.arch.slice(0, MAX_FIELD) || machine.arch,
     agentVersion: req.agentVersion.slice(0, MAX_FIELD) || machine.agentVersion,
   });
   // Commands are tiny and rare; a backlog this deep means the agent stopped reading.
   const commands = new AsyncQueue<AgentCommand>(1024);
-  const detach = deps.bus.attachAgent(machine.id, { send: (c) => commands.push(c) });
+  let replaced = false;
+  const detach = deps.bus.attachAgent(machine.id, {
+    send: (c) => commands.push(c),
+    close: (reason) => {
+      replaced = true;
+      commands.fail(new ConnectError(reason, Code.Aborted));
+    },
+  });
   const onAbort = () => commands.close();
   ctx.signal.addEventListener("abort", onAbort);
   const ping = setInterval(() => {
@@ -160,6 +179,10 @@ export async function* agentControl(
     ctx.signal.removeEventListener("abort", onAbort);
     detach();
     await deps.store.touchMachines([machine.id], deps.now()).catch(() => {});
-    deps.log(`machine ${machine.id} (${hostname}) offline`);
+    deps.log(
+      replaced
+        ? `machine ${machine.id} (${hostname}): older connection closed, a newer one took over`
+        : `machine ${machine.id} (${hostname}) offline`,
+    );
   }
 }

@@ -1,7 +1,9 @@
 /** PostgresStore: the relay cluster's shared state in PostgreSQL (npm `postgres`), migrated at start. */
 import postgres, { type Sql } from "postgres";
+import { ATTEMPT_KEEP_MS, type AttemptRule, lockoutMs } from "../rate_limit.ts";
 import {
   ConflictError,
+  type CredentialRecord,
   type MachineInfo,
   type MachineRecord,
   type MachineTokenRecord,
@@ -10,7 +12,7 @@ import {
   type WorkspaceRecord,
 } from "./store.ts";
 import { MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS } from "./postgres_schema.ts";
-import { toMachine, toMachineToken, toShare, toWorkspace } from "./rows.ts";
+import { toCredential, toMachine, toMachineToken, toShare, toWorkspace } from "./rows.ts";
 
 /** Options of {@linkcode openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -137,15 +139,39 @@ export class PostgresStore implements Store {
     workspaceId: string,
     tokenHash: string,
     createdMs: number,
+    expiresMs = 0,
   ): Promise<void> {
-    await this.#sql`INSERT INTO enroll_tokens (token_hash, workspace_id, created_ms)
-      VALUES (${tokenHash}, ${workspaceId}, ${createdMs})`;
+    await this.#sql`INSERT INTO enroll_tokens (token_hash, workspace_id, created_ms, expires_ms)
+      VALUES (${tokenHash}, ${workspaceId}, ${createdMs}, ${expiresMs})`;
   }
 
-  async workspaceIdByEnrollToken(tokenHash: string): Promise<string | undefined> {
+  async workspaceIdByEnrollToken(tokenHash: string, nowMs: number): Promise<string | undefined> {
     const [row] = await this.#sql`SELECT workspace_id FROM enroll_tokens
-      WHERE token_hash = ${tokenHash}`;
+      WHERE token_hash = ${tokenHash} AND (expires_ms = 0 OR expires_ms > ${nowMs})`;
     return row ? String(row.workspace_id) : undefined;
+  }
+
+  async deleteApiKeys(workspaceId: string, hashPrefix: string): Promise<number> {
+    const result = await this.#sql`DELETE FROM api_keys WHERE workspace_id = ${workspaceId}
+      AND left(key_hash, ${hashPrefix.length}) = ${hashPrefix}`;
+    return result.count;
+  }
+
+  async deleteEnrollTokens(workspaceId: string, hashPrefix: string): Promise<number> {
+    const result = await this.#sql`DELETE FROM enroll_tokens WHERE workspace_id = ${workspaceId}
+      AND left(token_hash, ${hashPrefix.length}) = ${hashPrefix}`;
+    return result.count;
+  }
+
+  async listCredentials(workspaceId: string): Promise<CredentialRecord[]> {
+    const rows = await this.#sql`
+      SELECT 'api_key' AS kind, key_hash AS hash, created_ms, 0::bigint AS expires_ms
+        FROM api_keys WHERE workspace_id = ${workspaceId}
+      UNION ALL
+      SELECT 'enroll_token', token_hash, created_ms, expires_ms
+        FROM enroll_tokens WHERE workspace_id = ${workspaceId}
+      ORDER BY created_ms`;
+    return rows.map(toCredential);
   }
 
   async insertMachine(m: MachineRecord): Promise<void> {
@@ -170,6 +196,58 @@ export class PostgresStore implements Store {
         display_name = ${info.displayName}, os = ${info.os}, arch = ${info.arch},
         agent_version = ${info.agentVersion}
       WHERE id = ${id}`;
+  }
+
+  async machineNamed(
+    workspaceId: string,
+    names: string[],
+    exceptId: string,
+  ): Promise<MachineRecord | undefined> {
+    const lower = this.#sql.array([...new Set(names.map((n) => n.toLowerCase()))]);
+    const [row] = await this.#sql`SELECT * FROM machines
+      WHERE workspace_id = ${workspaceId} AND id <> ${exceptId}
+        AND (lower(hostname) = ANY(${lower}::text[]) OR lower(display_name) = ANY(${lower}::text[]))
+      LIMIT 1`;
+    return toMachine(row);
+  }
+
+  async deleteMachine(workspaceId: string, machineId: string): Promise<boolean> {
+    return await this.#sql.begin(async (tx) => {
+      const [owned] = await tx`SELECT id FROM machines
+        WHERE workspace_id = ${workspaceId} AND id = ${machineId} FOR UPDATE`;
+      if (!owned) return false;
+      await tx`DELETE FROM shares WHERE machine_id = ${machineId}`;
+      await tx`DELETE FROM machine_tokens WHERE machine_id = ${machineId}`;
+      await tx`DELETE FROM machines WHERE id = ${machineId}`;
+      return true;
+    });
+  }
+
+  async takeAttempt(key: string, rule: AttemptRule, nowMs: number): Promise<number> {
+    return await this.#sql.begin(async (tx) => {
+      // The row lock serialises every node's attempts on this key until the count is written.
+      await tx`INSERT INTO attempts (key, failures, locked_until_ms, updated_ms)
+        VALUES (${key}, 0, 0, ${nowMs}) ON CONFLICT (key) DO NOTHING`;
+      const [row] = await tx`SELECT failures, locked_until_ms FROM attempts
+        WHERE key = ${key} FOR UPDATE`;
+      const lockedUntil = Number(row.locked_until_ms);
+      if (lockedUntil > nowMs) return lockedUntil - nowMs;
+      const failures = Number(row.failures) + 1;
+      await tx`UPDATE attempts SET failures = ${failures},
+          locked_until_ms = ${nowMs + lockoutMs(rule, failures)}, updated_ms = ${nowMs}
+        WHERE key = ${key}`;
+      if (Math.random() < 0.01) {
+        await tx`DELETE FROM attempts WHERE updated_ms < ${nowMs - ATTEMPT_KEEP_MS}`;
+      }
+      return 0;
+    });
+  }
+
+  async settleAttempt(key: string, outcome: "forget" | "refund"): Promise<void> {
+    if (outcome === "forget") await this.#sql`DELETE FROM attempts WHERE key = ${key}`;
+    else {
+      await this.#sql`UPDATE attempts SET failures = GREATEST(failures - 1, 0) WHERE key = ${key}`;
+    }
   }
 
   async touchMachines(ids: string[], lastSeenMs: number): Promise<void> {

@@ -110,6 +110,18 @@ export const POSTGRES_MIGRATIONS: string[] = [
      used_ms BIGINT
    );
    CREATE INDEX login_tokens_grant ON login_tokens(grant_id);`,
+
+  // Lock-outs counted in the store; machine names looked up by workspace; enroll token expiry.
+  `CREATE TABLE attempts (
+     key TEXT PRIMARY KEY,
+     failures INTEGER NOT NULL,
+     locked_until_ms BIGINT NOT NULL,
+     updated_ms BIGINT NOT NULL
+   );
+   CREATE INDEX attempts_updated ON attempts(updated_ms);
+   CREATE INDEX machines_hostname ON machines(workspace_id, lower(hostname));
+   CREATE INDEX machines_display_name ON machines(workspace_id, lower(display_name));
+   ALTER TABLE enroll_tokens ADD COLUMN expires_ms BIGINT NOT NULL DEFAULT 0;`,
 ];
 
 /** Key of the advisory lock that serialises migrations across nodes starting together. */

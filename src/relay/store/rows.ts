@@ -1,5 +1,11 @@
 /** Row → record mappers of the relay's tables, shared by the SQLite and PostgreSQL stores. */
-import type { MachineRecord, MachineTokenRecord, ShareRecord, WorkspaceRecord } from "./store.ts";
+import type {
+  CredentialRecord,
+  MachineRecord,
+  MachineTokenRecord,
+  ShareRecord,
+  WorkspaceRecord,
+} from "./store.ts";
 
 // Both schemas give these tables the same column names, so one mapper serves both drivers.
 // PostgreSQL's BIGINT columns arrive as strings (they may exceed 2^53); unix ms never do,
@@ -106,5 +112,22 @@ export function toShare(row: StoreRow | undefined): ShareRecord | undefined {
     createdMs: Number(row.created_ms),
     expiresMs: Number(row.expires_ms),
     revokedMs: numberOrNull(row.revoked_ms),
+  };
+}
+
+/**
+ * A row of the credentials listing (`kind`, `hash`, `created_ms`, `expires_ms`).
+ *
+ * @example
+ * ```ts
+ * toCredential({ kind: "api_key", hash: "ab12…", created_ms: 1, expires_ms: 0 });
+ * ```
+ */
+export function toCredential(row: StoreRow): CredentialRecord {
+  return {
+    kind: row.kind === "api_key" ? "api_key" : "enroll_token",
+    fingerprint: String(row.hash).slice(0, 12),
+    createdMs: Number(row.created_ms),
+    expiresMs: Number(row.expires_ms),
   };
 }

@@ -1,7 +1,9 @@
 /** SqliteStore: the embedded relay's state in one SQLite file (node:sqlite, WAL). */
 import type { DatabaseSync } from "node:sqlite";
+import { ATTEMPT_KEEP_MS, type AttemptRule, lockoutMs } from "../rate_limit.ts";
 import {
   ConflictError,
+  type CredentialRecord,
   type MachineInfo,
   type MachineRecord,
   type MachineTokenRecord,
@@ -9,7 +11,7 @@ import {
   type Store,
   type WorkspaceRecord,
 } from "./store.ts";
-import { toMachine, toMachineToken, toShare, toWorkspace } from "./rows.ts";
+import { toCredential, toMachine, toMachineToken, toShare, toWorkspace } from "./rows.ts";
 import { openSqliteDatabase, SqliteStatements } from "./sqlite_db.ts";
 
 /**
@@ -88,22 +90,63 @@ export class SqliteStore implements Store {
     return Promise.resolve(row ? String(row.workspace_id) : undefined);
   }
 
-  insertEnrollToken(workspaceId: string, tokenHash: string, createdMs: number): Promise<void> {
+  insertEnrollToken(
+    workspaceId: string,
+    tokenHash: string,
+    createdMs: number,
+    expiresMs = 0,
+  ): Promise<void> {
     this.#sql.run(
-      "INSERT INTO enroll_tokens (token_hash, workspace_id, created_ms) VALUES (?, ?, ?)",
+      `INSERT INTO enroll_tokens (token_hash, workspace_id, created_ms, expires_ms)
+        VALUES (?, ?, ?, ?)`,
       tokenHash,
       workspaceId,
       createdMs,
+      expiresMs,
     );
     return Promise.resolve();
   }
 
-  workspaceIdByEnrollToken(tokenHash: string): Promise<string | undefined> {
+  workspaceIdByEnrollToken(tokenHash: string, nowMs: number): Promise<string | undefined> {
     const row = this.#sql.get(
-      "SELECT workspace_id FROM enroll_tokens WHERE token_hash = ?",
+      `SELECT workspace_id FROM enroll_tokens
+        WHERE token_hash = ? AND (expires_ms = 0 OR expires_ms > ?)`,
       tokenHash,
+      nowMs,
     );
     return Promise.resolve(row ? String(row.workspace_id) : undefined);
+  }
+
+  deleteApiKeys(workspaceId: string, hashPrefix: string): Promise<number> {
+    return Promise.resolve(this.#sql.run(
+      "DELETE FROM api_keys WHERE workspace_id = ? AND substr(key_hash, 1, ?) = ?",
+      workspaceId,
+      hashPrefix.length,
+      hashPrefix,
+    ));
+  }
+
+  deleteEnrollTokens(workspaceId: string, hashPrefix: string): Promise<number> {
+    return Promise.resolve(this.#sql.run(
+      "DELETE FROM enroll_tokens WHERE workspace_id = ? AND substr(token_hash, 1, ?) = ?",
+      workspaceId,
+      hashPrefix.length,
+      hashPrefix,
+    ));
+  }
+
+  listCredentials(workspaceId: string): Promise<CredentialRecord[]> {
+    const rows = this.#sql.all(
+      `SELECT 'api_key' AS kind, key_hash AS hash, created_ms, 0 AS expires_ms FROM api_keys
+        WHERE workspace_id = ?
+       UNION ALL
+       SELECT 'enroll_token', token_hash, created_ms, expires_ms FROM enroll_tokens
+        WHERE workspace_id = ?
+       ORDER BY created_ms`,
+      workspaceId,
+      workspaceId,
+    );
+    return Promise.resolve(rows.map(toCredential));
   }
 
   insertMachine(m: MachineRecord): Promise<void> {
@@ -149,6 +192,85 @@ export class SqliteStore implements Store {
       id,
     );
     return Promise.resolve();
+  }
+
+  machineNamed(
+    workspaceId: string,
+    names: string[],
+    exceptId: string,
+  ): Promise<MachineRecord | undefined> {
+    for (const name of new Set(names.map((n) => n.toLowerCase()))) {
+      const row = this.#sql.get(
+        `SELECT * FROM machines WHERE workspace_id = ? AND id <> ?
+          AND (lower(hostname) = ? OR lower(display_name) = ?) LIMIT 1`,
+        workspaceId,
+        exceptId,
+        name,
+        name,
+      );
+      if (row) return Promise.resolve(toMachine(row));
+    }
+    return Promise.resolve(undefined);
+  }
+
+  deleteMachine(workspaceId: string, machineId: string): Promise<boolean> {
+    return Promise.resolve(this.#transaction(() => {
+      const owned = this.#sql.get(
+        "SELECT id FROM machines WHERE workspace_id = ? AND id = ?",
+        workspaceId,
+        machineId,
+      );
+      if (!owned) return false;
+      this.#sql.run("DELETE FROM shares WHERE machine_id = ?", machineId);
+      this.#sql.run("DELETE FROM machine_tokens WHERE machine_id = ?", machineId);
+      this.#sql.run("DELETE FROM machines WHERE id = ?", machineId);
+      return true;
+    }));
+  }
+
+  takeAttempt(key: string, rule: AttemptRule, nowMs: number): Promise<number> {
+    // One synchronous transaction: no other caller in this process runs in between, and
+    // BEGIN IMMEDIATE keeps other processes on the same file out until it commits.
+    return Promise.resolve(this.#transaction(() => {
+      this.#sql.run("DELETE FROM attempts WHERE updated_ms < ?", nowMs - ATTEMPT_KEEP_MS);
+      const row = this.#sql.get("SELECT * FROM attempts WHERE key = ?", key);
+      const lockedUntil = row ? Number(row.locked_until_ms) : 0;
+      if (lockedUntil > nowMs) return lockedUntil - nowMs;
+      const failures = (row ? Number(row.failures) : 0) + 1;
+      this.#sql.run(
+        `INSERT INTO attempts (key, failures, locked_until_ms, updated_ms) VALUES (?, ?, ?, ?)
+          ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+            locked_until_ms = excluded.locked_until_ms, updated_ms = excluded.updated_ms`,
+        key,
+        failures,
+        nowMs + lockoutMs(rule, failures),
+        nowMs,
+      );
+      return 0;
+    }));
+  }
+
+  settleAttempt(key: string, outcome: "forget" | "refund"): Promise<void> {
+    if (outcome === "forget") this.#sql.run("DELETE FROM attempts WHERE key = ?", key);
+    else {
+      this.#sql.run(
+        "UPDATE attempts SET failures = max(failures - 1, 0) WHERE key = ?",
+        key,
+      );
+    }
+    return Promise.resolve();
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   touchMachines(ids: string[], lastSeenMs: number): Promise<void> {

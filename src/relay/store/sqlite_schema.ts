@@ -83,4 +83,15 @@ export const SQLITE_MIGRATIONS: string[] = [
      used_ms INTEGER
    );
    CREATE INDEX login_tokens_grant ON login_tokens(grant_id);`,
+  // 3: lock-outs counted in the store; machine names looked up by workspace; enroll token expiry.
+  `CREATE TABLE attempts (
+     key TEXT PRIMARY KEY,
+     failures INTEGER NOT NULL,
+     locked_until_ms INTEGER NOT NULL,
+     updated_ms INTEGER NOT NULL
+   );
+   CREATE INDEX attempts_updated ON attempts(updated_ms);
+   CREATE INDEX machines_hostname ON machines(workspace_id, lower(hostname));
+   CREATE INDEX machines_display_name ON machines(workspace_id, lower(display_name));
+   ALTER TABLE enroll_tokens ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;`,
 ];

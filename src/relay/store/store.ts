@@ -1,4 +1,5 @@
 /** Store: the relay's durable state, behind an interface so SQLite and PostgreSQL are interchangeable. */
+import type { AttemptRule } from "../rate_limit.ts";
 
 export interface WorkspaceRecord {
   id: string;
@@ -59,13 +60,36 @@ export interface Store {
 
   insertApiKey(workspaceId: string, keyHash: string, createdMs: number): Promise<void>;
   workspaceIdByApiKey(keyHash: string): Promise<string | undefined>;
-  insertEnrollToken(workspaceId: string, tokenHash: string, createdMs: number): Promise<void>;
-  workspaceIdByEnrollToken(tokenHash: string): Promise<string | undefined>;
+  /** `expiresMs` 0 = never expires. */
+  insertEnrollToken(
+    workspaceId: string,
+    tokenHash: string,
+    createdMs: number,
+    expiresMs?: number,
+  ): Promise<void>;
+  /** The workspace of an enroll token that has not expired at `nowMs`. */
+  workspaceIdByEnrollToken(tokenHash: string, nowMs: number): Promise<string | undefined>;
+  /** Deletes API keys of the workspace whose hash starts with `hashPrefix`; returns how many. */
+  deleteApiKeys(workspaceId: string, hashPrefix: string): Promise<number>;
+  /** Deletes enroll tokens of the workspace whose hash starts with `hashPrefix`; returns how many. */
+  deleteEnrollTokens(workspaceId: string, hashPrefix: string): Promise<number>;
+  listCredentials(workspaceId: string): Promise<CredentialRecord[]>;
 
   insertMachine(machine: MachineRecord): Promise<void>;
   machineById(id: string): Promise<MachineRecord | undefined>;
   listMachines(workspaceId: string): Promise<MachineRecord[]>;
   updateMachineInfo(id: string, info: MachineInfo): Promise<void>;
+  /**
+   * Another machine of the workspace (not `exceptId`) whose hostname or display name
+   * equals one of `names`, ignoring case; `undefined` when the names are free.
+   */
+  machineNamed(
+    workspaceId: string,
+    names: string[],
+    exceptId: string,
+  ): Promise<MachineRecord | undefined>;
+  /** Deletes a machine with its shares and tokens; false when the workspace has no such machine. */
+  deleteMachine(workspaceId: string, machineId: string): Promise<boolean>;
   touchMachines(ids: string[], lastSeenMs: number): Promise<void>;
   setMachinePassword(id: string, passwordHash: string | null): Promise<void>;
 
@@ -80,7 +104,28 @@ export interface Store {
 
   /** Resolves when the database answers a trivial query (the relay's /readyz). */
   ping(): Promise<void>;
+
+  /**
+   * Counts one attempt on `key` before it is evaluated, in one atomic step: refused
+   * (returns the milliseconds to wait) while the key is locked out; otherwise counted as
+   * a failure, the lock-out it would earn set, and 0 returned. A success then settles it.
+   * Rows untouched for a day are forgotten.
+   */
+  takeAttempt(key: string, rule: AttemptRule, nowMs: number): Promise<number>;
+  /** After a success: "forget" the key's failures, or "refund" the one attempt just taken. */
+  settleAttempt(key: string, outcome: "forget" | "refund"): Promise<void>;
+
   close(): Promise<void>;
+}
+
+/** An API key or enroll token as the operator lists it: never the secret, a prefix of its hash. */
+export interface CredentialRecord {
+  kind: "api_key" | "enroll_token";
+  /** The first 12 hex digits of the secret's SHA-256: enough to name it for revocation. */
+  fingerprint: string;
+  createdMs: number;
+  /** 0 = never expires (API keys never do). */
+  expiresMs: number;
 }
 
 /** A uniqueness rule was violated (e.g. a workspace name already in use). */
