@@ -72,6 +72,8 @@ export async function unlockMachine(
     );
   }
   if (!(await verifyPassword(password, machine.passwordHash))) {
+    await deps.store.settleAttempt(sourceKey, "failed", deps.now());
+    await deps.store.settleAttempt(machineKey, "failed", deps.now());
     throw new ConnectError("wrong password for this machine", Code.Unauthenticated);
   }
   await deps.store.settleAttempt(sourceKey, "forget");

@@ -1,5 +1,6 @@
 /** The verification page of the device flow, `GET/POST /device`: a person approves or denies a `cmdop login`. */
 import type { AttemptRule } from "../rate_limit.ts";
+import type { AttemptOutcome } from "../store/store.ts";
 import { hashPassword, verifyPassword } from "../passwords.ts";
 import { readForm } from "./oauth_endpoints.ts";
 import { type LoginContext, OAuthError } from "./tokens.ts";
@@ -80,16 +81,19 @@ export async function devicePage(
     return page(429, { ...state, message });
   }
   // The attempt is already counted: a failure only answers, a success settles the count.
-  const failed = (status: number, message: string) => page(status, { ...state, message });
-  const settle = async (outcome: "forget" | "refund") => {
-    await store.settleAttempt(sourceKey, outcome);
-    if (email) await store.settleAttempt(emailKey, outcome);
+  const settle = async (outcome: AttemptOutcome) => {
+    await store.settleAttempt(sourceKey, outcome, ctx.deps.now());
+    if (email) await store.settleAttempt(emailKey, outcome, ctx.deps.now());
+  };
+  const failed = async (status: number, message: string) => {
+    await settle("failed");
+    return page(status, { ...state, message });
   };
 
   const userCode = normaliseUserCode(typed);
   const record = userCode ? await ctx.store.deviceCodeByUserCode(userCode) : undefined;
   if (!record || record.status !== "pending" || now >= record.expiresMs) {
-    return failed(400, "That code is not valid or has expired. Run cmdop login again.");
+    return await failed(400, "That code is not valid or has expired. Run cmdop login again.");
   }
   if (form.get("action") === "deny") {
     await settle("refund");
@@ -99,7 +103,7 @@ export async function devicePage(
   const user = email ? await ctx.store.userByEmail(email) : undefined;
   const hash = user?.passwordHash ?? await unknownUserHash();
   const matches = await verifyPassword(form.get("password") ?? "", hash);
-  if (!user || !matches) return failed(401, "Wrong email or password.");
+  if (!user || !matches) return await failed(401, "Wrong email or password.");
   await settle("forget");
   await ctx.store.updateDeviceCode(record.deviceCodeHash, { status: "approved", userId: user.id });
   const message =

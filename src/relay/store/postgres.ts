@@ -2,6 +2,7 @@
 import postgres, { type Sql } from "postgres";
 import { ATTEMPT_KEEP_MS, type AttemptRule, lockoutMs } from "../rate_limit.ts";
 import {
+  type AttemptOutcome,
   ConflictError,
   type CredentialRecord,
   type MachineInfo,
@@ -243,10 +244,14 @@ export class PostgresStore implements Store {
     });
   }
 
-  async settleAttempt(key: string, outcome: "forget" | "refund"): Promise<void> {
+  async settleAttempt(key: string, outcome: AttemptOutcome, nowMs = 0): Promise<void> {
     if (outcome === "forget") await this.#sql`DELETE FROM attempts WHERE key = ${key}`;
-    else {
+    else if (outcome === "refund") {
       await this.#sql`UPDATE attempts SET failures = GREATEST(failures - 1, 0) WHERE key = ${key}`;
+    } else {
+      await this.#sql`UPDATE attempts
+        SET locked_until_ms = ${nowMs} + (locked_until_ms - updated_ms), updated_ms = ${nowMs}
+        WHERE key = ${key}`;
     }
   }
 

@@ -2,6 +2,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import { ATTEMPT_KEEP_MS, type AttemptRule, lockoutMs } from "../rate_limit.ts";
 import {
+  type AttemptOutcome,
   ConflictError,
   type CredentialRecord,
   type MachineInfo,
@@ -250,11 +251,16 @@ export class SqliteStore implements Store {
     }));
   }
 
-  settleAttempt(key: string, outcome: "forget" | "refund"): Promise<void> {
+  settleAttempt(key: string, outcome: AttemptOutcome, nowMs = 0): Promise<void> {
     if (outcome === "forget") this.#sql.run("DELETE FROM attempts WHERE key = ?", key);
-    else {
+    else if (outcome === "refund") {
+      this.#sql.run("UPDATE attempts SET failures = max(failures - 1, 0) WHERE key = ?", key);
+    } else {
       this.#sql.run(
-        "UPDATE attempts SET failures = max(failures - 1, 0) WHERE key = ?",
+        `UPDATE attempts SET locked_until_ms = ? + (locked_until_ms - updated_ms), updated_ms = ?
+          WHERE key = ?`,
+        nowMs,
+        nowMs,
         key,
       );
     }

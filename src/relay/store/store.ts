@@ -112,11 +112,18 @@ export interface Store {
    * Rows untouched for a day are forgotten.
    */
   takeAttempt(key: string, rule: AttemptRule, nowMs: number): Promise<number>;
-  /** After a success: "forget" the key's failures, or "refund" the one attempt just taken. */
-  settleAttempt(key: string, outcome: "forget" | "refund"): Promise<void>;
+  /**
+   * Settles the attempt just taken: after a success, "forget" the key's failures or
+   * "refund" the one attempt; after a failure, "failed" restarts its lock-out from
+   * `nowMs`, so a lock-out runs from when the guess was known wrong.
+   */
+  settleAttempt(key: string, outcome: AttemptOutcome, nowMs?: number): Promise<void>;
 
   close(): Promise<void>;
 }
+
+/** How an attempt taken with `Store.takeAttempt` ended. */
+export type AttemptOutcome = "forget" | "refund" | "failed";
 
 /** An API key or enroll token as the operator lists it: never the secret, a prefix of its hash. */
 export interface CredentialRecord {
