@@ -1,6 +1,7 @@
 /** How the program in a pseudo-terminal is started as a session leader on each OS, and the default login shell. */
 
 import type { OsFacts } from "./_pty_libc.ts";
+import { parentDeathPrefix } from "./parent_death.ts";
 
 /**
  * The current user's login shell as argv: `SHELL`, else the `/etc/passwd`
@@ -85,10 +86,13 @@ export function launcher(facts: OsFacts): Launcher {
       `Terminal sessions need the "setsid" program (util-linux), which was not found`,
     );
   }
+  // The terminal's program dies with the agent, even by SIGKILL (the same pid all along: no fork).
+  const [program, ...prefix] = [...parentDeathPrefix(), setsid];
   // Opening the tty without O_NOCTTY in the new session leader makes it the controlling terminal.
   return {
-    program: setsid,
+    program,
     args: (tty, argv) => [
+      ...prefix,
       "/bin/sh",
       "-c",
       'tty=$1; shift; exec "$@" <>"$tty" >&0 2>&0',

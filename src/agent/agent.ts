@@ -8,11 +8,14 @@ import {
   type SessionOutput,
 } from "../../gen/cmdop/v1/session_pb.ts";
 import { AsyncQueue } from "../lib/async_queue.ts";
+import { supervise } from "../lib/supervise.ts";
 import { createRelayTransport } from "../lib/transport.ts";
 import { VERSION } from "../version.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import { outputFrame, type SessionChannel } from "./channel.ts";
 import { runExecSession } from "./exec.ts";
+import { ProcessTracker, reapLeftovers } from "./process_tracker.ts";
+import type { PtySessionEnvironment } from "./pty_session.ts";
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts";
 
 /** The relay pings every 15 s; this much silence means the link is dead. */
@@ -36,7 +39,7 @@ export interface AgentOptions {
   signal: AbortSignal;
   log(message: string): void;
   /** Runs a terminal session; absent where pseudo-terminals are not supported. */
-  runPtySession?: (channel: SessionChannel) => Promise<void>;
+  runPtySession?: (channel: SessionChannel, environment: PtySessionEnvironment) => Promise<void>;
 }
 
 /** The agent cannot go on without an operator (bad enroll token, revoked credential). */
@@ -52,6 +55,19 @@ export class AgentFatalError extends Error {
  * backoff; only credential problems end it, with {@linkcode AgentFatalError}.
  */
 export async function runAgent(options: AgentOptions): Promise<void> {
+  // Commands a killed agent could not end are ended before this one starts new ones.
+  const reaped = await reapLeftovers(options.stateDir);
+  if (reaped > 0) options.log(`ended ${reaped} processes left running by the previous agent`);
+  const tracker = new ProcessTracker({ stateDir: options.stateDir, log: options.log });
+  try {
+    await serveRelay(options, tracker);
+  } finally {
+    // Stopped (SIGTERM, SIGINT) or failed: no command outlives the agent that ran it.
+    await tracker.endAll();
+  }
+}
+
+async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promise<void> {
   const backoff = new Backoff({ baseMs: 200, capMs: 10_000 });
   const ring = new ServerRing(options.servers?.length ? options.servers : [options.server]);
   const state = await enrollOnce(options, backoff, ring);
@@ -101,9 +117,10 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           backoff.reset();
           options.log(`online as machine ${command.msg.value.machineId} at ${server}`);
         } else if (command.msg.case === "dial") {
-          serveSession(client, command.msg.value.sessionId, options).catch((error) =>
-            options.log(`session failed: ${(error as Error).message}`)
-          );
+          const sessionId = command.msg.value.sessionId;
+          supervise(`session ${sessionId}`, serveSession(client, sessionId, options, tracker), {
+            log: options.log,
+          });
         }
       }
     } catch (error) {
@@ -220,6 +237,7 @@ async function serveSession(
   client: AgentClient,
   sessionId: string,
   options: AgentOptions,
+  tracker: ProcessTracker,
 ): Promise<void> {
   const outbound = new AsyncQueue<DialFrame>();
   outbound.push(create(DialFrameSchema, { sessionId }));
@@ -242,10 +260,19 @@ async function serveSession(
           value: { code: 1, error: `terminal sessions are not supported on ${Deno.build.os}` },
         }));
       } else {
-        await options.runPtySession(channel);
+        await options.runPtySession(channel, {
+          env: Deno.env.toObject(),
+          log: options.log,
+          tracker,
+        });
       }
     } else {
-      await runExecSession(channel, { env: Deno.env.toObject(), cwd: Deno.env.get("HOME") });
+      await runExecSession(channel, {
+        env: Deno.env.toObject(),
+        cwd: Deno.env.get("HOME"),
+        log: options.log,
+        tracker,
+      });
     }
   } finally {
     outbound.close();

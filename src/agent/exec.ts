@@ -3,6 +3,9 @@ import { OutputStream } from "../../gen/cmdop/v1/session_pb.ts";
 import { CreditGate, DEFAULT_WINDOW_BYTES } from "../lib/credit.ts";
 import { INPUT_WINDOW_BYTES, outputFrame, type SessionChannel, signalExitCode } from "./channel.ts";
 import { creditedFrames } from "./coalesce.ts";
+import { supervise } from "../lib/supervise.ts";
+import { withParentDeathSignal } from "./parent_death.ts";
+import type { ProcessTracker } from "./process_tracker.ts";
 
 /** How long output may keep flowing after the command exits (a background child holding the pipe). */
 const DRAIN_AFTER_EXIT_MS = 2_000;
@@ -12,6 +15,10 @@ const HANGUP_GRACE_MS = 1_000;
 export interface ExecEnvironment {
   env: Record<string, string>;
   cwd?: string;
+  /** Where a failure of the session's input side is reported. */
+  log?: (message: string) => void;
+  /** Records the command's session while it may have processes. */
+  tracker?: ProcessTracker;
 }
 
 /**
@@ -30,10 +37,15 @@ export async function runExecSession(
 ): Promise<void> {
   const { open } = channel;
   let child: Deno.ChildProcess;
+  const env = { ...environment.env, ...open.env };
   try {
-    child = new Deno.Command(open.argv[0], {
-      args: open.argv.slice(1),
-      env: { ...environment.env, ...open.env },
+    const [program, ...args] = withParentDeathSignal(open.argv, {
+      path: env.PATH,
+      cwd: environment.cwd,
+    });
+    child = new Deno.Command(program, {
+      args,
+      env,
       cwd: environment.cwd,
       stdin: "piped",
       stdout: "piped",
@@ -54,6 +66,8 @@ export async function runExecSession(
     }));
     return;
   }
+  // Recorded until the session is over, hang-up included: an agent stopped or killed meanwhile ends it.
+  const untrack = environment.tracker?.track(child.pid) ?? (() => {});
   channel.send(outputFrame({ case: "ready", value: { windowBytes: INPUT_WINDOW_BYTES } }));
 
   const gate = new CreditGate(open.windowBytes || DEFAULT_WINDOW_BYTES);
@@ -76,7 +90,12 @@ export async function runExecSession(
     pump(child.stdout, OutputStream.STDOUT, gate, channel),
     pump(child.stderr, OutputStream.STDERR, gate, channel),
   ]);
-  const inputs = consumeInputs(channel, child, gate, killGroup);
+  const inputs = supervise("exec session input", consumeInputs(channel, child, gate, killGroup), {
+    log: environment.log ?? (() => {}),
+    onError: () => killGroup("SIGKILL"),
+    // After the hang-up's SIGKILL has gone out.
+    cleanup: () => setTimeout(untrack, HANGUP_GRACE_MS + 100),
+  });
 
   const status = await child.status;
   clearTimeout(timer);
@@ -96,7 +115,8 @@ export async function runExecSession(
       timedOut,
     },
   }));
-  inputs.catch(() => {});
+  // The input side ends when the relay closes the stream; it fails only into its own handler.
+  void inputs;
 }
 
 async function pump(

@@ -3,6 +3,8 @@ import { OutputStream } from "../../gen/cmdop/v1/session_pb.ts";
 import { CreditCounter, CreditGate, DEFAULT_WINDOW_BYTES } from "../lib/credit.ts";
 import { INPUT_WINDOW_BYTES, outputFrame, type SessionChannel } from "./channel.ts";
 import { loginShell, openPty, type Pty, type PtyOptions } from "./pty.ts";
+import { supervise } from "../lib/supervise.ts";
+import type { ProcessTracker } from "./process_tracker.ts";
 
 /** Where and how a terminal session's program starts. */
 export interface PtySessionEnvironment {
@@ -12,6 +14,10 @@ export interface PtySessionEnvironment {
   cwd?: string;
   /** Opens the terminal; {@linkcode openPty} unless replaced. */
   openPty?: (options: PtyOptions) => Pty;
+  /** Where a failure of the session's input side is reported. */
+  log?: (message: string) => void;
+  /** Records the terminal's session while it may have processes. */
+  tracker?: ProcessTracker;
 }
 
 /** Used only when a client sends no size at all (an old or scripted client). */
@@ -68,13 +74,18 @@ export async function runPtySession(
     }));
     return;
   }
+  // Recorded until the terminal is released: an agent stopped or killed meanwhile ends its session.
+  const untrack = environment.tracker?.track(pty.pid) ?? (() => {});
   channel.send(
     outputFrame({ case: "ready", value: { windowBytes: INPUT_WINDOW_BYTES } }),
   );
 
   const gate = new CreditGate(open.windowBytes || DEFAULT_WINDOW_BYTES);
   const output = pumpOutput(pty, gate, channel);
-  const inputs = consumeInputs(channel, pty, gate);
+  const inputs = supervise("terminal session input", consumeInputs(channel, pty, gate), {
+    log: environment.log ?? (() => {}),
+    onError: () => pty.close(),
+  });
   const exit = await pty.exited;
   // The output ends once the terminal is drained; a client slow to credit holds the exit frame back, as it should.
   await output;
@@ -85,7 +96,9 @@ export async function runPtySession(
   }));
   // Releases the terminal; jobs the shell left running keep running, as after `exit` over SSH.
   await pty.close();
-  inputs.catch(() => {});
+  untrack();
+  // The input side ends when the relay closes the stream; it fails only into its own handler.
+  void inputs;
 }
 
 /** Terminal output to the client, one frame per chunk, each within credit. */

@@ -13,6 +13,7 @@ import {
   runAgentHalf,
 } from "../cluster/session_bridge.ts";
 import { Subjects } from "../cluster/subjects.ts";
+import { supervise } from "../../lib/supervise.ts";
 import {
   type AgentLink,
   AgentUnreachableError,
@@ -192,8 +193,13 @@ export class NatsBus implements Bus {
     }
     if (this.#closed || !isUuidShaped(sessionId)) return false;
     // The client waits on another node (or nowhere, and the claim says so).
-    runAgentHalf(this.#bridge, machineId, sessionId, session).catch((error) =>
-      this.#options.log(`session ${sessionId}: bridge failed: ${(error as Error).message}`)
+    supervise(
+      `session ${sessionId}: bridge`,
+      runAgentHalf(this.#bridge, machineId, sessionId, session),
+      {
+        log: this.#options.log,
+        onError: () => session.end(),
+      },
     );
     return true;
   }

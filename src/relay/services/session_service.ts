@@ -11,6 +11,7 @@ import {
   SessionService,
 } from "../../../gen/cmdop/v1/session_pb.ts";
 import { newId } from "../../lib/secrets.ts";
+import { describeError, supervise } from "../../lib/supervise.ts";
 import { authenticateClient, type ClientPrincipal, machineForPrincipal } from "../auth.ts";
 import { AgentUnreachableError, type DialedSession } from "../bus/bus.ts";
 import type { RelayDeps } from "../deps.ts";
@@ -27,6 +28,8 @@ export function registerSessionService(
   deps: RelayDeps,
   resolveAccessToken?: AccessTokenResolver,
 ): void {
+  // Sessions between a client and an agent right now, reported as each one ends.
+  let openSessions = 0;
   router.service(SessionService, {
     async *session(reqs, ctx: HandlerContext) {
       const principal = await authenticateClient(deps, ctx.requestHeader, resolveAccessToken);
@@ -56,16 +59,30 @@ export function registerSessionService(
         throw error;
       }
       deps.log(sessionLine(principal, machine, open, sessionId));
+      openSessions++;
+      let ending = "the client hung up";
 
-      const onAbort = () => {
+      // However the client goes (close frame, abort, a broken connection), the agent is told at once:
+      // it ends the command's process group, even while the output waits for credit.
+      let hungUp = false;
+      const hangUp = () => {
+        if (hungUp) return;
+        hungUp = true;
         dialed.send(create(SessionInputSchema, { msg: { case: "close", value: {} } }));
         dialed.end();
       };
-      ctx.signal.addEventListener("abort", onAbort);
+      ctx.signal.addEventListener("abort", hangUp);
+      if (ctx.signal.aborted) hangUp();
       dialed.send(
         create(SessionInputSchema, { msg: { case: "open", value: { ...open, machineToken: "" } } }),
       );
-      const forwarding = forwardInputs(inputs, dialed);
+      // Supervised from the moment it starts: the client's body fails the instant its connection
+      // drops, usually while this handler is still waiting for the agent's next frame.
+      supervise(`session ${sessionId}: client input`, forwardInputs(inputs, dialed), {
+        log: deps.log,
+        quiet: isPeerGone,
+        onError: hangUp,
+      });
       let exited = false;
       try {
         for await (const frame of dialed.frames) {
@@ -86,13 +103,22 @@ export function registerSessionService(
           yield frame;
           if (frame.msg.case === "exit") {
             exited = true;
+            ending = "the command exited";
             break;
           }
         }
+        if (!exited && !ctx.signal.aborted && !hungUp) ending = "the agent's stream ended";
+      } catch (error) {
+        ending = ctx.signal.aborted || hungUp
+          ? "the client went away"
+          : `failed: ${describeError(error)}`;
+        throw error;
       } finally {
-        ctx.signal.removeEventListener("abort", onAbort);
+        ctx.signal.removeEventListener("abort", hangUp);
+        if (!exited) hangUp();
         dialed.end();
-        forwarding.catch(() => {});
+        openSessions--;
+        deps.log(`session ${sessionId}: ended, ${ending}; ${openSessions} open`);
       }
       if (!exited && !ctx.signal.aborted) {
         throw new ConnectError(
@@ -102,6 +128,13 @@ export function registerSessionService(
       }
     },
   });
+}
+
+/** A client whose connection dropped: its request body ends in one of these. */
+function isPeerGone(error: unknown): boolean {
+  return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.Interrupted ||
+    (error instanceof Error && error.name === "AbortError");
 }
 
 /** Client frames go straight through; flow control is end to end, so nothing piles up here. */

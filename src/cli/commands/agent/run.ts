@@ -29,6 +29,9 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
   const log = createLogger(options.logFormat ?? "text", (line) => {
     void ctx.stderr.write(line);
   }, ctx.now);
+  const { installLastResort } = await import("../../../lib/last_resort.ts");
+  // A session that fails in an unforeseen way must not take the machine offline.
+  const uninstall = installLastResort("agent", (message) => log(message, { level: "error" }));
   try {
     await runAgent({
       server: servers[0],
@@ -49,6 +52,8 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
       throw new ExitRequest(error.exitCode);
     }
     throw error;
+  } finally {
+    uninstall();
   }
 }
 

@@ -2,7 +2,7 @@
 import type { CliContext } from "../../context.ts";
 import type { LoginStore } from "../../../relay/login/login_store.ts";
 import { CliError } from "../../errors.ts";
-import { createLogger, type LogFormat } from "../../../lib/log.ts";
+import { createLogger, type LogFormat, type Logger } from "../../../lib/log.ts";
 
 export interface ServeOptions {
   listen: string;
@@ -36,6 +36,26 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
   const log = createLogger(options.logFormat ?? "text", (line) => {
     void ctx.stderr.write(line);
   }, ctx.now);
+  const { installLastResort } = await import("../../../lib/last_resort.ts");
+  // Nothing one client, agent or node does may end a relay that everyone shares.
+  const uninstall = installLastResort("relay", (message) => log(message, { level: "error" }));
+  try {
+    await serveUntilStopped(ctx, options, { hostname, port, tls, log });
+  } finally {
+    uninstall();
+  }
+}
+
+async function serveUntilStopped(
+  ctx: CliContext,
+  options: ServeOptions,
+  { hostname, port, tls, log }: {
+    hostname: string;
+    port: number;
+    tls: { cert: string; key: string } | undefined;
+    log: Logger;
+  },
+): Promise<void> {
   const { openRelayBackends } = await import("./backends.ts");
   const { store, bus, logins } = await openRelayBackends(ctx, {
     data: options.data,
