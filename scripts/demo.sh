@@ -27,7 +27,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cmdop() { "$deno" run -A --quiet "$root/main.ts" "$@"; }
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold headings on a terminal only: piped or logged output gets no escape codes.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 
 say "starting an embedded relay (state in $work/relay)"
 # Started directly (not through the function) so that $! is deno itself and cleanup reaches it.

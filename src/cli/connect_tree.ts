@@ -84,7 +84,9 @@ function registerShareCommands(connect: Parent, ctx: CliContext, state: RunState
 function registerLocalCommands(connect: Parent, ctx: CliContext, state: RunState): void {
   const key = connect.command("key").description("Manage the workspace API key");
   key.command("set")
-    .description("Store an API key in the active (or --workspace) workspace")
+    .description(
+      "Store an API key in the active (or --workspace) workspace; with -s URL, its relay too",
+    )
     .argument("[key]", "the key; read from stdin or a hidden prompt when omitted")
     .action(async (value, _opts, command) => {
       const { runKeySet } = await import("./commands/key/set.ts");
@@ -118,7 +120,10 @@ function registerLocalCommands(connect: Parent, ctx: CliContext, state: RunState
       await runWorkspaceList(ctx, globalsOf(command));
     });
   workspace.command("use")
-    .description("Make a workspace the active one")
+    .description(
+      "Make a workspace the active one; with --server URL, store its relay (new names are created)",
+    )
+    .usage("<name> [--server URL]")
     .argument("<name>")
     .action(async (name, _opts, command) => {
       const { runWorkspaceUse } = await import("./commands/workspace/use.ts");

@@ -1,11 +1,12 @@
 /** buildProgram: the cmdop command tree. Definitions are cheap; each action imports its command lazily. */
 import { Command, Option } from "@commander-js/extra-typings";
-import { VERSION } from "../version.ts";
+import { versionText } from "../version.ts";
 import type { CliContext } from "./context.ts";
 import { type GlobalOptions, type RunState, toGlobalOptions } from "./globals.ts";
 import { registerConnectCommands } from "./connect_tree.ts";
 import { registerLoginCommands, registerRelayUserCommands } from "./login_tree.ts";
 import { ATTACH_HELP } from "./commands/connect/attach_help.ts";
+import { withHelpText } from "./help_text.ts";
 
 /**
  * The whole command tree, writing through the context.
@@ -18,7 +19,7 @@ import { ATTACH_HELP } from "./commands/connect/attach_help.ts";
 export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
   const program = new Command("cmdop")
     .description("Reach your machines by name through a relay: no SSH keys, no open ports")
-    .version(VERSION, "-V, --version")
+    .version(versionText(), "-V, --version", "print cmdop's, Deno's and the protocol's versions")
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({
@@ -57,7 +58,8 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     .command("create")
     .description("Create a workspace and print its API key and enroll token")
     .argument("<name>")
-    .option("--data <dir>", "the embedded relay's state directory")
+    .option("--data <dir>", "the embedded relay's state directory (relay serve's --data)")
+    .option("--init", "with --data: create the store when the folder has none yet")
     .option("--store <url>", "postgres://… a cluster's store (or CMDOP_RELAY_STORE)")
     .option("--json", "print a JSON object")
     .action(async (name, opts) => {
@@ -65,6 +67,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
       await runWorkspaceCreate(ctx, {
         name,
         data: opts.data,
+        init: opts.init === true,
         store: opts.store,
         json: opts.json === true,
       });
@@ -117,6 +120,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
       const { runCompletions } = await import("./commands/completions.ts");
       await runCompletions(ctx, program, shell);
     });
+  withHelpText(program);
   return program;
 }
 
@@ -126,7 +130,7 @@ export function withGlobalFlags<C extends Command<unknown[], Record<string, unkn
 ): C {
   command
     .addOption(new Option("-k, --api-key <key>", "override the resolved API key for this call"))
-    .addOption(new Option("-s, --server <addr>", "override the relay server"))
+    .addOption(new Option("-s, --server <addr>", "the relay's URL for this call (or CMDOP_SERVER)"))
     .addOption(
       new Option("--workspace <name>", "use the named workspace instead of the active one"),
     )

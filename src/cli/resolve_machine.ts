@@ -2,6 +2,7 @@
 import type { Machine } from "../../gen/cmdop/v1/machine_pb.ts";
 import { isUuidShaped } from "../lib/secrets.ts";
 import { CliError, ExitCode } from "./errors.ts";
+import { formatTable } from "./ui/table.ts";
 
 /**
  * Picks the machine `query` names. Order: full UUID (never fuzzy), exact
@@ -33,7 +34,7 @@ export function resolveMachine(machines: Machine[], query: string): Machine {
     if (found.length > 1) {
       throw new CliError(`"${query}" matches ${found.length} machines`, {
         exitCode: ExitCode.ambiguous,
-        details: ["candidates:", ...found.map(describeCandidate)],
+        details: ["candidates:", ...describeCandidates(found)],
         hint: "use the full hostname or the machine id",
       });
     }
@@ -51,9 +52,16 @@ export function requireOnline(machine: Machine): void {
   }
 }
 
-function describeCandidate(m: Machine): string {
-  const state = m.online ? "online" : "offline";
-  return `  ${m.hostname}  ${m.displayName}  ${m.id}  ${state}`;
+/** The candidates as an indented table, so their columns line up. */
+function describeCandidates(machines: Machine[]): string[] {
+  const rows = machines.map((m) => [
+    m.hostname,
+    m.displayName || "-",
+    m.id,
+    m.online ? "online" : "offline",
+  ]);
+  return formatTable(["HOSTNAME", "NAME", "ID", "STATUS"], rows).trimEnd().split("\n")
+    .map((line) => `  ${line}`);
 }
 
 const HINT = "list machines with: cmdop connect --list";

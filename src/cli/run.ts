@@ -7,6 +7,9 @@ import { CliError, ExitCode, ExitRequest, interruptedExitCode } from "./errors.t
 import type { RunState } from "./globals.ts";
 import { isUnreachable, notARelay, type RelayAddress, unreachableRelay } from "./unreachable.ts";
 
+/** The verbs that read the client's files in CMDOP_HOME. */
+const CLIENT_VERBS = new Set(["connect", "terminal", "login", "logout"]);
+
 /**
  * Runs the cmdop command line and returns the process exit code.
  *
@@ -16,10 +19,16 @@ import { isUnreachable, notARelay, type RelayAddress, unreachableRelay } from ".
  * ```
  */
 export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
+  // Bare `cmdop` asks what there is: the help, on stdout, and success (as gh does).
+  if (argv.length === 0) argv = ["--help"];
   const json = argv.includes("--json");
   const state: RunState = {};
   let viaCommander = false;
   try {
+    if (CLIENT_VERBS.has(argv[0])) {
+      const { warnLooseFiles } = await import("./file_mode_warning.ts");
+      await warnLooseFiles(ctx);
+    }
     // The plain exec forms skip the command tree: commander is ~16 ms of every start.
     const direct = parseDirectExec(argv);
     if (direct) {

@@ -34,6 +34,7 @@ export class NoActiveWorkspaceError extends CliError {
  * exist yet, and made active only if nothing is active), else the active workspace.
  * With no workspace at all, a workspace named `default` is created and made active.
  * Workspaces exist but none is active and none named: {@linkcode NoActiveWorkspaceError}.
+ * `server`, when given, becomes that workspace's server override.
  *
  * @example
  * ```ts
@@ -44,6 +45,7 @@ export async function setApiKey(
   home: string,
   key: string,
   workspace?: string,
+  server?: string,
 ): Promise<{ workspace: string; created: boolean }> {
   const apiKey = checkApiKey(key);
   const wanted = workspace?.trim();
@@ -63,6 +65,7 @@ export async function setApiKey(
     }
     if (file.active === null) file.active = name;
     target.api_key = apiKey;
+    if (server !== undefined) target.server = server;
     return file;
   });
   return outcome!;

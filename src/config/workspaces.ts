@@ -183,21 +183,33 @@ export async function getActiveWorkspace(
 
 /**
  * Makes `name` the active workspace; a {@linkcode WorkspaceNotFoundError} listing the
- * known names when there is no such workspace.
+ * known names when there is no such workspace. With `server`, also sets that
+ * workspace's server override, creating the workspace when it is new.
  *
  * @example
  * ```ts
  * await useWorkspace(home, "prod");
+ * await useWorkspace(home, "staging", "https://relay.staging.example");
  * ```
  */
 export async function useWorkspace(
   home: string,
   name: string,
-): Promise<Workspace> {
-  let chosen: Workspace | undefined;
+  server?: string,
+): Promise<Workspace & { created: boolean }> {
+  let chosen: (Workspace & { created: boolean }) | undefined;
   await updateWorkspaces(home, (file) => {
-    chosen = findOrThrow(file, name);
+    let target = file.workspaces.find((w) => w.name === name);
+    const created = target === undefined && server !== undefined;
+    if (created) {
+      if (name.trim() === "") throw new CliError("the workspace name is empty");
+      target = { name };
+      file.workspaces.push(target);
+    }
+    target ??= findOrThrow(file, name);
+    if (server !== undefined) target.server = server;
     file.active = name;
+    chosen = { ...target, created };
     return file;
   });
   return chosen!;

@@ -17,10 +17,11 @@ export async function runList(
   options: ListOptions,
 ): Promise<void> {
   const conn = await connectRelay(ctx, globals, state);
-  const { machines } = await conn.machines.listMachines(
+  const listed = await conn.machines.listMachines(
     { onlineOnly: options.online },
     { signal: ctx.signal },
   );
+  const machines = sortMachines(listed.machines);
   if (globals.json) {
     await ctx.stdout.write(JSON.stringify(machines.map(machineJson), null, 2) + "\n");
     return;
@@ -39,6 +40,25 @@ export async function runList(
   ]);
   await ctx.stdout.write(
     formatTable(["NAME", "HOSTNAME", "ID", "STATUS", "LAST HEARTBEAT"], rows),
+  );
+}
+
+/** By name as people read it: case and accents ignored, then by hostname. */
+const collator = new Intl.Collator("en", { sensitivity: "base", numeric: true });
+
+/**
+ * The inventory's order: by display name (hostname when none), ignoring case, with
+ * numbers in numeric order (`web-2` before `web-10`), then by hostname.
+ *
+ * @example
+ * ```ts
+ * sortMachines(machines).map((m) => m.hostname); // ["alpha", "Bravo", "charlie"]
+ * ```
+ */
+export function sortMachines(machines: readonly Machine[]): Machine[] {
+  return [...machines].sort((a, b) =>
+    collator.compare(a.displayName || a.hostname, b.displayName || b.hostname) ||
+    collator.compare(a.hostname, b.hostname)
   );
 }
 

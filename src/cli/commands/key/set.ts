@@ -3,6 +3,7 @@ import { maskKey, setApiKey } from "../../../config/api_keys.ts";
 import { resolveHome } from "../../../config/paths.ts";
 import type { CliContext } from "../../context.ts";
 import type { GlobalOptions } from "../../globals.ts";
+import { normaliseServer } from "../../access.ts";
 import { readSecret } from "../../read_secret.ts";
 
 /** Options of {@linkcode runKeySet}. */
@@ -15,7 +16,8 @@ export interface KeySetOptions {
 
 /**
  * Stores the key in `--workspace` (created when new) or the active workspace; with no
- * workspace at all, in a new `default` one. Prints the key masked, never whole.
+ * workspace at all, in a new `default` one; with `-s URL`, that relay as the
+ * workspace's server too. Prints the key masked, never whole.
  *
  * @example
  * ```ts
@@ -39,12 +41,17 @@ export async function runKeySet(
     hint: "pass it as an argument or pipe it on stdin: cmdop connect key set < key.txt",
   });
   const home = resolveHome(ctx.env);
-  const { workspace, created } = await setApiKey(home, key, globals.workspace);
+  // `-s URL` is kept with the key: the two belong to the same relay.
+  const server = globals.server?.trim() ? normaliseServer(globals.server.trim()) : undefined;
+  const { workspace, created } = await setApiKey(home, key, globals.workspace, server);
   const masked = maskKey(key.trim());
   if (globals.json) {
-    await ctx.stdout.write(JSON.stringify({ workspace, created, api_key: masked }) + "\n");
+    await ctx.stdout.write(
+      JSON.stringify({ workspace, created, api_key: masked, ...(server ? { server } : {}) }) + "\n",
+    );
     return;
   }
   const note = created ? " (new workspace)" : "";
-  await ctx.stdout.write(`API key ${masked} stored in workspace "${workspace}"${note}\n`);
+  const at = server ? `, server ${server}` : "";
+  await ctx.stdout.write(`API key ${masked} stored in workspace "${workspace}"${note}${at}\n`);
 }

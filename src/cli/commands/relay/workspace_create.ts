@@ -7,6 +7,8 @@ export interface WorkspaceCreateOptions {
   name: string;
   /** The embedded relay's state directory. */
   data?: string;
+  /** Create the store under `data` when it has none (otherwise that is refused as a likely typo). */
+  init?: boolean;
   /** A cluster's `postgres://…` store; `CMDOP_RELAY_STORE` when absent. */
   store?: string;
   json: boolean;

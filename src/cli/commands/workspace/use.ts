@@ -3,13 +3,17 @@ import { resolveHome } from "../../../config/paths.ts";
 import { useWorkspace } from "../../../config/workspaces.ts";
 import type { CliContext } from "../../context.ts";
 import type { GlobalOptions } from "../../globals.ts";
+import { normaliseServer } from "../../access.ts";
 
 /**
  * Sets the active workspace; an unknown name is an error listing the known ones.
+ * With `--server URL` it also stores that relay as the workspace's server (creating
+ * the workspace when it is new), so later commands need neither flag nor variable.
  *
  * @example
  * ```ts
  * await runWorkspaceUse(ctx, globals, { name: "prod" });
+ * await runWorkspaceUse(ctx, { ...globals, server: "https://relay.example" }, { name: "prod" });
  * ```
  */
 export async function runWorkspaceUse(
@@ -17,10 +21,14 @@ export async function runWorkspaceUse(
   globals: GlobalOptions,
   options: { name: string },
 ): Promise<void> {
-  const workspace = await useWorkspace(resolveHome(ctx.env), options.name);
+  const server = globals.server?.trim() ? normaliseServer(globals.server.trim()) : undefined;
+  const workspace = await useWorkspace(resolveHome(ctx.env), options.name, server);
   if (globals.json) {
-    await ctx.stdout.write(JSON.stringify({ active: workspace.name }) + "\n");
+    const shown = { active: workspace.name, server: workspace.server ?? null };
+    await ctx.stdout.write(JSON.stringify({ ...shown, created: workspace.created }) + "\n");
     return;
   }
-  await ctx.stdout.write(`active workspace: "${workspace.name}"\n`);
+  const note = workspace.created ? " (new workspace)" : "";
+  const at = workspace.server ? `, server ${workspace.server}` : "";
+  await ctx.stdout.write(`active workspace: "${workspace.name}"${note}${at}\n`);
 }

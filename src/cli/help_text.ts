@@ -1,0 +1,105 @@
+/** What `--help` shows beyond commander's defaults: examples at the top of each verb, and the inherited global flags. */
+import { type Command, Help } from "@commander-js/extra-typings";
+
+/** Examples by command path (`""` is `cmdop` itself); shown first, before the usage line. */
+const EXAMPLES: Record<string, string[]> = {
+  "": [
+    "cmdop connect --list                      # machines in the workspace",
+    "cmdop connect web-1                       # a terminal on web-1",
+    "cmdop connect exec web-1 -- uname -a      # one command, its exit status",
+    "cmdop relay serve --data /var/lib/cmdop   # run a relay",
+  ],
+  "relay serve": [
+    "cmdop relay serve --listen 0.0.0.0:4780 --data /var/lib/cmdop --public-url https://relay.example.com",
+  ],
+  "relay workspace create": [
+    "cmdop relay workspace create prod --data /var/lib/cmdop --json",
+    "cmdop relay workspace create prod --data ./new-relay --init   # a new store",
+  ],
+  "relay user add": [
+    "printf '%s\\n' \"$PASSWORD\" | cmdop relay user add ana@example.com --data /var/lib/cmdop \\\n" +
+    "    --workspace prod --password-stdin",
+  ],
+  "agent run": [
+    "cmdop agent run --server https://relay.example.com --enroll-token cme_… --state /var/lib/cmdop-agent",
+  ],
+  "connect": [
+    "cmdop connect                 # picker → confirm → attach",
+    "cmdop connect web-1           # attach directly",
+    "cmdop connect --list --online",
+  ],
+  "connect exec": [
+    "cmdop connect exec web-1 -- uname -a",
+    "cmdop connect exec web-1 --json -q -- df -h",
+    "cmdop connect exec web-1 --shell -- 'ps aux | grep nginx'   # through sh -c",
+    "cmdop connect exec web-1 --timeout 0 -- ./long-job.sh        # no time limit",
+  ],
+  "connect share": ["cmdop connect share web-1 --ttl 4h", "cmdop connect share list"],
+  "connect share list": ["cmdop connect share list --json"],
+  "connect share revoke": ["cmdop connect share revoke 3f2c"],
+  "connect key set": [
+    "cmdop connect key set < key.txt",
+    "cmdop connect key set cmk_… -s https://relay.example.com   # with its relay",
+  ],
+  "connect key get": ["cmdop connect key get --workspace prod"],
+  "connect key clear": ["cmdop connect key clear"],
+  "connect workspace list": ["cmdop connect workspace list --json"],
+  "connect workspace use": [
+    "cmdop connect workspace use prod",
+    "cmdop connect workspace use prod --server https://relay.example.com",
+  ],
+  "connect workspace remove": ["cmdop connect workspace remove staging"],
+  "connect workspace sync": ["cmdop login && cmdop connect workspace sync"],
+  "connect password set": ["cmdop connect password set web-1 < password.txt"],
+  "connect password clear": ["cmdop connect password clear web-1"],
+  "connect password list": ["cmdop connect password list"],
+  "login": ["cmdop login --server https://relay.example.com"],
+  "logout": ["cmdop logout"],
+  "terminal": ["cmdop terminal web-1"],
+  "completions": ['eval "$(cmdop completions bash)"'],
+};
+
+/** The spec's global flags: what sub-commands inherit from `cmdop connect`. */
+const GLOBAL_FLAGS = new Set([
+  "--api-key",
+  "--server",
+  "--workspace",
+  "--json",
+  "--no-interactive",
+]);
+
+/**
+ * Adds the examples to every command that has some, and lists the global flags a
+ * sub-command inherits under "Inherited flags:" in its help (as gh does).
+ *
+ * @example
+ * ```ts
+ * withHelpText(buildProgram(ctx));
+ * ```
+ */
+export function withHelpText(program: Command): void {
+  program.configureHelp(helpSettings);
+  const visit = (command: Command, path: string) => {
+    const examples = EXAMPLES[path];
+    if (examples) {
+      command.addHelpText("before", `Examples:\n${examples.map((e) => `  $ ${e}`).join("\n")}\n`);
+    }
+    for (const sub of command.commands as Command[]) {
+      sub.configureHelp(helpSettings);
+      visit(sub, path ? `${path} ${sub.name()}` : sub.name());
+    }
+  };
+  visit(program, "");
+}
+
+const helpSettings: Partial<Help> = {
+  showGlobalOptions: true,
+  visibleGlobalOptions(command) {
+    return Help.prototype.visibleGlobalOptions.call(this, command)
+      .filter((option) => option.long !== undefined && GLOBAL_FLAGS.has(option.long));
+  },
+  formatItemList(heading, items, helper) {
+    const title = heading === "Global Options:" ? "Inherited flags:" : heading;
+    return Help.prototype.formatItemList.call(this, title, items, helper);
+  },
+};
