@@ -24,8 +24,8 @@ export async function runWorkspaceUse(
   const server = globals.server?.trim() ? normaliseServer(globals.server.trim()) : undefined;
   const workspace = await useWorkspace(resolveHome(ctx.env), options.name, server);
   if (globals.json) {
-    const shown = { active: workspace.name, server: workspace.server ?? null };
-    await ctx.stdout.write(JSON.stringify({ ...shown, created: workspace.created }) + "\n");
+    const set = server ? { server: workspace.server, created: workspace.created } : {};
+    await ctx.stdout.write(JSON.stringify({ active: workspace.name, ...set }) + "\n");
     return;
   }
   const note = workspace.created ? " (new workspace)" : "";
