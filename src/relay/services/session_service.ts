@@ -16,6 +16,7 @@ import { authenticateClient, type ClientPrincipal, machineForPrincipal } from ".
 import { AgentUnreachableError, type DialedSession } from "../bus/bus.ts";
 import type { RelayDeps } from "../deps.ts";
 import { machineTokenValid, unlockMachine } from "../machine_access.ts";
+import { untilAborted, watchShare } from "../share_watch.ts";
 import type { MachineRecord } from "../store/store.ts";
 import { toMachineMessage } from "./machine_service.ts";
 import type { AccessTokenResolver } from "../auth.ts";
@@ -73,6 +74,10 @@ export function registerSessionService(
       };
       ctx.signal.addEventListener("abort", hangUp);
       if (ctx.signal.aborted) hangUp();
+      // A share link that is revoked or expires ends the sessions it opened.
+      const share = await watchShare(deps, principal, ctx.requestHeader);
+      share?.signal.addEventListener("abort", hangUp);
+      const frames = share ? untilAborted(dialed.frames, share.signal) : dialed.frames;
       dialed.send(
         create(SessionInputSchema, { msg: { case: "open", value: { ...open, machineToken: "" } } }),
       );
@@ -85,7 +90,7 @@ export function registerSessionService(
       });
       let exited = false;
       try {
-        for await (const frame of dialed.frames) {
+        for await (const frame of frames) {
           if (frame.msg.case === "ready") {
             yield create(SessionOutputSchema, {
               msg: {
@@ -109,12 +114,15 @@ export function registerSessionService(
         }
         if (!exited && !ctx.signal.aborted && !hungUp) ending = "the agent's stream ended";
       } catch (error) {
-        ending = ctx.signal.aborted || hungUp
+        ending = share?.signal.aborted
+          ? "its share link stopped being valid"
+          : ctx.signal.aborted || hungUp
           ? "the client went away"
           : `failed: ${describeError(error)}`;
         throw error;
       } finally {
         ctx.signal.removeEventListener("abort", hangUp);
+        share?.stop();
         if (!exited) hangUp();
         dialed.end();
         openSessions--;
