@@ -17,18 +17,19 @@ export function passwordWorkspace(conn: RelayConnection): string {
 }
 
 /**
- * A remembered password first (`cmdop connect password set`); otherwise a prompt that
+ * A remembered password first (`cmdop connect password set`, for this relay); otherwise a prompt that
  * echoes nothing when interactive; otherwise none, which the session turns into exit 2.
  * The relay's answer, a 24 h machine token, is kept for the rest of the run by the session.
  */
 export function passwordSource(
   ctx: CliContext,
   globals: GlobalOptions,
-  _conn: RelayConnection,
+  conn: RelayConnection,
   machine: Machine,
 ): PasswordSource {
   return async () => {
-    const remembered = await findMachinePassword(resolveHome(ctx.env), machine.id);
+    // Keyed by relay too: a relay behind a share link could claim any machine's UUID.
+    const remembered = await findMachinePassword(resolveHome(ctx.env), conn.server, machine.id);
     if (remembered !== undefined) return remembered;
     if (!globals.interactive || !ctx.stdin.isTerminal()) return undefined;
     return await promptHidden(`Password for ${machine.displayName || machine.hostname}:`);

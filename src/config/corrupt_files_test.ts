@@ -64,7 +64,7 @@ const operationsByFile: Record<string, Operation[]> = {
       (home) =>
         setMachinePassword(
           home,
-          { ...machine, hostname: "h", password: "p" },
+          { ...machine, hostname: "h", password: "p", server: "http://127.0.0.1:1" },
           () => 1,
         ),
     ],

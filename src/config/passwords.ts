@@ -13,13 +13,16 @@ import {
 
 /**
  * One remembered password. `workspace` is the local workspace name and `machine_id`
- * the machine's UUID: together they are the key. `hostname` is only for display.
- * The password is stored as typed, protected by the file's 0600 mode, because the
- * relay needs the password itself to issue a session token.
+ * the machine's UUID: together they are the key. `server` is the relay it was proved
+ * to: it is only ever sent back to that relay, since any relay can claim a machine's
+ * UUID (entries saved before it was recorded have none, and are never sent).
+ * `hostname` is only for display. The password is stored as typed, protected by the
+ * file's 0600 mode, because the relay needs the password itself to issue a session token.
  */
 export interface StoredMachinePassword {
   workspace: string;
   machine_id: string;
+  server?: string;
   hostname: string;
   password: string;
   saved_at_ms: number;
@@ -55,6 +58,9 @@ export function parseMachinePasswordsFile(
       return {
         workspace: expectString(entry.workspace, fieldPath(at, "workspace")),
         machine_id: expectString(entry.machine_id, fieldPath(at, "machine_id")),
+        ...(entry.server === undefined
+          ? {}
+          : { server: expectString(entry.server, fieldPath(at, "server")) }),
         hostname: expectString(entry.hostname, fieldPath(at, "hostname")),
         password: expectString(entry.password, fieldPath(at, "password")),
         saved_at_ms: expectNumber(
@@ -83,7 +89,7 @@ export interface MachineRef {
  */
 export async function setMachinePassword(
   home: string,
-  entry: MachineRef & { hostname: string; password: string },
+  entry: MachineRef & { hostname: string; password: string; server: string },
   now: () => number,
 ): Promise<void> {
   await update(home, (file) => {
@@ -91,6 +97,7 @@ export async function setMachinePassword(
     file.passwords.push({
       workspace: entry.workspace,
       machine_id: entry.machineId,
+      server: entry.server,
       hostname: entry.hostname,
       password: entry.password,
       saved_at_ms: now(),
@@ -116,20 +123,23 @@ export async function getMachinePassword(
 }
 
 /**
- * The remembered password of a machine by its id alone, whatever workspace it was filed
- * under (machine ids are UUIDs the relay minted), or `undefined`.
+ * The remembered password of a machine for the relay at `server` (as the password was
+ * proved to), whatever workspace it was filed under, or `undefined`. A password is
+ * never handed to another relay, even one that claims the same machine UUID.
  *
  * @example
  * ```ts
- * const password = await findMachinePassword(home, machine.id);
+ * const password = await findMachinePassword(home, "https://relay.example.com", machine.id);
  * ```
  */
 export async function findMachinePassword(
   home: string,
+  server: string,
   machineId: string,
 ): Promise<string | undefined> {
   const file = await read(home);
-  return file?.passwords.findLast((p) => p.machine_id === machineId)?.password;
+  return file?.passwords.findLast((p) => p.machine_id === machineId && p.server === server)
+    ?.password;
 }
 
 /**

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   clearMachinePassword,
+  findMachinePassword,
   getMachinePassword,
   listMachinePasswords,
   setMachinePassword,
@@ -12,6 +13,7 @@ import {
 import { makeTempHome, modeOf } from "./_test_helpers.ts";
 
 const clock = (ms: number) => () => ms;
+const S = "https://relay.example.com";
 
 describe("setMachinePassword() and getMachinePassword()", () => {
   it("remember a password per workspace and machine in a 0600 file", async () => {
@@ -22,6 +24,7 @@ describe("setMachinePassword() and getMachinePassword()", () => {
       ...machine,
       hostname: "vps-audi",
       password: "pw1",
+      server: S,
     }, clock(5));
     await setMachinePassword(
       home,
@@ -30,6 +33,7 @@ describe("setMachinePassword() and getMachinePassword()", () => {
         machineId: "m-1",
         hostname: "vps-audi",
         password: "pw2",
+        server: S,
       },
       clock(6),
     );
@@ -46,7 +50,7 @@ describe("setMachinePassword() and getMachinePassword()", () => {
 
   it("replace the password of the same machine", async () => {
     const home = await makeTempHome();
-    const machine = { workspace: "prod", machineId: "m-1", hostname: "a" };
+    const machine = { workspace: "prod", machineId: "m-1", hostname: "a", server: S };
     await setMachinePassword(home, { ...machine, password: "old" }, clock(1));
     await setMachinePassword(home, { ...machine, password: "new" }, clock(2));
     assert.equal(await getMachinePassword(home, machine), "new");
@@ -69,12 +73,13 @@ describe("listMachinePasswords()", () => {
         machineId,
         hostname,
         password: "x",
+        server: S,
       }, clock(7));
     }
     const prod = await listMachinePasswords(home, "prod");
     assert.deepEqual(prod, [
-      { workspace: "prod", machine_id: "m-1", hostname: "db", saved_at_ms: 7 },
-      { workspace: "prod", machine_id: "m-2", hostname: "web", saved_at_ms: 7 },
+      { workspace: "prod", machine_id: "m-1", server: S, hostname: "db", saved_at_ms: 7 },
+      { workspace: "prod", machine_id: "m-2", server: S, hostname: "web", saved_at_ms: 7 },
     ]);
     assert.equal((await listMachinePasswords(home)).length, 3);
     assert.ok(
@@ -91,9 +96,49 @@ describe("clearMachinePassword()", () => {
       ...machine,
       hostname: "a",
       password: "pw",
+      server: S,
     }, clock(1));
     assert.equal(await clearMachinePassword(home, machine), true);
     assert.equal(await clearMachinePassword(home, machine), false);
     assert.equal(await getMachinePassword(home, machine), undefined);
+  });
+});
+
+describe("findMachinePassword()", () => {
+  it("hands a password only to the relay it was proved to, never to one claiming the same UUID", async () => {
+    const home = await makeTempHome();
+    await setMachinePassword(home, {
+      workspace: "prod",
+      machineId: "m-1",
+      hostname: "a",
+      password: "pw",
+      server: S,
+    }, clock(1));
+    assert.equal(await findMachinePassword(home, S, "m-1"), "pw");
+    assert.equal(await findMachinePassword(home, "http://127.0.0.1:4780", "m-1"), undefined);
+    assert.equal(
+      await findMachinePassword(home, "https://relay.example.com.evil", "m-1"),
+      undefined,
+    );
+  });
+
+  it("never sends a password saved before the relay was recorded", async () => {
+    const home = await makeTempHome();
+    await Deno.mkdir(home, { recursive: true });
+    await Deno.writeTextFile(
+      join(home, "machine_passwords.json"),
+      JSON.stringify({
+        version: 1,
+        passwords: [{
+          workspace: "prod",
+          machine_id: "m-1",
+          hostname: "a",
+          password: "pw",
+          saved_at_ms: 1,
+        }],
+      }),
+    );
+    assert.equal(await findMachinePassword(home, S, "m-1"), undefined);
+    assert.equal((await listMachinePasswords(home)).length, 1);
   });
 });

@@ -59,6 +59,7 @@ export async function runPasswordSet(
     machineId: machine.id,
     hostname: machine.hostname,
     password,
+    server: conn.server,
   }, ctx.now);
   if (globals.json) {
     await ctx.stdout.write(
