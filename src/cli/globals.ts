@@ -34,6 +34,8 @@ export interface RunState {
    * error still prints that shape, with `exit_code` and `error` filled in.
    */
   jsonEnvelope?: () => Record<string, unknown>;
+  /** Exposure warnings already printed this run (each is said once). */
+  warned?: Set<string>;
   /** Help, version and usage text commander wrote; awaited before the process exits. */
   pendingOutput?: Promise<void>[];
 }

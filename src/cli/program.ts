@@ -5,6 +5,7 @@ import type { CliContext } from "./context.ts";
 import { type GlobalOptions, type RunState, toGlobalOptions } from "./globals.ts";
 import { registerConnectCommands } from "./connect_tree.ts";
 import { registerLoginCommands, registerRelayUserCommands } from "./login_tree.ts";
+import { registerRelayAdminCommands } from "./relay_admin_tree.ts";
 import { ATTACH_HELP } from "./commands/connect/attach_help.ts";
 import { withHelpText } from "./help_text.ts";
 
@@ -74,13 +75,15 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     });
 
   registerRelayUserCommands(relay, ctx);
+  registerRelayAdminCommands(relay, ctx);
 
   program.command("agent").description("Run the agent on this machine")
     .command("run")
     .description("Enroll once, then keep this machine reachable through the relay")
     .option("--server <url[,url…]>", "relay URL, or several tried in turn (or CMDOP_SERVER)")
     .option("--ca-file <file>", "PEM CA certificates to trust for https:// (or CMDOP_CA_FILE)")
-    .option("--enroll-token <token>", "workspace enroll token (first run only)")
+    .option("--enroll-token-file <file>", "file holding the workspace enroll token (first run)")
+    .option("--enroll-token <token>", "enroll token on the command line (visible in ps; avoid)")
     .requiredOption("--state <dir>", "where the machine credential is kept")
     .option("--hostname <name>", "hostname to register (default: this machine's)")
     .option("--display-name <name>", "friendly name shown in lists")
@@ -93,6 +96,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
         server: opts.server,
         caFile: opts.caFile,
         enrollToken: opts.enrollToken,
+        enrollTokenFile: opts.enrollTokenFile,
         state: opts.state,
         hostname: opts.hostname,
         displayName: opts.displayName,

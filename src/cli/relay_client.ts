@@ -65,6 +65,8 @@ export async function openRelayConnection(
   access: ResolvedAccess,
 ): Promise<RelayConnection> {
   state.credentialSource = access.credentialSource;
+  const { warnCredentialExposure } = await import("./exposure_warnings.ts");
+  await warnCredentialExposure(ctx, state, access);
   state.server = access.server;
   state.serverSource = access.serverSource;
   state.credentialHint = REFUSED_HINTS[access.kind];

@@ -8,6 +8,8 @@ export interface AgentRunOptions {
   server?: string;
   caFile?: string;
   enrollToken?: string;
+  /** A file holding the enroll token (kept out of the process list). */
+  enrollTokenFile?: string;
   state: string;
   hostname?: string;
   displayName?: string;
@@ -25,7 +27,15 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
   const servers = server.split(",").map((s) => s.trim()).filter((s) => s).map(normaliseServer);
   if (servers.length === 0) throw new CliError(`server "${server}" names no relay URL`);
   const fetch = await caFetch(ctx, options.caFile);
+  const { isLoopbackUrl } = await import("../../exposure_warnings.ts");
+  for (const url of servers.filter((s) => s.startsWith("http://") && !isLoopbackUrl(s))) {
+    await ctx.stderr.write(
+      `warning: the machine credential goes to ${url} over plain http: anyone on the ` +
+        "network path can read it; use an https:// relay\n",
+    );
+  }
   const password = options.passwordStdin ? await readPassword(ctx) : undefined;
+  const enrollToken = await enrollTokenOf(ctx, options);
   const log = createLogger(options.logFormat ?? "text", (line) => {
     void ctx.stderr.write(line);
   }, ctx.now);
@@ -37,7 +47,7 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
       server: servers[0],
       servers,
       fetch,
-      enrollToken: options.enrollToken ?? ctx.env("CMDOP_ENROLL_TOKEN"),
+      enrollToken,
       stateDir: options.state,
       hostname: options.hostname ?? Deno.hostname(),
       displayName: options.displayName,
@@ -55,6 +65,47 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
   } finally {
     uninstall();
   }
+}
+
+/**
+ * The enroll token from `--enroll-token-file`, `CMDOP_ENROLL_TOKEN` or (with a warning,
+ * since the process list shows it to every local user) `--enroll-token`.
+ */
+async function enrollTokenOf(
+  ctx: CliContext,
+  options: AgentRunOptions,
+): Promise<string | undefined> {
+  if (options.enrollToken !== undefined && options.enrollTokenFile !== undefined) {
+    throw new CliError("give --enroll-token or --enroll-token-file, not both");
+  }
+  if (options.enrollTokenFile !== undefined) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(options.enrollTokenFile);
+    } catch (error) {
+      throw new CliError(
+        `cannot read --enroll-token-file "${options.enrollTokenFile}": ${(error as Error).message}`,
+      );
+    }
+    const token = text.trim();
+    if (!/^cme_\S+$/.test(token)) {
+      // Never echo the content: the file may not be what was meant.
+      throw new CliError(
+        `--enroll-token-file "${options.enrollTokenFile}" does not hold an enroll token`,
+        { hint: "it should contain one line: cme_…" },
+      );
+    }
+    return token;
+  }
+  if (options.enrollToken !== undefined) {
+    const { ARGV_EXPOSURE } = await import("../../exposure_warnings.ts");
+    await ctx.stderr.write(
+      `warning: --enroll-token ${ARGV_EXPOSURE}; ` +
+        "use --enroll-token-file FILE or CMDOP_ENROLL_TOKEN\n",
+    );
+    return options.enrollToken;
+  }
+  return ctx.env("CMDOP_ENROLL_TOKEN");
 }
 
 async function readPassword(ctx: CliContext): Promise<string> {

@@ -34,6 +34,13 @@ export async function runKeySet(
       'warning: "cmdop connect set-key" is deprecated; use "cmdop connect key set <KEY>"\n',
     );
   }
+  if (options.key !== undefined) {
+    const { ARGV_EXPOSURE } = await import("../../exposure_warnings.ts");
+    await ctx.stderr.write(
+      `warning: a key given as an argument ${ARGV_EXPOSURE}; ` +
+        "pipe it on stdin instead: cmdop connect key set < key.txt\n",
+    );
+  }
   const key = options.key ?? await readSecret(ctx, {
     prompt: "API key:",
     interactive: globals.interactive,
