@@ -32,20 +32,28 @@ export async function openSqliteDatabase(
   // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database's mode.
   await Deno.writeFile(path, new Uint8Array(), { append: true, mode: 0o600 });
   const db = new DatabaseSync(path);
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
-  db.exec("PRAGMA busy_timeout = 5000;");
-  migrate(db);
+  try {
+    db.exec("PRAGMA busy_timeout = 5000;");
+    // A newer cmdop's database is refused before anything is written to it: switching it to
+    // WAL would already change the file and leave -wal and -shm files beside it.
+    const current = Number((db.prepare("PRAGMA user_version").get() as SqliteRow).user_version);
+    if (current > SQLITE_MIGRATIONS.length) {
+      throw new Error(
+        `relay database schema version ${current} is newer than this cmdop (${SQLITE_MIGRATIONS.length})`,
+      );
+    }
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+    migrate(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   for (const name of DB_FILES) await securePrivateFile(join(dataDir, name), log);
   return db;
 }
 
 function migrate(db: DatabaseSync): void {
   const current = Number((db.prepare("PRAGMA user_version").get() as SqliteRow).user_version);
-  if (current > SQLITE_MIGRATIONS.length) {
-    throw new Error(
-      `relay database schema version ${current} is newer than this cmdop (${SQLITE_MIGRATIONS.length})`,
-    );
-  }
   for (let version = current; version < SQLITE_MIGRATIONS.length; version++) {
     db.exec("BEGIN IMMEDIATE");
     try {

@@ -27,8 +27,14 @@ describe("SqliteStore", () => {
     const dir = await Deno.makeTempDir();
     const db = new DatabaseSync(join(dir, "relay.db"));
     db.exec(`PRAGMA user_version = ${SQLITE_MIGRATIONS.length + 5}`);
+    db.exec("CREATE TABLE future (x TEXT); INSERT INTO future VALUES ('kept')");
     db.close();
+    const files = async () => (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+    const before = { files: await files(), bytes: await Deno.readFile(join(dir, "relay.db")) };
     await assert.rejects(openSqliteStore(dir), /is newer than this cmdop/);
+    // Not touched: the same bytes (no migration, no switch to WAL) and no new file beside it.
+    assert.deepEqual(await files(), before.files);
+    assert.deepEqual(await Deno.readFile(join(dir, "relay.db")), before.bytes);
   });
 
   it("stores only hashes of a workspace's secrets", async () => {
