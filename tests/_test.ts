@@ -2,7 +2,7 @@
 import * as nodeTest from "node:test";
 import { logTails } from "./_logs.ts";
 
-export { after, afterEach, describe } from "node:test";
+export { after, afterEach, beforeEach, describe } from "node:test";
 
 /** A test's deadline unless it says otherwise: generous, for a slow machine under load. */
 export const TEST_DEADLINE_MS = 120_000;

@@ -24,7 +24,10 @@ function memoryPresence(shared: Map<string, RemotePresence>): PresenceRegistry {
   return {
     start: () => Promise.resolve(),
     claim: (machineId, _link, since) => void shared.set(machineId, { lastSeenMs: since }),
-    release: (machineId) => void shared.delete(machineId),
+    release: (machineId) => {
+      shared.delete(machineId);
+      return Promise.resolve();
+    },
     heartbeat: () => {},
     lookup: (ids) =>
       Promise.resolve(

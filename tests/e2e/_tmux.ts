@@ -1,5 +1,8 @@
 /** Tmux: a real terminal for end-to-end tests, on its own tmux server, driven by send-keys and read by capture-pane. */
 
+/** The shell's prompt in the pane: what {@linkcode Tmux.respawn} waits for. */
+export const PROMPT = "e2e$ ";
+
 /** Options of {@linkcode Tmux.start}. */
 export interface TmuxOptions {
   cols: number;
@@ -24,14 +27,17 @@ export interface TmuxOptions {
  */
 export class Tmux {
   readonly socket: string;
+  readonly #command: string;
 
-  private constructor(socket: string) {
+  private constructor(socket: string, command: string) {
     this.socket = socket;
+    this.#command = command;
   }
 
   /** Starts the server; a test file declares tmux with `needTools` (tests/_tools.ts). */
   static async start(options: TmuxOptions): Promise<Tmux> {
-    const tmux = new Tmux(`cmdop-e2e-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+    const command = options.command ?? "exec bash --norc --noprofile -i";
+    const tmux = new Tmux(`cmdop-e2e-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`, command);
     // The server, started by this call, hands its own environment to the pane's shell.
     await tmux.run([
       "-f",
@@ -42,8 +48,8 @@ export class Tmux {
       String(options.cols),
       "-y",
       String(options.rows),
-      options.command ?? "exec bash --norc --noprofile -i",
-    ], options.env);
+      command,
+    ], { ...options.env, PS1: PROMPT });
     // Without a status line the pane is the whole window, so sizes read as given.
     await tmux.run(["set-option", "-g", "status", "off"]);
     await tmux.run(["set-option", "-g", "window-size", "manual"]);
@@ -63,6 +69,16 @@ export class Tmux {
       throw new Error(`tmux ${args[0]} failed: ${decoder.decode(out.stderr).trim()}`);
     }
     return decoder.decode(out.stdout);
+  }
+
+  /**
+   * A fresh pane: kills whatever runs in it (a command a failed test left behind would take the
+   * next test's keys) and starts the shell again on a blank screen, and waits for its prompt.
+   */
+  async respawn(): Promise<void> {
+    await this.run(["respawn-pane", "-k", "-t", "0", this.#command]);
+    await this.run(["clear-history", "-t", "0"]);
+    await this.waitFor((screen) => screen.trim() === PROMPT.trim());
   }
 
   /** Sends keys by tmux name (`Enter`, `C-c`, `C-d`). */

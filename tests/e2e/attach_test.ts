@@ -1,5 +1,5 @@
 /** End to end: `cmdop connect` in a real terminal (tmux) against a real relay and agents, keys in and screen out. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, beforeEach, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import {
   type AgentProcess,
@@ -11,6 +11,7 @@ import {
   runCmdop,
   startAgent,
   startRelay,
+  waitFor,
   waitMachineOnline,
 } from "../_harness.ts";
 import { needTools } from "../_tools.ts";
@@ -53,15 +54,6 @@ function remoteSize(label: string, rows: number, cols: number): string {
     `echo "${label}=$(stty size)"`;
 }
 
-/** Clears the local terminal and waits until only the shell's prompt is left. */
-async function clearScreen(): Promise<void> {
-  await tmux.type("clear");
-  await tmux.waitFor((screen) => {
-    const lines = screen.split("\n").filter((line) => line.trim() !== "");
-    return lines.length === 1 && !lines[0].includes("clear");
-  });
-}
-
 /** The picker's list: the lines after its question, up to the blank line before the description. */
 function pickerList(screen: string): string[] {
   const lines = screen.split("\n");
@@ -69,6 +61,20 @@ function pickerList(screen: string): string[] {
   const list = lines.slice(at + 1);
   const end = list.findIndex((line) => line.trim() === "");
   return end < 0 ? list : list.slice(0, end);
+}
+
+/**
+ * The picker is on screen with every row matching one of `rows` and its first row matching
+ * `first`: it draws its heading first and its list a few milliseconds later, so a test waits
+ * for the list it asserts, never for the heading.
+ */
+function pickerShows(rows: RegExp[], first?: RegExp): (screen: string) => boolean {
+  return (screen) => {
+    if (!screen.includes("Machine (type to filter)")) return false;
+    const list = pickerList(screen);
+    return rows.every((row) => list.some((line) => row.test(line))) &&
+      (!first || (list.length > 0 && first.test(list[0])));
+  };
 }
 
 /** Whether a live (not zombie) process has this id; the agents run on this machine. */
@@ -82,6 +88,10 @@ async function processExists(pid: number): Promise<boolean> {
 }
 
 describe("cmdop connect in a terminal", { skip: noTmux }, () => {
+  // A fresh shell on a blank screen for each test: what a failed test left running in the
+  // pane (a picker, a remote shell) must not take the next test's keys.
+  beforeEach(() => tmux.respawn());
+
   before(async () => {
     relay = await startRelay();
     const workspace = await relay.createWorkspace("attach");
@@ -120,7 +130,6 @@ describe("cmdop connect in a terminal", { skip: noTmux }, () => {
   });
 
   it("attaches by hostname on a pty of the window's size, follows resizes, forwards Ctrl-C and exits with the remote status", async () => {
-    await clearScreen();
     await tmux.type(
       `stty -a > ${scratch}/before1; cmdop connect bravo-db; echo EX''IT1=$?; stty -a > ${scratch}/after1`,
     );
@@ -158,7 +167,6 @@ describe("cmdop connect in a terminal", { skip: noTmux }, () => {
   });
 
   it("keeps a full-screen program's bare line feeds from returning to column 0", async () => {
-    await clearScreen();
     await tmux.type("cmdop connect bravo-db; echo EX''IT2=$?");
     await tmux.waitFor(promptBelow('attached to "bravo-db"'));
     // As curses programs do: output processing off on the remote pty, then "\n" means straight down.
@@ -168,26 +176,27 @@ describe("cmdop connect in a terminal", { skip: noTmux }, () => {
   });
 
   it("filters the picker as you type, attaches to the chosen machine and comes back to the picker", async () => {
-    await clearScreen();
     await tmux.type(
       `stty -a > ${scratch}/before3; cmdop connect; echo EX''IT3=$?; stty -a > ${scratch}/after3`,
     );
-    let screen = await tmux.waitFor(/Machine \(type to filter\)/);
-    const all = pickerList(screen).join("\n");
-    assert.match(all, /Alpha Web +alpha-web +● online/);
-    assert.match(all, /bravo-db +● online/);
-    assert.match(all, /charlie-old +○ offline/);
+    let screen = await tmux.waitFor(pickerShows([
+      /Alpha Web +alpha-web +● online/,
+      /bravo-db +● online/,
+      /charlie-old +○ offline/,
+    ]));
+    assert.equal(pickerList(screen).length, 5, screen);
 
     await tmux.run(["send-keys", "-t", "0", "-l", "bra"]);
-    screen = await tmux.waitFor((s) =>
-      s.includes("filter) bra") && !pickerList(s).join().includes("alpha")
+    await tmux.waitFor((s) =>
+      s.includes("filter) bra") && pickerShows([], /bravo-db/)(s) &&
+      !pickerList(s).join().includes("alpha")
     );
-    assert.match(pickerList(screen)[0], /bravo-db/);
     await tmux.keys("Enter");
-    screen = await tmux.waitFor(/Attach\? \(Y\/n\)/);
-    assert.match(screen, /hostname +bravo-db/);
-    assert.match(screen, /status +● online/);
-    assert.match(screen, /last heartbeat +\d+s ago/);
+    // The machine's details are drawn with the question: wait for all that is asserted.
+    await tmux.waitFor((s) =>
+      /Attach\? \(Y\/n\)/.test(s) && /hostname +bravo-db/.test(s) && /status +● online/.test(s) &&
+      /last heartbeat +\d+s ago/.test(s)
+    );
     await tmux.keys("Enter");
     await tmux.waitFor(promptBelow('attached to "bravo-db"'));
     await tmux.type(`echo "agent=$${AGENT_VARIABLE} shell=$$"`);
@@ -196,10 +205,14 @@ describe("cmdop connect in a terminal", { skip: noTmux }, () => {
     // Ctrl-D is not sent: the picker comes back, the machine just used now first, and the remote shell is gone.
     await tmux.keys("C-d");
     screen = await tmux.waitFor((s) =>
-      /disconnected from "bravo-db"/.test(s) && /filter\)\s*\n/.test(s)
+      /disconnected from "bravo-db"/.test(s) && /filter\)\s*\n/.test(s) &&
+      pickerShows([/alpha-web/, /charlie-old/], /bravo-db/)(s)
     );
-    assert.match(pickerList(screen)[0], /bravo-db/);
-    assert.equal(await processExists(Number(shell)), false, "the remote shell was hung up");
+    // The client gives the remote end up to 2 s to exit, and the agent then ends its group.
+    await waitFor(
+      `the remote shell (pid ${shell}) to be hung up`,
+      async () => !(await processExists(Number(shell))),
+    );
 
     // A remote exit also comes back to the picker.
     await tmux.run(["send-keys", "-t", "0", "-l", "alpha-web"]);
@@ -209,9 +222,10 @@ describe("cmdop connect in a terminal", { skip: noTmux }, () => {
     await tmux.keys("Enter");
     await tmux.waitFor(promptBelow('attached to "alpha-web"'));
     await tmux.type(`echo "agent=$${AGENT_VARIABLE}"; exit 5`);
-    screen = await tmux.waitFor((s) => /exit status 5\)/.test(s) && /filter\)\s*\n/.test(s));
+    screen = await tmux.waitFor((s) =>
+      /exit status 5\)/.test(s) && pickerShows([/bravo-db/, /charlie-old/], /alpha-web/)(s)
+    );
     assert.match(screen, /^agent=alpha-web\s*$/m);
-    assert.match(pickerList(screen)[0], /alpha-web/);
 
     await tmux.keys("C-c");
     screen = await tmux.waitFor(/^EXIT3=\d+\s*$/m);
@@ -225,7 +239,6 @@ describe("cmdop connect in a terminal", { skip: noTmux }, () => {
   });
 
   it("asks for a protected machine's password, unechoed, then attaches", async () => {
-    await clearScreen();
     await tmux.type("cmdop connect echo-locked; echo EX''IT6=$?");
     await tmux.waitFor(/Password for echo-locked:/);
     await tmux.type("open sesame");
@@ -238,7 +251,6 @@ describe("cmdop connect in a terminal", { skip: noTmux }, () => {
   });
 
   it("resolves hostnames as exec does: an ambiguous prefix exits 4, an offline machine 3", async () => {
-    await clearScreen();
     await tmux.type("cmdop connect alpha; echo EX''IT4=$?");
     let screen = await tmux.waitFor(/^EXIT4=\d+\s*$/m);
     assert.match(screen, /^EXIT4=4\s*$/m);

@@ -281,7 +281,8 @@ export class NatsBus implements Bus {
   #drop(machineId: string, held: Held, replacedBy?: string): void {
     this.#held.delete(machineId);
     held.dialSub.unsubscribe();
-    this.#options.presence.release(machineId, held.linkId);
+    // Never rejects; the agent is gone from here whether or not the row is deleted yet.
+    void this.#options.presence.release(machineId, held.linkId);
     if (replacedBy) held.link.close?.(replacedBy);
   }
 }

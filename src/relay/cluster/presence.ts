@@ -20,8 +20,12 @@ export interface PresenceRegistry {
    * newer claim).
    */
   claim(machineId: string, linkId: string, sinceMs: number): void;
-  /** Forgets the claim made through `linkId`, if it is still the current one. */
-  release(machineId: string, linkId: string): void;
+  /**
+   * Forgets the claim made through `linkId`, if it is still the current one. Resolves once it is
+   * forgotten (never rejects: a failed write is logged and left to the lease); callers need not
+   * wait for it.
+   */
+  release(machineId: string, linkId: string): Promise<void>;
   /** Notes a heartbeat; written in batches with the lease renewal. */
   heartbeat(linkId: string, nowMs: number): void;
   /** The machines among `machineIds` that a node with a live lease holds. */

@@ -74,13 +74,14 @@ export class PostgresPresence implements PresenceRegistry {
     this.#claims.set(linkId, { machineId, sinceMs, written });
   }
 
-  release(machineId: string, linkId: string): void {
+  release(machineId: string, linkId: string): Promise<void> {
     const claim = this.#claims.get(linkId);
     this.#claims.delete(linkId);
     this.#heartbeats.delete(linkId);
-    (claim?.written ?? Promise.resolve()).then(() =>
-      this.#sql`DELETE FROM agent_presence WHERE machine_id = ${machineId} AND link_id = ${linkId}`
-    ).catch((error) => {
+    return (claim?.written ?? Promise.resolve()).then(async () => {
+      await this
+        .#sql`DELETE FROM agent_presence WHERE machine_id = ${machineId} AND link_id = ${linkId}`;
+    }).catch((error) => {
       // The lease still vouches for the row; the next renewal's sweep removes it.
       this.#log(`cannot clear presence of machine ${machineId}: ${(error as Error).message}`);
     });
