@@ -8,10 +8,13 @@ import {
   type AgentProcess,
   clientEnv,
   killAll,
+  MACHINE_VARIABLE,
   MAIN,
+  processAlive,
   type RelayProcess,
   residentBytes,
   runCmdop,
+  samplePeakRss,
   spawnCli,
   startAgent,
   waitFor,
@@ -34,6 +37,8 @@ import { readUntil } from "./_streams.ts";
 const skip = await clusterSkipReason("relay cluster", ["haproxy"]);
 const noTmux = await needTools("the cluster's attach test", ["tmux"]);
 const MIB = 1024 * 1024;
+/** Prints the marker of the agent that runs it (see MACHINE_VARIABLE): which machine ran it. */
+const ECHO_MARKER = `echo "$${MACHINE_VARIABLE}"`;
 
 describe("relay cluster", { skip }, () => {
   let services: ClusterServices;
@@ -79,7 +84,6 @@ describe("relay cluster", { skip }, () => {
     await waitFor(
       "every agent's presence",
       async () => JSON.stringify(await hostnames(url(2), one)) === JSON.stringify(expected),
-      5_000,
     );
     for (const relay of [url(0), url(1), url(2), lb.url]) {
       assert.deepEqual(await hostnames(relay, one), expected);
@@ -90,10 +94,10 @@ describe("relay cluster", { skip }, () => {
   it("runs exec on a machine whose agent is on another node", async () => {
     const env = await envAt(url(1));
     const r = await runCmdop(
-      ["connect", "exec", "alpha", "--", "sh", "-c", "echo out; echo err >&2; exit 7"],
+      ["connect", "exec", "alpha", "--", "sh", "-c", `${ECHO_MARKER}; echo err >&2; exit 7`],
       { env },
     );
-    assert.equal(r.stdout, "out\n");
+    assert.equal(r.stdout, "alpha\n");
     assert.match(r.stderr, /err/);
     assert.equal(r.code, 7);
     const input = "x".repeat(3 * MIB);
@@ -107,8 +111,8 @@ describe("relay cluster", { skip }, () => {
   it("runs exec through the load balancer", async () => {
     const env = await envAt(lb.url);
     for (const host of ["alpha", "beta", "solo"]) {
-      const r = await runCmdop(["connect", "exec", host, "--", "echo", host], { env });
-      assert.equal(r.stdout, `${host}\n`);
+      const r = await runCmdop(["connect", "exec", host, "--", "sh", "-c", ECHO_MARKER], { env });
+      assert.equal(r.stdout, `${host}\n`, "the command ran on the machine named");
       assert.equal(r.code, 0);
     }
   });
@@ -119,12 +123,19 @@ describe("relay cluster", { skip }, () => {
       ["connect", "exec", "alpha", "--", "head", "-c", String(size), "/dev/zero"],
       await envAt(url(1)),
     );
+    // The baseline once output flows: the session is set up on both nodes.
+    const reader = child.stdout.getReader();
+    const first = await reader.read();
+    let total = first.value?.length ?? 0;
     const before = [await residentBytes(nodes[0].pid), await residentBytes(nodes[1].pid)];
-    // Nobody reads the client's stdout for a while: its pipe fills and credit stops.
+    // Nobody reads the client's stdout for a while: its pipe fills and credit stops. The peak
+    // over that time is judged, not one sample at its end.
+    const peaks = [samplePeakRss(nodes[0].pid), samplePeakRss(nodes[1].pid)];
     await new Promise((r) => setTimeout(r, 2_500));
-    const stalled = [await residentBytes(nodes[0].pid), await residentBytes(nodes[1].pid)];
-    let total = 0;
-    for await (const chunk of child.stdout) total += chunk.length;
+    const stalled = await Promise.all(peaks.map((p) => p.stop()));
+    for (let next = await reader.read(); !next.done; next = await reader.read()) {
+      total += next.value.length;
+    }
     const status = await child.status;
     await child.stderr.cancel();
     assert.equal(total, size);
@@ -157,10 +168,10 @@ describe("relay cluster", { skip }, () => {
   it("keeps two workspaces apart on every node", async () => {
     assert.deepEqual(await hostnames(url(0), two), ["gamma:true"]);
     const envTwo = await envAt(url(0), two);
-    const gamma = await runCmdop(["connect", "exec", "gamma", "--", "echo", "mine"], {
+    const gamma = await runCmdop(["connect", "exec", "gamma", "--", "sh", "-c", ECHO_MARKER], {
       env: envTwo,
     });
-    assert.equal(gamma.stdout, "mine\n", "gamma's agent is on node b, the client on a");
+    assert.equal(gamma.stdout, "gamma\n", "gamma's agent is on node b, the client on a");
     const foreign = await runCmdop(["connect", "exec", "alpha", "--", "true"], { env: envTwo });
     assert.equal(foreign.code, 1);
     const other = await runCmdop(["connect", "exec", "gamma", "--", "true"], {
@@ -193,28 +204,30 @@ describe("relay cluster", { skip }, () => {
     await child.stdout.cancel();
     assert.equal(status.code === 0, false);
     assert.match(await stderr, /connection to machine "alpha" was lost/);
-    assert.ok(clientSeconds < 8, `the client waited ${clientSeconds} s`);
+    // Margins that hold on a machine 4x slower: what is judged is that nothing waits for ever.
+    assert.ok(clientSeconds < 20, `the client waited ${clientSeconds} s`);
 
     await waitFor("alpha back on a live node", async () => {
       const list = await hostnames(url(2), one).catch((): string[] => []);
       return list.includes("alpha:true") && onlineAt(alpha.stderr()) !== url(0);
-    }, 10_000);
+    }, 40_000);
     const movedSeconds = (Date.now() - killedAt) / 1000;
     await waitFor("solo to read offline", async () => {
       return (await hostnames(url(2), one).catch((): string[] => [])).includes("solo:false");
-    }, 12_000);
+    }, 40_000);
     const leaseSeconds = (Date.now() - killedAt) / 1000;
-    assert.ok(movedSeconds < 10, `alpha was back after ${movedSeconds} s`);
-    assert.ok(leaseSeconds < 11, `solo read offline after ${leaseSeconds} s (lease 10 s)`);
+    assert.ok(movedSeconds < 30, `alpha was back after ${movedSeconds} s`);
+    // The 10 s lease ends it, plus a renewal period and queries that may run 4x slower.
+    assert.ok(leaseSeconds < 30, `solo read offline after ${leaseSeconds} s (lease 10 s)`);
 
-    const next = await runCmdop(["connect", "exec", "alpha", "--", "echo", "again"], {
+    const next = await runCmdop(["connect", "exec", "alpha", "--", "sh", "-c", ECHO_MARKER], {
       env: await envAt(url(1)),
     });
-    assert.equal(next.stdout, "again\n");
-    const viaLb = await runCmdop(["connect", "exec", "beta", "--", "echo", "lb"], {
+    assert.equal(next.stdout, "alpha\n");
+    const viaLb = await runCmdop(["connect", "exec", "beta", "--", "sh", "-c", ECHO_MARKER], {
       env: await envAt(lb.url),
     });
-    assert.equal(viaLb.stdout, "lb\n");
+    assert.equal(viaLb.stdout, "beta\n");
 
     // Workspaces, keys, machines and shares live in PostgreSQL, not in the dead node.
     const after = await listMachines(url(2), one.api_key);
@@ -235,22 +248,17 @@ describe("relay cluster", { skip }, () => {
     await nodes[clientNode].kill();
     assert.notEqual((await child.status).code, 0);
     await Promise.all([child.stdout.cancel(), child.stderr.cancel()]);
-    await waitFor("the remote command to be hung up", async () => {
-      try {
-        await Deno.stat(`/proc/${pid}`);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 10_000);
+    await waitFor(`the remote command (pid ${pid}) to be hung up`, async () => {
+      return !(await processAlive(pid));
+    });
   });
 
   it("takes a restarted node back into the cluster", async () => {
     // On a port of its own: the old one may have been taken by anything since the node died.
     const reborn = await startNode(services.pg.url, services.nats.url, "a");
-    const r = await runCmdop(["connect", "exec", "alpha", "--", "echo", "rejoined"], {
+    const r = await runCmdop(["connect", "exec", "alpha", "--", "sh", "-c", ECHO_MARKER], {
       env: await envAt(reborn.url),
     });
-    assert.equal(r.stdout, "rejoined\n");
+    assert.equal(r.stdout, "alpha\n");
   });
 });

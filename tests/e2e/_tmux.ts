@@ -1,8 +1,5 @@
 /** Tmux: a real terminal for end-to-end tests, on its own tmux server, driven by send-keys and read by capture-pane. */
 
-/** The shell's prompt in the pane: what {@linkcode Tmux.respawn} waits for. */
-export const PROMPT = "e2e$ ";
-
 /** Options of {@linkcode Tmux.start}. */
 export interface TmuxOptions {
   cols: number;
@@ -28,16 +25,19 @@ export interface TmuxOptions {
 export class Tmux {
   readonly socket: string;
   readonly #command: string;
+  readonly #env: Record<string, string>;
 
-  private constructor(socket: string, command: string) {
+  private constructor(socket: string, command: string, env: Record<string, string>) {
     this.socket = socket;
     this.#command = command;
+    this.#env = env;
   }
 
   /** Starts the server; a test file declares tmux with `needTools` (tests/_tools.ts). */
   static async start(options: TmuxOptions): Promise<Tmux> {
     const command = options.command ?? "exec bash --norc --noprofile -i";
-    const tmux = new Tmux(`cmdop-e2e-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`, command);
+    const socket = `cmdop-e2e-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+    const tmux = new Tmux(socket, command, options.env);
     // The server, started by this call, hands its own environment to the pane's shell.
     await tmux.run([
       "-f",
@@ -49,7 +49,7 @@ export class Tmux {
       "-y",
       String(options.rows),
       command,
-    ], { ...options.env, PS1: PROMPT });
+    ], options.env);
     // Without a status line the pane is the whole window, so sizes read as given.
     await tmux.run(["set-option", "-g", "status", "off"]);
     await tmux.run(["set-option", "-g", "window-size", "manual"]);
@@ -76,9 +76,12 @@ export class Tmux {
    * next test's keys) and starts the shell again on a blank screen, and waits for its prompt.
    */
   async respawn(): Promise<void> {
-    await this.run(["respawn-pane", "-k", "-t", "0", this.#command]);
+    // The test's environment again (-e), and PATH, which tmux takes from the calling client.
+    const env = Object.entries(this.#env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+    await this.run(["respawn-pane", "-k", "-t", "0", ...env, this.#command], this.#env);
     await this.run(["clear-history", "-t", "0"]);
-    await this.waitFor((screen) => screen.trim() === PROMPT.trim());
+    // The shell's prompt alone on the screen ("bash-5.2# "): it reads keys now.
+    await this.waitFor((screen) => /^[^\n]*[$#]$/.test(screen.trim()));
   }
 
   /** Sends keys by tmux name (`Enter`, `C-c`, `C-d`). */
@@ -113,7 +116,7 @@ export class Tmux {
   /** Waits until the screen matches `pattern`; fails with the screen's content after `timeoutMs`. */
   async waitFor(
     pattern: RegExp | ((screen: string) => boolean),
-    timeoutMs = 15_000,
+    timeoutMs = 30_000,
   ): Promise<string> {
     const test = typeof pattern === "function" ? pattern : (screen: string) => pattern.test(screen);
     const deadline = Date.now() + timeoutMs;
