@@ -107,25 +107,63 @@ export async function postOAuth(
   return { status: response.status, body: await response.json() };
 }
 
-/** A relay's test clock: the file `CMDOP_RELAY_CLOCK_FILE` points at, holding an offset in ms. */
+/**
+ * A relay's test clock: the file `CMDOP_RELAY_CLOCK_FILE` points at (see src/relay/clock.ts),
+ * holding an offset in ms, or `@` and the time it stands still at.
+ */
 export interface TestClock {
   /** Environment to start the relay with. */
   env: Record<string, string>;
-  /** Moves the relay's time forward. */
+  /** Moves the relay's time forward (a held clock stays held, at the later time). */
   advance(ms: number): Promise<void>;
+  /**
+   * Holds the relay's time still until {@linkcode TestClock.resume}: what a test judges about
+   * time (a 1 s lock-out, two polls within an interval) then holds however slow the machine.
+   */
+  freeze(): Promise<void>;
+  /** Lets time flow again from where it stood. */
+  resume(): Promise<void>;
 }
 
-/** A fresh test clock at offset 0. */
+/**
+ * A fresh test clock at offset 0.
+ *
+ * @example
+ * ```ts
+ * const clock = await testClock();
+ * const relay = await startRelay({ env: clock.env });
+ * await clock.freeze();
+ * await clock.advance(1_100);
+ * ```
+ */
 export async function testClock(): Promise<TestClock> {
   const file = join(await Deno.makeTempDir({ prefix: "cmdop-clock-" }), "offset_ms");
   let offset = 0;
-  await Deno.writeTextFile(file, "0");
+  let frozenAt: number | undefined;
+  const write = async () => {
+    await Deno.writeTextFile(
+      `${file}.tmp`,
+      frozenAt === undefined ? String(offset) : `@${frozenAt}`,
+    );
+    await Deno.rename(`${file}.tmp`, file);
+  };
+  await write();
   return {
     env: { CMDOP_RELAY_CLOCK_FILE: file },
     async advance(ms) {
-      offset += ms;
-      await Deno.writeTextFile(`${file}.tmp`, String(offset));
-      await Deno.rename(`${file}.tmp`, file);
+      if (frozenAt === undefined) offset += ms;
+      else frozenAt += ms;
+      await write();
+    },
+    async freeze() {
+      frozenAt ??= Date.now() + offset;
+      await write();
+    },
+    async resume() {
+      if (frozenAt === undefined) return;
+      offset = frozenAt - Date.now();
+      frozenAt = undefined;
+      await write();
     },
   };
 }

@@ -22,4 +22,18 @@ describe("relayClock()", () => {
     await Deno.remove(file);
     assert.equal(now(), 7_201_000);
   });
+
+  it("stands still at the time after an @, whatever the real clock does", async () => {
+    const file = join(await Deno.makeTempDir(), "offset");
+    let real = 1_000;
+    const now = relayClock(() => real, file);
+    await Deno.writeTextFile(file, "@5000");
+    assert.equal(now(), 5_000);
+    real = 9_000;
+    assert.equal(now(), 5_000);
+    await Deno.writeTextFile(file, "@");
+    assert.equal(now(), 5_000, "a half-written file keeps the last reading");
+    await Deno.writeTextFile(file, "100");
+    assert.equal(now(), 9_100, "an offset lets time flow again");
+  });
 });

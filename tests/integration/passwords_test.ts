@@ -1,5 +1,5 @@
 /** Per-machine attach passwords end to end: the in-stream challenge, remembered passwords, hidden prompts, lock-outs, token reuse. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, afterEach, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SessionKind } from "../../gen/cmdop/v1/session_pb.ts";
@@ -42,6 +42,7 @@ describe("per-machine passwords", () => {
   });
 
   after(killAll);
+  afterEach(() => clock.resume());
 
   it("exits 2 with --no-interactive when no password is remembered", async () => {
     const r = await runCmdop(["connect", "exec", "pw-box", "--no-interactive", "--", "true"], {
@@ -97,6 +98,8 @@ describe("per-machine passwords", () => {
   });
 
   it("locks a machine out after repeated wrong passwords, for longer each time, per machine", async () => {
+    // The relay's time stands still: a 1 s lock-out outlives any CLI start, and ends on advance.
+    await clock.freeze();
     const attempt = (host: string, password: string) =>
       runCmdop(["connect", "password", "set", host], { env, stdin: password + "\n" });
     for (let i = 0; i < 3; i++) {

@@ -141,7 +141,7 @@ async function readTls(options: ServeOptions): Promise<{ cert: string; key: stri
 async function relayNow(ctx: CliContext, log: (message: string) => void): Promise<() => number> {
   const { CLOCK_FILE_VARIABLE, relayClock } = await import("../../../relay/clock.ts");
   const file = ctx.env(CLOCK_FILE_VARIABLE);
-  if (file) log(`test clock: this relay's time is shifted by the milliseconds in "${file}"`);
+  if (file) log(`test clock: this relay's time is shifted, or held still, by "${file}"`);
   return relayClock(ctx.now, file);
 }
 
