@@ -226,6 +226,8 @@ export async function startAgent(
     waitOnline?: boolean;
     /** Its {@linkcode MACHINE_VARIABLE}; the hostname by default. */
     marker?: string;
+    /** `--ca-file`: a private CA for an `https://` relay. */
+    caFile?: string;
   },
 ): Promise<AgentProcess> {
   const marker = options.marker ?? options.hostname;
@@ -243,6 +245,7 @@ export async function startAgent(
     options.hostname,
   ];
   if (options.displayName) args.push("--display-name", options.displayName);
+  if (options.caFile) args.push("--ca-file", options.caFile);
   if (options.password !== undefined) args.push("--password-stdin");
   const child = spawnCmdop(args, {
     env: { [MACHINE_VARIABLE]: marker },

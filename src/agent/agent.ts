@@ -9,6 +9,7 @@ import {
 } from "../../gen/cmdop/v1/session_pb.ts";
 import { AsyncQueue } from "../lib/async_queue.ts";
 import { supervise } from "../lib/supervise.ts";
+import { proxyFailure } from "../lib/proxy_env.ts";
 import { createRelayTransport } from "../lib/transport.ts";
 import { VERSION } from "../version.ts";
 import { Backoff, sleep } from "./backoff.ts";
@@ -136,7 +137,8 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
       if (connectError.code === Code.AlreadyExists) {
         throw new AgentFatalError(`the relay refused: ${connectError.rawMessage}`, 1);
       }
-      options.log(`relay connection to ${server} lost: ${connectError.rawMessage}`);
+      const reason = proxyFailure(connectError.rawMessage, server) ?? connectError.rawMessage;
+      options.log(`relay connection to ${server} lost: ${reason}`);
     } finally {
       clearTimeout(watchdog);
       options.signal.removeEventListener("abort", stop);
@@ -225,7 +227,8 @@ async function retrying<T>(
         throw new AgentFatalError(`the relay refused: ${connectError.rawMessage}`, 1);
       }
       if (options.signal.aborted) throw connectError;
-      options.log(`cannot reach the relay at ${server}: ${connectError.rawMessage}`);
+      const reason = proxyFailure(connectError.rawMessage, server) ?? connectError.rawMessage;
+      options.log(`cannot reach the relay at ${server}: ${reason}`);
       ring.advance();
       await sleep(backoff.next(), options.signal);
     }

@@ -1,5 +1,6 @@
 /** Says why the relay could not be reached: the underlying cause of a failed request, and what to do about it. */
 import { isConnectError } from "../lib/connect_errors.ts";
+import { PROXY_HINT, proxyFailure } from "../lib/proxy_env.ts";
 import { CliError } from "./errors.ts";
 
 /** Causes are followed this deep at most, so a cyclic chain cannot hang the error path. */
@@ -89,7 +90,8 @@ export function isUnreachable(error: unknown): boolean {
 /**
  * `cannot reach the relay at <URL> (<where the URL came from>): <reason>` with a hint fit
  * for the reason: an untrusted certificate, an https:// URL for a plain-HTTP relay, a
- * host name that does not resolve, nothing listening, or anything else.
+ * host name that does not resolve, nothing listening, a refusal by the configured HTTP
+ * proxy (named, with its variable), or anything else.
  *
  * @example
  * ```ts
@@ -102,6 +104,14 @@ export function unreachableRelay(error: unknown, address?: RelayAddress): CliErr
   const where = address
     ? ` at ${address.server}${address.source ? ` (${address.source})` : ""}`
     : "";
+  // The configured HTTP proxy failed, not the relay: say which proxy.
+  const proxy = proxyFailure(reason, address?.server);
+  if (proxy) {
+    return new CliError(`cannot reach the relay${where}: ${proxy}`, {
+      hint: PROXY_HINT,
+      cause: error,
+    });
+  }
   return new CliError(`cannot reach the relay${where}: ${reason}`, {
     hint: unreachableHint(reason, address),
     cause: error,

@@ -13,68 +13,7 @@ import {
 } from "../_harness.ts";
 import { readUntil } from "./_streams.ts";
 import { needTools } from "../_tools.ts";
-
-/** A CA and a relay certificate for 127.0.0.1 and localhost, made with openssl. */
-async function makeCertificates(dir: string): Promise<void> {
-  const openssl = async (args: string[]) => {
-    const out = await new Deno.Command("openssl", {
-      args,
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-    })
-      .output();
-    if (!out.success) {
-      throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-    }
-  };
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await openssl([
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=cmdop test CA",
-  ]);
-  await openssl([
-    "req",
-    ...ec,
-    "-keyout",
-    "relay.key",
-    "-out",
-    "relay.csr",
-    "-subj",
-    "/CN=localhost",
-  ]);
-  await Deno.writeTextFile(
-    join(dir, "ext.cnf"),
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n" +
-      "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
-  );
-  await openssl([
-    "x509",
-    "-req",
-    "-in",
-    "relay.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "relay.pem",
-    "-days",
-    "2",
-    "-extfile",
-    "ext.cnf",
-  ]);
-}
+import { makeCertificates } from "../_tls.ts";
 
 const skip = await needTools("relay over TLS", ["openssl"]);
 

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ROOT, waitFor } from "../_harness.ts";
-import { needTools } from "./_need.ts";
+import { needTools } from "../_tools.ts";
 
 const skipUnits = await needTools("systemd units", ["systemd-analyze"]);
 const children = new Set<Deno.ChildProcess>();
