@@ -134,12 +134,77 @@ export async function startCaddy(relayPort: number, certs: string): Promise<Prox
   }, { env: { HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
 }
 
+/**
+ * squid as a forward proxy with Debian's stock access rules (CONNECT only to SSL_ports, 443)
+ * plus, unless `stock`, the doc's snippet naming the relay's port.
+ *
+ * @example
+ * ```ts
+ * const squid = await startSquid(relayPort); // HTTPS_PROXY=squid.url
+ * ```
+ */
+export async function startSquid(relayPort: number, stock = false): Promise<ProxyProcess> {
+  const dir = await Deno.makeTempDir({ prefix: "cmdop-squid-" });
+  const ports = stock
+    ? "acl SSL_ports port 443"
+    : swap(await snippet("squid"), "4780", `${relayPort}`);
+  return await spawnProxy("squid", dir, (port) => {
+    const conf = [
+      `http_port 127.0.0.1:${port}`,
+      ports,
+      "acl CONNECT method CONNECT",
+      "http_access deny CONNECT !SSL_ports",
+      "http_access allow localhost",
+      "http_access deny all",
+      `pid_filename ${dir}/squid.pid`,
+      `cache_log ${dir}/cache.log`,
+      "access_log none",
+      "cache deny all",
+      "cache_mem 8 MB",
+      `coredump_dir ${dir}`,
+      "shutdown_lifetime 1 second",
+      "",
+    ].join("\n");
+    Deno.writeTextFileSync(join(dir, "squid.conf"), conf);
+    // -N: no daemon, one process, the one listening.
+    return ["-N", "-f", join(dir, "squid.conf")];
+  }, { scheme: "http", logFile: join(dir, "cache.log") });
+}
+
+/**
+ * tinyproxy as a forward proxy, CONNECT limited by the doc's `ConnectPort` lines.
+ *
+ * @example
+ * ```ts
+ * const tinyproxy = await startTinyproxy(relayPort); // HTTPS_PROXY=tinyproxy.url
+ * ```
+ */
+export async function startTinyproxy(relayPort: number): Promise<ProxyProcess> {
+  const dir = await Deno.makeTempDir({ prefix: "cmdop-tinyproxy-" });
+  const ports = swap(await snippet("tinyproxy"), "4780", `${relayPort}`);
+  return await spawnProxy("tinyproxy", dir, (port) => {
+    const conf = [
+      `Port ${port}`,
+      "Listen 127.0.0.1",
+      "Timeout 3600",
+      "Allow 127.0.0.1",
+      "MaxClients 100",
+      "LogLevel Info",
+      ports,
+      "",
+    ].join("\n");
+    Deno.writeTextFileSync(join(dir, "tinyproxy.conf"), conf);
+    // -d: in the foreground, logging to stderr.
+    return ["-d", "-c", join(dir, "tinyproxy.conf")];
+  }, { scheme: "http" });
+}
+
 /** Starts `program` with the arguments `configure` gives for a free port, until it listens there. */
 async function spawnProxy(
   program: string,
   dir: string,
   configure: (port: number) => string[],
-  options: { env?: Record<string, string>; logFile?: string } = {},
+  options: { env?: Record<string, string>; logFile?: string; scheme?: "http" | "https" } = {},
 ): Promise<ProxyProcess> {
   const path = findProgram(program);
   if (!path) throw new Error(`${program} is not installed`);
@@ -176,5 +241,5 @@ async function spawnProxy(
       clearTimeout(killer);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     })();
-  return { url: `https://127.0.0.1:${port}`, port, log, stop };
+  return { url: `${options.scheme ?? "https"}://127.0.0.1:${port}`, port, log, stop };
 }
