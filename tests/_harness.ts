@@ -346,6 +346,46 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Deno
   return spawnCmdop(args, { env });
 }
 
+/** A CLI run whose output is collected as it comes; stdin stays open until `endInput`. */
+export interface StreamingCli {
+  child: Deno.ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  write(text: string): Promise<void>;
+  endInput(): Promise<void>;
+  /** Exit code, once it exits. */
+  status: Promise<number>;
+}
+
+/**
+ * Spawns the CLI with stdin piped and its output collected, for sessions that
+ * stay open while the test acts on them.
+ *
+ * @example
+ * ```ts
+ * const cli = streamCli(["connect", "web-1"], env);
+ * await cli.write("echo hi\n");
+ * ```
+ */
+export function streamCli(args: string[], env: Record<string, string> = {}): StreamingCli {
+  const child = spawnCmdop(args, { env, stdin: "piped" });
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  const writer = child.stdin.getWriter();
+  const encoder = new TextEncoder();
+  return {
+    child,
+    stdout: stdout.text,
+    stderr: stderr.text,
+    write: (text) => writer.write(encoder.encode(text)).catch(() => {}),
+    endInput: () => writer.close().catch(() => {}),
+    status: child.status.then(async (s) => {
+      await Promise.all([stdout.done, stderr.done]);
+      return s.code;
+    }),
+  };
+}
+
 /** Environment for CLI calls against a relay with a key; CMDOP_HOME isolated per test. */
 export async function clientEnv(
   relayUrl: string,

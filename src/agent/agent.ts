@@ -1,26 +1,24 @@
 /** runAgent: enroll once, then hold the control stream to the relay forever and serve its sessions. */
-import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { AgentService, type DialFrame, DialFrameSchema } from "../../gen/cmdop/v1/agent_pb.ts";
-import {
-  type SessionInput,
-  SessionKind,
-  type SessionOutput,
-} from "../../gen/cmdop/v1/session_pb.ts";
-import { AsyncQueue } from "../lib/async_queue.ts";
+import { AgentService } from "../../gen/cmdop/v1/agent_pb.ts";
+import { pingSilenceMs } from "../lib/keepalive.ts";
 import { supervise } from "../lib/supervise.ts";
 import { proxyFailure } from "../lib/proxy_env.ts";
 import { createRelayTransport } from "../lib/transport.ts";
 import { VERSION } from "../version.ts";
 import { Backoff, sleep } from "./backoff.ts";
-import { outputFrame, type SessionChannel } from "./channel.ts";
-import { runExecSession } from "./exec.ts";
+import type { SessionChannel } from "./channel.ts";
+import { type AgentClient, serveSession } from "./dial_session.ts";
 import { ProcessTracker, reapLeftovers } from "./process_tracker.ts";
 import type { PtySessionEnvironment } from "./pty_session.ts";
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts";
 
-/** The relay pings every 15 s; this much silence means the link is dead. */
+/** Silence that means a dead link when the relay does not say how often it pings (older relays ping every 15 s). */
 const CONTROL_SILENCE_MS = 45_000;
+/** A relay that has not welcomed the agent this long after it dialled is not going to (a blackholed link). */
+const WELCOME_TIMEOUT_MS = 15_000;
+/** How long an answer to a ping may take before the link is taken for dead. */
+const HEARTBEAT_TIMEOUT_MS = 10_000;
 
 export interface AgentOptions {
   server: string;
@@ -101,6 +99,7 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
     os: Deno.build.os,
     arch: Deno.build.arch,
     agentVersion: VERSION,
+    answersPings: true,
   };
   while (!options.signal.aborted) {
     const server = ring.current;
@@ -109,20 +108,29 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
     const link = new AbortController();
     const stop = () => link.abort();
     options.signal.addEventListener("abort", stop, { once: true });
-    let watchdog = setTimeout(stop, CONTROL_SILENCE_MS);
+    let silenceMs = WELCOME_TIMEOUT_MS;
+    let watchdog = setTimeout(stop, silenceMs);
+    let answering = false;
     try {
       for await (const command of client.control(hello, { signal: link.signal })) {
         clearTimeout(watchdog);
-        watchdog = setTimeout(stop, CONTROL_SILENCE_MS);
         if (command.msg.case === "welcome") {
           backoff.reset();
+          const interval = command.msg.value.pingIntervalMs;
+          silenceMs = interval > 0 ? pingSilenceMs(interval) : CONTROL_SILENCE_MS;
           options.log(`online as machine ${command.msg.value.machineId} at ${server}`);
+        } else if (command.msg.case === "ping" && !answering) {
+          // One answer at a time: a relay that does not take it within the bound has lost us.
+          answering = true;
+          answerPing(client, command.msg.value.timeMs, options, () => link.abort())
+            .finally(() => answering = false);
         } else if (command.msg.case === "dial") {
           const sessionId = command.msg.value.sessionId;
           supervise(`session ${sessionId}`, serveSession(client, sessionId, options, tracker), {
             log: options.log,
           });
         }
+        watchdog = setTimeout(stop, silenceMs);
       }
     } catch (error) {
       if (options.signal.aborted) break;
@@ -148,7 +156,23 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
   }
 }
 
-type AgentClient = ReturnType<typeof createClient<typeof AgentService>>;
+/** Answers a ping with a heartbeat call; when it cannot be delivered in time, `lost` ends the link. */
+async function answerPing(
+  client: AgentClient,
+  pingTimeMs: bigint,
+  options: AgentOptions,
+  lost: () => void,
+): Promise<void> {
+  try {
+    await client.heartbeat({ pingTimeMs }, {
+      signal: AbortSignal.any([options.signal, AbortSignal.timeout(HEARTBEAT_TIMEOUT_MS)]),
+    });
+  } catch (error) {
+    if (options.signal.aborted) return;
+    options.log(`cannot answer the relay's ping: ${ConnectError.from(error).rawMessage}`);
+    lost();
+  }
+}
 
 /** The relay URLs in turn. */
 class ServerRing {
@@ -232,54 +256,5 @@ async function retrying<T>(
       ring.advance();
       await sleep(backoff.next(), options.signal);
     }
-  }
-}
-
-/** Dials the relay back for one session and runs it. */
-async function serveSession(
-  client: AgentClient,
-  sessionId: string,
-  options: AgentOptions,
-  tracker: ProcessTracker,
-): Promise<void> {
-  const outbound = new AsyncQueue<DialFrame>();
-  outbound.push(create(DialFrameSchema, { sessionId }));
-  const abort = new AbortController();
-  const inputs = client.dial(outbound, { signal: abort.signal })[Symbol.asyncIterator]();
-  try {
-    const first = await inputs.next();
-    if (first.done || first.value.msg.case !== "open") return;
-    const open = first.value.msg.value;
-    const channel: SessionChannel = {
-      open,
-      inputs: { [Symbol.asyncIterator]: () => inputs as AsyncIterator<SessionInput> },
-      send: (output: SessionOutput) =>
-        outbound.push(create(DialFrameSchema, { sessionId, output })),
-    };
-    if (open.kind === SessionKind.PTY) {
-      if (!options.runPtySession) {
-        channel.send(outputFrame({
-          case: "exit",
-          value: { code: 1, error: `terminal sessions are not supported on ${Deno.build.os}` },
-        }));
-      } else {
-        await options.runPtySession(channel, {
-          env: Deno.env.toObject(),
-          log: options.log,
-          tracker,
-        });
-      }
-    } else {
-      await runExecSession(channel, {
-        env: Deno.env.toObject(),
-        cwd: Deno.env.get("HOME"),
-        log: options.log,
-        tracker,
-      });
-    }
-  } finally {
-    outbound.close();
-    // Let the relay read the last frames before the stream is torn down.
-    Deno.unrefTimer(setTimeout(() => abort.abort(), 10_000));
   }
 }

@@ -4,6 +4,7 @@ import type { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
 import type { SessionOutput } from "../../gen/cmdop/v1/session_pb.ts";
 import type { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
 import type { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
+import { keepaliveFromEnv } from "../lib/keepalive.ts";
 import { proxyConfigured } from "../lib/proxy_env.ts";
 import type { SessionInputInit } from "../lib/wire/session_codec.ts";
 import { CliError } from "./errors.ts";
@@ -33,6 +34,8 @@ export interface RelayConnection extends ResolvedAccess, RelayClients {
   machineTokens: Map<string, string>;
   /** The relay's workspace the calls act in, once `listMachines` said (remembered passwords use it). */
   relayWorkspace?: { id: string; name: string };
+  /** How often sessions ping the relay (`CMDOP_KEEPALIVE`, seconds). */
+  keepaliveMs: number;
 }
 
 /**
@@ -64,6 +67,7 @@ export async function openRelayConnection(
   state: RunState,
   access: ResolvedAccess,
 ): Promise<RelayConnection> {
+  const keepaliveMs = sessionKeepalive(ctx);
   state.credentialSource = access.credentialSource;
   const { warnCredentialExposure } = await import("./exposure_warnings.ts");
   await warnCredentialExposure(ctx, state, access);
@@ -88,16 +92,30 @@ export async function openRelayConnection(
       bearer: undefined,
       interceptors: [session.interceptor()],
     });
-    return { ...access, ...clients, machineTokens: new Map() };
+    return { ...access, ...clients, machineTokens: new Map(), keepaliveMs };
   }
   // The lean clients speak over their own sockets: not through a proxy, nor a fetch of the caller's.
   const caCerts = (fetch as { caCerts?: string[] } | undefined)?.caCerts;
   if (proxyConfigured() || (fetch && !caCerts)) {
     const { fullRelayClients } = await import("./relay_full.ts");
-    return { ...access, ...fullRelayClients(options), machineTokens: new Map() };
+    return { ...access, ...fullRelayClients(options), machineTokens: new Map(), keepaliveMs };
   }
   const { leanRelayClients } = await import("./relay_lean.ts");
-  return { ...access, ...leanRelayClients({ ...options, caCerts }), machineTokens: new Map() };
+  return {
+    ...access,
+    ...leanRelayClients({ ...options, caCerts }),
+    machineTokens: new Map(),
+    keepaliveMs,
+  };
+}
+
+/** `CMDOP_KEEPALIVE` as milliseconds, or an error naming it. */
+function sessionKeepalive(ctx: CliContext): number {
+  try {
+    return keepaliveFromEnv(ctx.env("CMDOP_KEEPALIVE"));
+  } catch (error) {
+    throw new CliError((error as Error).message, { hint: "e.g. CMDOP_KEEPALIVE=15" });
+  }
 }
 
 /**

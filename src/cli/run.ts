@@ -5,6 +5,7 @@ import type { CliContext } from "./context.ts";
 import { parseDirectExec } from "./direct_exec.ts";
 import { CliError, ExitCode, ExitRequest, interruptedExitCode } from "./errors.ts";
 import type { RunState } from "./globals.ts";
+import { stoppedAnswering } from "./session_errors.ts";
 import { isUnreachable, notARelay, type RelayAddress, unreachableRelay } from "./unreachable.ts";
 
 /** The verbs that read the client's files in CMDOP_HOME. */
@@ -125,6 +126,10 @@ function fromConnectError(error: ConnectError, state: RunState): CliError {
       }
       return new CliError(message, { cause: error });
     case Code.Unavailable:
+      if (error.metadata.get("cmdop-reason") === "stopped-answering") {
+        return stoppedAnswering(error);
+      }
+      // falls through
     case Code.Unknown:
     case Code.Internal:
       // "fetch failed" says nothing: the reason (refused, untrusted certificate) is in the causes.

@@ -10,6 +10,7 @@ import { ConnectCode, isConnectError } from "../lib/connect_errors.ts";
 import type { SessionInputInit } from "../lib/wire/session_codec.ts";
 import { AsyncQueue } from "../lib/async_queue.ts";
 import { CreditCounter, CreditGate, DEFAULT_WINDOW_BYTES } from "../lib/credit.ts";
+import { answerSilenceMs, Keepalive } from "../lib/keepalive.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import type { RelayConnection } from "./relay_client.ts";
 
@@ -57,7 +58,12 @@ export async function openSession(
   inputs.push({
     msg: {
       case: "open",
-      value: { ...open, windowBytes, machineToken: conn.machineTokens.get(machineId) ?? "" },
+      value: {
+        ...open,
+        windowBytes,
+        machineToken: conn.machineTokens.get(machineId) ?? "",
+        keepaliveMs: conn.keepaliveMs,
+      },
     },
   });
   const frames = conn.sessions.session(inputs, { signal: abort.signal })[Symbol.asyncIterator]();
@@ -93,15 +99,34 @@ export async function openSession(
   const inputGate = new CreditGate(ready.windowBytes || 64 * 1024);
   const counter = new CreditCounter(Math.max(1, windowBytes >> 2));
   const send = (msg: SessionInputInit["msg"]) => inputs.push({ msg });
+  // Read as frames come, whatever the caller is doing (a slow stdout), so that the relay's
+  // answers are seen; the window bounds what can pile up here.
+  const received = new AsyncQueue<SessionOutput>();
+  const keepalive = new Keepalive({
+    intervalMs: conn.keepaliveMs,
+    silenceMs: answerSilenceMs(conn.keepaliveMs),
+    ping: () => send({ case: "keepalive", value: { sentMs: BigInt(Date.now()) } }),
+    silent: (silentFor) => {
+      received.fail(relaySilent(conn.server, silentFor));
+      abort.abort();
+    },
+  });
+  (async () => {
+    for (;;) {
+      const next = await frames.next();
+      if (next.done) break;
+      keepalive.heard();
+      const msg = next.value.msg;
+      if (msg.case === "credit") inputGate.grant(msg.value);
+      else if (msg.case !== "keepalive") received.push(next.value);
+    }
+    received.close();
+  })().catch((error) => received.fail(error));
   async function* remaining(): AsyncGenerator<SessionOutput> {
     try {
-      for (;;) {
-        const next = await frames.next();
-        if (next.done) return;
-        if (next.value.msg.case === "credit") inputGate.grant(next.value.msg.value);
-        else yield next.value;
-      }
+      yield* received;
     } finally {
+      keepalive.stop();
       inputGate.close();
       signal.removeEventListener("abort", onAbort);
     }
@@ -119,11 +144,28 @@ export async function openSession(
       if (credit > 0) send({ case: "credit", value: credit });
     },
     close() {
+      keepalive.stop();
       send({ case: "close", value: {} });
       inputs.close();
     },
-    abort: () => abort.abort(),
+    abort: () => {
+      keepalive.stop();
+      abort.abort();
+    },
   };
+}
+
+/** The relay (or the network to it) went quiet: pings brought nothing back. */
+function relaySilent(server: string, silentForMs: number): CliError {
+  return new CliError(
+    `the relay at ${server} stopped answering (nothing heard for ${
+      Math.round(silentForMs / 1000)
+    } s)`,
+    {
+      hint: "the relay or the network to it is down or frozen; the session was ended " +
+        "(a frozen machine is reported by the relay instead)",
+    },
+  );
 }
 
 /**

@@ -12,6 +12,8 @@ export interface RelayDeps {
   /** The URL clients and agents reach this relay at (used in share links). */
   publicUrl: string;
   passwordLimiters: PasswordLimiters;
+  /** How often agents' control streams and sessions are pinged (see `lib/keepalive.ts`). */
+  keepaliveMs: number;
   /** One line of operator-facing log. */
   log: Logger;
 }

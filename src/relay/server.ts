@@ -2,6 +2,7 @@
 import { createConnectRouter } from "@connectrpc/connect";
 import type { Bus } from "./bus/bus.ts";
 import { LocalBus } from "./bus/local.ts";
+import { DEFAULT_KEEPALIVE_MS } from "../lib/keepalive.ts";
 import { CONTROL_PATH, serveControl } from "./control_stream.ts";
 import type { RelayDeps } from "./deps.ts";
 import { serveUniversal } from "./fetch_adapter.ts";
@@ -26,6 +27,8 @@ export interface RelayOptions {
   publicUrl?: string;
   now?: () => number;
   log?: Logger;
+  /** Ping interval of control streams and sessions; {@linkcode DEFAULT_KEEPALIVE_MS} unless given. */
+  keepaliveMs?: number;
   /**
    * Extra routes (login pages) and the access-token resolver that comes with them; or a
    * function building them from the relay's deps (clock, public URL, log).
@@ -84,6 +87,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       return options.publicUrl ?? url;
     },
     passwordLimiters: createPasswordLimiters(),
+    keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
     log,
   };
   const login = typeof options.login === "function" ? options.login(deps) : options.login;

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cmdop/v1/agent.proto.
  */
 export const file_cmdop_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChRjbWRvcC92MS9hZ2VudC5wcm90bxIIY21kb3AudjEikAEKDUVucm9sbFJlcXVlc3QSFAoMZW5yb2xsX3Rva2VuGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIKCgJvcxgEIAEoCRIMCgRhcmNoGAUgASgJEhUKDWFnZW50X3ZlcnNpb24YBiABKAkSEAoIcGFzc3dvcmQYByABKAkiUgoORW5yb2xsUmVzcG9uc2USEgoKbWFjaGluZV9pZBgBIAEoCRIWCg5tYWNoaW5lX3NlY3JldBgCIAEoCRIUCgx3b3Jrc3BhY2VfaWQYAyABKAkiZQoKQWdlbnRIZWxsbxIQCghob3N0bmFtZRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSCgoCb3MYAyABKAkSDAoEYXJjaBgEIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAUgASgJIhcKBFBpbmcSDwoHdGltZV9tcxgBIAEoAyIhCgtEaWFsUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIjMKB1dlbGNvbWUSEgoKbWFjaGluZV9pZBgBIAEoCRIUCgx3b3Jrc3BhY2VfaWQYAiABKAkiggEKDEFnZW50Q29tbWFuZBIkCgd3ZWxjb21lGAEgASgLMhEuY21kb3AudjEuV2VsY29tZUgAEh4KBHBpbmcYAiABKAsyDi5jbWRvcC52MS5QaW5nSAASJQoEZGlhbBgDIAEoCzIVLmNtZG9wLnYxLkRpYWxSZXF1ZXN0SABCBQoDbXNnIkgKCURpYWxGcmFtZRISCgpzZXNzaW9uX2lkGAEgASgJEicKBm91dHB1dBgCIAEoCzIXLmNtZG9wLnYxLlNlc3Npb25PdXRwdXQiJgoSU2V0UGFzc3dvcmRSZXF1ZXN0EhAKCHBhc3N3b3JkGAEgASgJIhUKE1NldFBhc3N3b3JkUmVzcG9uc2UyiwIKDEFnZW50U2VydmljZRI7CgZFbnJvbGwSFy5jbWRvcC52MS5FbnJvbGxSZXF1ZXN0GhguY21kb3AudjEuRW5yb2xsUmVzcG9uc2USOQoHQ29udHJvbBIULmNtZG9wLnYxLkFnZW50SGVsbG8aFi5jbWRvcC52MS5BZ2VudENvbW1hbmQwARI3CgREaWFsEhMuY21kb3AudjEuRGlhbEZyYW1lGhYuY21kb3AudjEuU2Vzc2lvbklucHV0KAEwARJKCgtTZXRQYXNzd29yZBIcLmNtZG9wLnYxLlNldFBhc3N3b3JkUmVxdWVzdBodLmNtZG9wLnYxLlNldFBhc3N3b3JkUmVzcG9uc2ViBnByb3RvMw", [file_cmdop_v1_session]);
+  fileDesc("ChRjbWRvcC92MS9hZ2VudC5wcm90bxIIY21kb3AudjEikAEKDUVucm9sbFJlcXVlc3QSFAoMZW5yb2xsX3Rva2VuGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIKCgJvcxgEIAEoCRIMCgRhcmNoGAUgASgJEhUKDWFnZW50X3ZlcnNpb24YBiABKAkSEAoIcGFzc3dvcmQYByABKAkiUgoORW5yb2xsUmVzcG9uc2USEgoKbWFjaGluZV9pZBgBIAEoCRIWCg5tYWNoaW5lX3NlY3JldBgCIAEoCRIUCgx3b3Jrc3BhY2VfaWQYAyABKAkifAoKQWdlbnRIZWxsbxIQCghob3N0bmFtZRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSCgoCb3MYAyABKAkSDAoEYXJjaBgEIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAUgASgJEhUKDWFuc3dlcnNfcGluZ3MYBiABKAgiFwoEUGluZxIPCgd0aW1lX21zGAEgASgDIiEKC0RpYWxSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiTQoHV2VsY29tZRISCgptYWNoaW5lX2lkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRIYChBwaW5nX2ludGVydmFsX21zGAMgASgNIoIBCgxBZ2VudENvbW1hbmQSJAoHd2VsY29tZRgBIAEoCzIRLmNtZG9wLnYxLldlbGNvbWVIABIeCgRwaW5nGAIgASgLMg4uY21kb3AudjEuUGluZ0gAEiUKBGRpYWwYAyABKAsyFS5jbWRvcC52MS5EaWFsUmVxdWVzdEgAQgUKA21zZyJICglEaWFsRnJhbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRInCgZvdXRwdXQYAiABKAsyFy5jbWRvcC52MS5TZXNzaW9uT3V0cHV0IigKEEhlYXJ0YmVhdFJlcXVlc3QSFAoMcGluZ190aW1lX21zGAEgASgDIhMKEUhlYXJ0YmVhdFJlc3BvbnNlIiYKElNldFBhc3N3b3JkUmVxdWVzdBIQCghwYXNzd29yZBgBIAEoCSIVChNTZXRQYXNzd29yZFJlc3BvbnNlMtECCgxBZ2VudFNlcnZpY2USOwoGRW5yb2xsEhcuY21kb3AudjEuRW5yb2xsUmVxdWVzdBoYLmNtZG9wLnYxLkVucm9sbFJlc3BvbnNlEjkKB0NvbnRyb2wSFC5jbWRvcC52MS5BZ2VudEhlbGxvGhYuY21kb3AudjEuQWdlbnRDb21tYW5kMAESRAoJSGVhcnRiZWF0EhouY21kb3AudjEuSGVhcnRiZWF0UmVxdWVzdBobLmNtZG9wLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEjcKBERpYWwSEy5jbWRvcC52MS5EaWFsRnJhbWUaFi5jbWRvcC52MS5TZXNzaW9uSW5wdXQoATABEkoKC1NldFBhc3N3b3JkEhwuY21kb3AudjEuU2V0UGFzc3dvcmRSZXF1ZXN0Gh0uY21kb3AudjEuU2V0UGFzc3dvcmRSZXNwb25zZWIGcHJvdG8z", [file_cmdop_v1_session]);
 
 /**
  * @generated from message cmdop.v1.EnrollRequest
@@ -120,6 +120,14 @@ export type AgentHello = Message<"cmdop.v1.AgentHello"> & {
    * @generated from field: string agent_version = 5;
    */
   agentVersion: string;
+
+  /**
+   * The agent answers each Ping with a Heartbeat call; the relay then takes
+   * silence for a frozen machine. Agents without it are trusted as before.
+   *
+   * @generated from field: bool answers_pings = 6;
+   */
+  answersPings: boolean;
 };
 
 /**
@@ -176,6 +184,13 @@ export type Welcome = Message<"cmdop.v1.Welcome"> & {
    * @generated from field: string workspace_id = 2;
    */
   workspaceId: string;
+
+  /**
+   * How often the relay pings; silence for several of these means the link is dead.
+   *
+   * @generated from field: uint32 ping_interval_ms = 3;
+   */
+  pingIntervalMs: number;
 };
 
 /**
@@ -249,6 +264,40 @@ export const DialFrameSchema: GenMessage<DialFrame> = /*@__PURE__*/
   messageDesc(file_cmdop_v1_agent, 7);
 
 /**
+ * The agent's answer to a Ping on its control stream.
+ *
+ * @generated from message cmdop.v1.HeartbeatRequest
+ */
+export type HeartbeatRequest = Message<"cmdop.v1.HeartbeatRequest"> & {
+  /**
+   * the time_ms of the Ping answered
+   *
+   * @generated from field: int64 ping_time_ms = 1;
+   */
+  pingTimeMs: bigint;
+};
+
+/**
+ * Describes the message cmdop.v1.HeartbeatRequest.
+ * Use `create(HeartbeatRequestSchema)` to create a new message.
+ */
+export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_agent, 8);
+
+/**
+ * @generated from message cmdop.v1.HeartbeatResponse
+ */
+export type HeartbeatResponse = Message<"cmdop.v1.HeartbeatResponse"> & {
+};
+
+/**
+ * Describes the message cmdop.v1.HeartbeatResponse.
+ * Use `create(HeartbeatResponseSchema)` to create a new message.
+ */
+export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_agent, 9);
+
+/**
  * @generated from message cmdop.v1.SetPasswordRequest
  */
 export type SetPasswordRequest = Message<"cmdop.v1.SetPasswordRequest"> & {
@@ -265,7 +314,7 @@ export type SetPasswordRequest = Message<"cmdop.v1.SetPasswordRequest"> & {
  * Use `create(SetPasswordRequestSchema)` to create a new message.
  */
 export const SetPasswordRequestSchema: GenMessage<SetPasswordRequest> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_agent, 8);
+  messageDesc(file_cmdop_v1_agent, 10);
 
 /**
  * @generated from message cmdop.v1.SetPasswordResponse
@@ -278,7 +327,7 @@ export type SetPasswordResponse = Message<"cmdop.v1.SetPasswordResponse"> & {
  * Use `create(SetPasswordResponseSchema)` to create a new message.
  */
 export const SetPasswordResponseSchema: GenMessage<SetPasswordResponse> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_agent, 9);
+  messageDesc(file_cmdop_v1_agent, 11);
 
 /**
  * @generated from service cmdop.v1.AgentService
@@ -293,7 +342,7 @@ export const AgentService: GenService<{
     output: typeof EnrollResponseSchema;
   },
   /**
-   * Long-lived; commands come down it and it doubles as the heartbeat.
+   * Long-lived; commands and pings come down it.
    *
    * @generated from rpc cmdop.v1.AgentService.Control
    */
@@ -301,6 +350,16 @@ export const AgentService: GenService<{
     methodKind: "server_streaming";
     input: typeof AgentHelloSchema;
     output: typeof AgentCommandSchema;
+  },
+  /**
+   * Answers a ping: the relay counts a machine as alive only while it answers.
+   *
+   * @generated from rpc cmdop.v1.AgentService.Heartbeat
+   */
+  heartbeat: {
+    methodKind: "unary";
+    input: typeof HeartbeatRequestSchema;
+    output: typeof HeartbeatResponseSchema;
   },
   /**
    * @generated from rpc cmdop.v1.AgentService.Dial

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cmdop/v1/session.proto.
  */
 export const file_cmdop_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("ChZjbWRvcC92MS9zZXNzaW9uLnByb3RvEghjbWRvcC52MSKYAgoLT3BlblNlc3Npb24SEgoKbWFjaGluZV9pZBgBIAEoCRIjCgRraW5kGAIgASgOMhUuY21kb3AudjEuU2Vzc2lvbktpbmQSDAoEYXJndhgDIAMoCRISCgp0aW1lb3V0X21zGAQgASgNEgwKBHRlcm0YBSABKAkSDAoEcm93cxgGIAEoDRIMCgRjb2xzGAcgASgNEisKA2VudhgIIAMoCzIeLmNtZG9wLnYxLk9wZW5TZXNzaW9uLkVudkVudHJ5EhQKDHdpbmRvd19ieXRlcxgJIAEoDRIVCg1tYWNoaW5lX3Rva2VuGAogASgJGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiJAoGUmVzaXplEgwKBHJvd3MYASABKA0SDAoEY29scxgCIAEoDSIOCgxDbG9zZVNlc3Npb24iIAoMQXV0aFJlc3BvbnNlEhAKCHBhc3N3b3JkGAEgASgJItMBCgxTZXNzaW9uSW5wdXQSJQoEb3BlbhgBIAEoCzIVLmNtZG9wLnYxLk9wZW5TZXNzaW9uSAASDgoEZGF0YRgCIAEoDEgAEiIKBnJlc2l6ZRgDIAEoCzIQLmNtZG9wLnYxLlJlc2l6ZUgAEhAKBmNyZWRpdBgEIAEoDUgAEicKBWNsb3NlGAUgASgLMhYuY21kb3AudjEuQ2xvc2VTZXNzaW9uSAASJgoEYXV0aBgGIAEoCzIWLmNtZG9wLnYxLkF1dGhSZXNwb25zZUgAQgUKA21zZyJVCgVSZWFkeRISCgpzZXNzaW9uX2lkGAEgASgJEiIKB21hY2hpbmUYAiABKAsyES5jbWRvcC52MS5NYWNoaW5lEhQKDHdpbmRvd19ieXRlcxgDIAEoDSI+CgZPdXRwdXQSJgoGc3RyZWFtGAEgASgOMhYuY21kb3AudjEuT3V0cHV0U3RyZWFtEgwKBGRhdGEYAiABKAwiRgoERXhpdBIMCgRjb2RlGAEgASgFEg4KBnNpZ25hbBgCIAEoCRIRCgl0aW1lZF9vdXQYAyABKAgSDQoFZXJyb3IYBCABKAkiMwoNQXV0aENoYWxsZW5nZRISCgptYWNoaW5lX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI4CgtBdXRoR3JhbnRlZBIVCg1tYWNoaW5lX3Rva2VuGAEgASgJEhIKCmV4cGlyZXNfbXMYAiABKAMi5gEKDVNlc3Npb25PdXRwdXQSIAoFcmVhZHkYASABKAsyDy5jbWRvcC52MS5SZWFkeUgAEiIKBm91dHB1dBgCIAEoCzIQLmNtZG9wLnYxLk91dHB1dEgAEh4KBGV4aXQYAyABKAsyDi5jbWRvcC52MS5FeGl0SAASEAoGY3JlZGl0GAQgASgNSAASLAoJY2hhbGxlbmdlGAUgASgLMhcuY21kb3AudjEuQXV0aENoYWxsZW5nZUgAEigKB2dyYW50ZWQYBiABKAsyFS5jbWRvcC52MS5BdXRoR3JhbnRlZEgAQgUKA21zZypYCgtTZXNzaW9uS2luZBIcChhTRVNTSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIVChFTRVNTSU9OX0tJTkRfRVhFQxABEhQKEFNFU1NJT05fS0lORF9QVFkQAiphCgxPdXRwdXRTdHJlYW0SHQoZT1VUUFVUX1NUUkVBTV9VTlNQRUNJRklFRBAAEhgKFE9VVFBVVF9TVFJFQU1fU1RET1VUEAESGAoUT1VUUFVUX1NUUkVBTV9TVERFUlIQAjJQCg5TZXNzaW9uU2VydmljZRI+CgdTZXNzaW9uEhYuY21kb3AudjEuU2Vzc2lvbklucHV0GhcuY21kb3AudjEuU2Vzc2lvbk91dHB1dCgBMAFiBnByb3RvMw", [file_cmdop_v1_machine]);
+  fileDesc("ChZjbWRvcC92MS9zZXNzaW9uLnByb3RvEghjbWRvcC52MSKuAgoLT3BlblNlc3Npb24SEgoKbWFjaGluZV9pZBgBIAEoCRIjCgRraW5kGAIgASgOMhUuY21kb3AudjEuU2Vzc2lvbktpbmQSDAoEYXJndhgDIAMoCRISCgp0aW1lb3V0X21zGAQgASgNEgwKBHRlcm0YBSABKAkSDAoEcm93cxgGIAEoDRIMCgRjb2xzGAcgASgNEisKA2VudhgIIAMoCzIeLmNtZG9wLnYxLk9wZW5TZXNzaW9uLkVudkVudHJ5EhQKDHdpbmRvd19ieXRlcxgJIAEoDRIVCg1tYWNoaW5lX3Rva2VuGAogASgJEhQKDGtlZXBhbGl2ZV9tcxgLIAEoDRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIisKCUtlZXBhbGl2ZRIPCgdzZW50X21zGAEgASgDEg0KBXJlcGx5GAIgASgIIiQKBlJlc2l6ZRIMCgRyb3dzGAEgASgNEgwKBGNvbHMYAiABKA0iDgoMQ2xvc2VTZXNzaW9uIiAKDEF1dGhSZXNwb25zZRIQCghwYXNzd29yZBgBIAEoCSL9AQoMU2Vzc2lvbklucHV0EiUKBG9wZW4YASABKAsyFS5jbWRvcC52MS5PcGVuU2Vzc2lvbkgAEg4KBGRhdGEYAiABKAxIABIiCgZyZXNpemUYAyABKAsyEC5jbWRvcC52MS5SZXNpemVIABIQCgZjcmVkaXQYBCABKA1IABInCgVjbG9zZRgFIAEoCzIWLmNtZG9wLnYxLkNsb3NlU2Vzc2lvbkgAEiYKBGF1dGgYBiABKAsyFi5jbWRvcC52MS5BdXRoUmVzcG9uc2VIABIoCglrZWVwYWxpdmUYByABKAsyEy5jbWRvcC52MS5LZWVwYWxpdmVIAEIFCgNtc2ciVQoFUmVhZHkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIiCgdtYWNoaW5lGAIgASgLMhEuY21kb3AudjEuTWFjaGluZRIUCgx3aW5kb3dfYnl0ZXMYAyABKA0iPgoGT3V0cHV0EiYKBnN0cmVhbRgBIAEoDjIWLmNtZG9wLnYxLk91dHB1dFN0cmVhbRIMCgRkYXRhGAIgASgMIkYKBEV4aXQSDAoEY29kZRgBIAEoBRIOCgZzaWduYWwYAiABKAkSEQoJdGltZWRfb3V0GAMgASgIEg0KBWVycm9yGAQgASgJIjMKDUF1dGhDaGFsbGVuZ2USEgoKbWFjaGluZV9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiOAoLQXV0aEdyYW50ZWQSFQoNbWFjaGluZV90b2tlbhgBIAEoCRISCgpleHBpcmVzX21zGAIgASgDIpACCg1TZXNzaW9uT3V0cHV0EiAKBXJlYWR5GAEgASgLMg8uY21kb3AudjEuUmVhZHlIABIiCgZvdXRwdXQYAiABKAsyEC5jbWRvcC52MS5PdXRwdXRIABIeCgRleGl0GAMgASgLMg4uY21kb3AudjEuRXhpdEgAEhAKBmNyZWRpdBgEIAEoDUgAEiwKCWNoYWxsZW5nZRgFIAEoCzIXLmNtZG9wLnYxLkF1dGhDaGFsbGVuZ2VIABIoCgdncmFudGVkGAYgASgLMhUuY21kb3AudjEuQXV0aEdyYW50ZWRIABIoCglrZWVwYWxpdmUYByABKAsyEy5jbWRvcC52MS5LZWVwYWxpdmVIAEIFCgNtc2cqWAoLU2Vzc2lvbktpbmQSHAoYU0VTU0lPTl9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRU0VTU0lPTl9LSU5EX0VYRUMQARIUChBTRVNTSU9OX0tJTkRfUFRZEAIqYQoMT3V0cHV0U3RyZWFtEh0KGU9VVFBVVF9TVFJFQU1fVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfU1RSRUFNX1NURE9VVBABEhgKFE9VVFBVVF9TVFJFQU1fU1RERVJSEAIyUAoOU2Vzc2lvblNlcnZpY2USPgoHU2Vzc2lvbhIWLmNtZG9wLnYxLlNlc3Npb25JbnB1dBoXLmNtZG9wLnYxLlNlc3Npb25PdXRwdXQoATABYgZwcm90bzM", [file_cmdop_v1_machine]);
 
 /**
  * @generated from message cmdop.v1.OpenSession
@@ -77,6 +77,13 @@ export type OpenSession = Message<"cmdop.v1.OpenSession"> & {
    * @generated from field: string machine_token = 10;
    */
   machineToken: string;
+
+  /**
+   * The sender pings this often (client to relay, relay to agent); 0: it does not.
+   *
+   * @generated from field: uint32 keepalive_ms = 11;
+   */
+  keepaliveMs: number;
 };
 
 /**
@@ -85,6 +92,31 @@ export type OpenSession = Message<"cmdop.v1.OpenSession"> & {
  */
 export const OpenSessionSchema: GenMessage<OpenSession> = /*@__PURE__*/
   messageDesc(file_cmdop_v1_session, 0);
+
+/**
+ * Session keepalive: a ping the other end answers at once with reply set.
+ * Any frame counts as a sign of life; pings keep idle proxies from cutting the stream.
+ *
+ * @generated from message cmdop.v1.Keepalive
+ */
+export type Keepalive = Message<"cmdop.v1.Keepalive"> & {
+  /**
+   * @generated from field: int64 sent_ms = 1;
+   */
+  sentMs: bigint;
+
+  /**
+   * @generated from field: bool reply = 2;
+   */
+  reply: boolean;
+};
+
+/**
+ * Describes the message cmdop.v1.Keepalive.
+ * Use `create(KeepaliveSchema)` to create a new message.
+ */
+export const KeepaliveSchema: GenMessage<Keepalive> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_session, 1);
 
 /**
  * @generated from message cmdop.v1.Resize
@@ -106,7 +138,7 @@ export type Resize = Message<"cmdop.v1.Resize"> & {
  * Use `create(ResizeSchema)` to create a new message.
  */
 export const ResizeSchema: GenMessage<Resize> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 1);
+  messageDesc(file_cmdop_v1_session, 2);
 
 /**
  * @generated from message cmdop.v1.CloseSession
@@ -119,7 +151,7 @@ export type CloseSession = Message<"cmdop.v1.CloseSession"> & {
  * Use `create(CloseSessionSchema)` to create a new message.
  */
 export const CloseSessionSchema: GenMessage<CloseSession> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 2);
+  messageDesc(file_cmdop_v1_session, 3);
 
 /**
  * @generated from message cmdop.v1.AuthResponse
@@ -136,7 +168,7 @@ export type AuthResponse = Message<"cmdop.v1.AuthResponse"> & {
  * Use `create(AuthResponseSchema)` to create a new message.
  */
 export const AuthResponseSchema: GenMessage<AuthResponse> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 3);
+  messageDesc(file_cmdop_v1_session, 4);
 
 /**
  * Client (or relay, toward the agent) to the session's process.
@@ -193,6 +225,14 @@ export type SessionInput = Message<"cmdop.v1.SessionInput"> & {
      */
     value: AuthResponse;
     case: "auth";
+  } | {
+    /**
+     * per hop: answered by the relay (from the client) or the agent
+     *
+     * @generated from field: cmdop.v1.Keepalive keepalive = 7;
+     */
+    value: Keepalive;
+    case: "keepalive";
   } | { case: undefined; value?: undefined };
 };
 
@@ -201,7 +241,7 @@ export type SessionInput = Message<"cmdop.v1.SessionInput"> & {
  * Use `create(SessionInputSchema)` to create a new message.
  */
 export const SessionInputSchema: GenMessage<SessionInput> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 4);
+  messageDesc(file_cmdop_v1_session, 5);
 
 /**
  * @generated from message cmdop.v1.Ready
@@ -230,7 +270,7 @@ export type Ready = Message<"cmdop.v1.Ready"> & {
  * Use `create(ReadySchema)` to create a new message.
  */
 export const ReadySchema: GenMessage<Ready> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 5);
+  messageDesc(file_cmdop_v1_session, 6);
 
 /**
  * @generated from message cmdop.v1.Output
@@ -252,7 +292,7 @@ export type Output = Message<"cmdop.v1.Output"> & {
  * Use `create(OutputSchema)` to create a new message.
  */
 export const OutputSchema: GenMessage<Output> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 6);
+  messageDesc(file_cmdop_v1_session, 7);
 
 /**
  * @generated from message cmdop.v1.Exit
@@ -290,7 +330,7 @@ export type Exit = Message<"cmdop.v1.Exit"> & {
  * Use `create(ExitSchema)` to create a new message.
  */
 export const ExitSchema: GenMessage<Exit> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 7);
+  messageDesc(file_cmdop_v1_session, 8);
 
 /**
  * @generated from message cmdop.v1.AuthChallenge
@@ -312,7 +352,7 @@ export type AuthChallenge = Message<"cmdop.v1.AuthChallenge"> & {
  * Use `create(AuthChallengeSchema)` to create a new message.
  */
 export const AuthChallengeSchema: GenMessage<AuthChallenge> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 8);
+  messageDesc(file_cmdop_v1_session, 9);
 
 /**
  * @generated from message cmdop.v1.AuthGranted
@@ -334,7 +374,7 @@ export type AuthGranted = Message<"cmdop.v1.AuthGranted"> & {
  * Use `create(AuthGrantedSchema)` to create a new message.
  */
 export const AuthGrantedSchema: GenMessage<AuthGranted> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 9);
+  messageDesc(file_cmdop_v1_session, 10);
 
 /**
  * The session's process (via the relay) to the client.
@@ -389,6 +429,14 @@ export type SessionOutput = Message<"cmdop.v1.SessionOutput"> & {
      */
     value: AuthGranted;
     case: "granted";
+  } | {
+    /**
+     * per hop: a reply to the receiver's ping
+     *
+     * @generated from field: cmdop.v1.Keepalive keepalive = 7;
+     */
+    value: Keepalive;
+    case: "keepalive";
   } | { case: undefined; value?: undefined };
 };
 
@@ -397,7 +445,7 @@ export type SessionOutput = Message<"cmdop.v1.SessionOutput"> & {
  * Use `create(SessionOutputSchema)` to create a new message.
  */
 export const SessionOutputSchema: GenMessage<SessionOutput> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 10);
+  messageDesc(file_cmdop_v1_session, 11);
 
 /**
  * @generated from enum cmdop.v1.SessionKind

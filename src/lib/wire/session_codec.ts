@@ -57,6 +57,14 @@ export function encodeSessionInput(input: SessionInputInit, prefix = 0): Uint8Ar
     case "auth":
       w.bytes(6, new ProtoWriter().string(1, msg.value.password ?? "").finish(), true);
       break;
+    case "keepalive":
+      w.bytes(
+        7,
+        new ProtoWriter().varint(1, Number(msg.value.sentMs ?? 0))
+          .varint(2, msg.value.reply ?? false).finish(),
+        true,
+      );
+      break;
   }
   return w.finish(prefix);
 }
@@ -69,7 +77,8 @@ function encodeOpen(open: OpenInit): Uint8Array {
   for (const [key, value] of Object.entries(open.env ?? {})) {
     w.bytes(8, new ProtoWriter().string(1, key, true).string(2, value, true).finish(), true);
   }
-  return w.varint(9, open.windowBytes ?? 0).string(10, open.machineToken ?? "").finish();
+  return w.varint(9, open.windowBytes ?? 0).string(10, open.machineToken ?? "")
+    .varint(11, open.keepaliveMs ?? 0).finish();
 }
 
 /**
@@ -116,6 +125,19 @@ export function decodeSessionOutput(bytes: Uint8Array): SessionOutput {
             : false,
       );
       msg = { case: "granted", value };
+    } else if (field === 7 && type === 2) {
+      const k = new ProtoReader(r.bytes());
+      const value = { $typeName: "cmdop.v1.Keepalive" as const, sentMs: 0n, reply: false };
+      fields(
+        k,
+        (f) =>
+          f === 1
+            ? (value.sentMs = k.int64(), true)
+            : f === 2
+            ? (value.reply = k.bool(), true)
+            : false,
+      );
+      msg = { case: "keepalive", value };
     } else r.skip(type);
   }
   return { $typeName: "cmdop.v1.SessionOutput", msg };

@@ -50,6 +50,7 @@ const INPUTS: SessionInputInit[] = [
         rows: 24,
         cols: 80,
         term: "xterm-256color",
+        keepaliveMs: 10_000,
       },
     },
   },
@@ -61,6 +62,8 @@ const INPUTS: SessionInputInit[] = [
   { msg: { case: "credit", value: 4_294_967_295 } },
   { msg: { case: "close", value: {} } },
   { msg: { case: "auth", value: { password: "hunter2" } } },
+  { msg: { case: "keepalive", value: { sentMs: 1_764_000_000_123n } } },
+  { msg: { case: "keepalive", value: { sentMs: 0n, reply: true } } },
   {},
 ];
 
@@ -79,6 +82,8 @@ const OUTPUTS = [
   { msg: { case: "credit" as const, value: 7 } },
   { msg: { case: "challenge" as const, value: { machineId: "m", reason: "password" } } },
   { msg: { case: "granted" as const, value: { machineToken: "cmt_y", expiresMs: 86_400_000n } } },
+  { msg: { case: "keepalive" as const, value: { sentMs: 1_764_000_000_123n, reply: true } } },
+  { msg: { case: "keepalive" as const, value: {} } },
   {},
 ];
 

@@ -14,11 +14,13 @@ export interface AgentLink {
    * stream of the same machine replaced this one (one machine, one live stream).
    */
   close?(reason: string): void;
+  /** The agent answered a ping (its heartbeat reached whichever node). */
+  answered?(): void;
 }
 
 export interface Presence {
   online: boolean;
-  /** Last time the agent was heard from (connect or heartbeat), unix ms; 0 = unknown. */
+  /** Last time the agent was heard from (connect or its answer to a ping), unix ms; 0 = unknown. */
   lastSeenMs: number;
 }
 
@@ -43,7 +45,10 @@ export interface Bus {
    * or on another node, and unregistering a replaced stream leaves the newer in place.
    */
   attachAgent(machineId: string, link: AgentLink): () => void;
-  /** Records a heartbeat from an agent connected to this node. */
+  /**
+   * Records an agent's answer to a ping. In a cluster the answer may reach any
+   * node; it is passed on to the node holding the agent's control stream.
+   */
   heartbeat(machineId: string, nowMs: number): void;
   /** Presence of the given machines, wherever their agents are connected. */
   presence(machineIds: string[]): Promise<Map<string, Presence>>;

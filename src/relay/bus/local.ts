@@ -59,7 +59,9 @@ export class LocalBus implements Bus {
 
   heartbeat(machineId: string, nowMs: number): void {
     const entry = this.#agents.get(machineId);
-    if (entry) entry.lastSeenMs = nowMs;
+    if (!entry) return;
+    entry.lastSeenMs = nowMs;
+    entry.link.answered?.();
   }
 
   presence(machineIds: string[]): Promise<Map<string, Presence>> {

@@ -75,6 +75,7 @@ export class NatsBus implements Bus {
   #held = new Map<string, Held>();
   #waiters = new Map<string, Waiter>();
   #attachedSub: Subscription;
+  #heartbeatSub: Subscription;
   #closed = false;
 
   constructor(options: NatsBusOptions) {
@@ -94,6 +95,14 @@ export class NatsBus implements Bus {
         const machineId = msg.subject.split(".")[2];
         const held = this.#held.get(machineId);
         if (held) this.#drop(machineId, held, REPLACED);
+      },
+    });
+    // An agent's answer to a ping may reach any node (a load balancer picks): the holder records it.
+    this.#heartbeatSub = options.nc.subscribe(Subjects.allAgentHeartbeats, {
+      callback: (error, msg) => {
+        if (error) return;
+        const held = this.#held.get(msg.subject.split(".")[2]);
+        if (held) this.#answered(held, options.now());
       },
     });
   }
@@ -124,9 +133,16 @@ export class NatsBus implements Bus {
 
   heartbeat(machineId: string, nowMs: number): void {
     const held = this.#held.get(machineId);
-    if (!held) return;
+    if (held) return this.#answered(held, nowMs);
+    if (!this.#closed && isUuidShaped(machineId)) {
+      this.#options.nc.publish(Subjects.agentHeartbeat(machineId));
+    }
+  }
+
+  #answered(held: Held, nowMs: number): void {
     held.lastSeenMs = nowMs;
     this.#options.presence.heartbeat(held.linkId, nowMs);
+    held.link.answered?.();
   }
 
   async presence(machineIds: string[]): Promise<Map<string, Presence>> {
@@ -214,6 +230,7 @@ export class NatsBus implements Bus {
     if (this.#closed) return;
     this.#closed = true;
     this.#attachedSub.unsubscribe();
+    this.#heartbeatSub.unsubscribe();
     for (const [machineId, held] of this.#held) this.#drop(machineId, held);
     this.#options.watch.close();
     await this.#options.presence.close();

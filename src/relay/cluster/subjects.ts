@@ -22,6 +22,10 @@ export const Subjects = {
   agentDial: (machineId: string) => `cmdop.agent.${token("machine id", machineId)}.dial`,
   /** Broadcast when a node takes an agent, so others drop a stale hold on it. */
   agentAttached: (machineId: string) => `cmdop.agent.${token("machine id", machineId)}.attached`,
+  /** An agent's answer to a ping that reached a node other than its holder. */
+  agentHeartbeat: (machineId: string) => `cmdop.agent.${token("machine id", machineId)}.heartbeat`,
+  /** Every forwarded heartbeat: each node keeps those of the agents it holds. */
+  allAgentHeartbeats: "cmdop.agent.*.heartbeat",
   /** Request: the node that got the agent's dial-back asks the waiting node to take it. */
   sessionClaim: (sessionId: string) => `cmdop.session.${token("session id", sessionId)}.claim`,
   /** Client to agent frames of one bridged session. */

@@ -1,4 +1,4 @@
-/** AgentService: enrollment, the agent's control stream (commands + heartbeat) and its dial-back streams. */
+/** AgentService: enrollment, the agent's control stream (commands + pings), its heartbeat answers and its dial-back streams. */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import {
@@ -10,14 +10,12 @@ import {
 } from "../../../gen/cmdop/v1/agent_pb.ts";
 import type { SessionInput, SessionOutput } from "../../../gen/cmdop/v1/session_pb.ts";
 import { AsyncQueue } from "../../lib/async_queue.ts";
+import { answerSilenceMs, Keepalive } from "../../lib/keepalive.ts";
 import { hashSecret, newId, newSecret } from "../../lib/secrets.ts";
 import { authenticateAgent, SecretPrefix } from "../auth.ts";
 import type { RelayDeps } from "../deps.ts";
 import { assertNamesFree, renameLine } from "../machine_names.ts";
 import { hashPassword } from "../passwords.ts";
-
-/** How often the relay pings each agent; the agent treats silence as a dead link. */
-export const HEARTBEAT_INTERVAL_MS = 15_000;
 
 const MAX_FIELD = 255;
 
@@ -89,6 +87,12 @@ export function registerAgentService(router: ConnectRouter, deps: RelayDeps): vo
       }
     },
 
+    async heartbeat(_req, ctx) {
+      const machine = await authenticateAgent(deps, ctx.requestHeader);
+      deps.bus.heartbeat(machine.id, deps.now());
+      return {};
+    },
+
     async setPassword(req, ctx) {
       const machine = await authenticateAgent(deps, ctx.requestHeader);
       await deps.store.setMachinePassword(
@@ -147,6 +151,37 @@ export async function* agentControl(
   });
   // Commands are tiny and rare; a backlog this deep means the agent stopped reading.
   const commands = new AsyncQueue<AgentCommand>(1024);
+  const intervalMs = deps.keepaliveMs;
+  const ping = () =>
+    commands.push(
+      create(AgentCommandSchema, { msg: { case: "ping", value: { timeMs: BigInt(deps.now()) } } }),
+    );
+  // An agent that answers pings is alive only while its answers come; one that does not
+  // (an older agent) is believed for as long as its stream stays open.
+  const keepalive = new Keepalive(
+    req.answersPings
+      ? {
+        intervalMs,
+        silenceMs: answerSilenceMs(intervalMs),
+        ping,
+        silent: (silentFor) => {
+          deps.log(
+            `machine ${machine.id} (${hostname}) stopped answering pings ` +
+              `(${Math.round(silentFor / 1000)} s): offline`,
+          );
+          commands.close();
+        },
+      }
+      : {
+        intervalMs,
+        silenceMs: Infinity,
+        ping: () => {
+          deps.bus.heartbeat(machine.id, deps.now());
+          ping();
+        },
+        silent: () => {},
+      },
+  );
   let replaced = false;
   const detach = deps.bus.attachAgent(machine.id, {
     send: (c) => commands.push(c),
@@ -154,28 +189,26 @@ export async function* agentControl(
       replaced = true;
       commands.fail(new ConnectError(reason, Code.Aborted));
     },
+    answered: () => keepalive.heard(),
   });
   const onAbort = () => commands.close();
   ctx.signal.addEventListener("abort", onAbort);
-  const ping = setInterval(() => {
-    const now = deps.now();
-    deps.bus.heartbeat(machine.id, now);
-    commands.push(
-      create(AgentCommandSchema, { msg: { case: "ping", value: { timeMs: BigInt(now) } } }),
-    );
-  }, HEARTBEAT_INTERVAL_MS);
   await deps.store.touchMachines([machine.id], deps.now());
   deps.log(`machine ${machine.id} (${hostname}) online`);
   try {
     yield create(AgentCommandSchema, {
       msg: {
         case: "welcome",
-        value: { machineId: machine.id, workspaceId: machine.workspaceId },
+        value: {
+          machineId: machine.id,
+          workspaceId: machine.workspaceId,
+          pingIntervalMs: intervalMs,
+        },
       },
     });
     yield* commands;
   } finally {
-    clearInterval(ping);
+    keepalive.stop();
     ctx.signal.removeEventListener("abort", onAbort);
     detach();
     await deps.store.touchMachines([machine.id], deps.now()).catch(() => {});

@@ -19,6 +19,7 @@ import { machineTokenValid, unlockMachine } from "../machine_access.ts";
 import { untilAborted, watchShare } from "../share_watch.ts";
 import type { MachineRecord } from "../store/store.ts";
 import { toMachineMessage } from "./machine_service.ts";
+import { SessionKeepalive } from "./session_keepalive.ts";
 import type { AccessTokenResolver } from "../auth.ts";
 
 const MAX_ARGV_BYTES = 256 * 1024;
@@ -77,13 +78,24 @@ export function registerSessionService(
       // A share link that is revoked or expires ends the sessions it opened.
       const share = await watchShare(deps, principal, ctx.requestHeader);
       share?.signal.addEventListener("abort", hangUp);
-      const frames = share ? untilAborted(dialed.frames, share.signal) : dialed.frames;
-      dialed.send(
-        create(SessionInputSchema, { msg: { case: "open", value: { ...open, machineToken: "" } } }),
+      const keepalive = new SessionKeepalive({
+        intervalMs: deps.keepaliveMs,
+        clientIntervalMs: open.keepaliveMs,
+        hostname: machine.hostname,
+        sessionId,
+        dialed,
+        hangUp,
+        log: deps.log,
+      });
+      const frames = keepalive.outputs(
+        share ? untilAborted(dialed.frames, share.signal) : dialed.frames,
       );
+      dialed.send(keepalive.openFor(
+        create(SessionInputSchema, { msg: { case: "open", value: { ...open, machineToken: "" } } }),
+      ));
       // Supervised from the moment it starts: the client's body fails the instant its connection
       // drops, usually while this handler is still waiting for the agent's next frame.
-      supervise(`session ${sessionId}: client input`, forwardInputs(inputs, dialed), {
+      supervise(`session ${sessionId}: client input`, forwardInputs(inputs, dialed, keepalive), {
         log: deps.log,
         quiet: isPeerGone,
         onError: hangUp,
@@ -121,6 +133,7 @@ export function registerSessionService(
           : `failed: ${describeError(error)}`;
         throw error;
       } finally {
+        keepalive.stop();
         ctx.signal.removeEventListener("abort", hangUp);
         share?.stop();
         if (!exited) hangUp();
@@ -145,14 +158,19 @@ function isPeerGone(error: unknown): boolean {
     (error instanceof Error && error.name === "AbortError");
 }
 
-/** Client frames go straight through; flow control is end to end, so nothing piles up here. */
+/**
+ * Client frames go straight through (but its pings, answered by the relay); flow control
+ * is end to end, so nothing piles up here.
+ */
 async function forwardInputs(
   inputs: AsyncIterator<SessionInput>,
   dialed: DialedSession,
+  keepalive: SessionKeepalive,
 ): Promise<void> {
   for (;;) {
     const next = await inputs.next();
     if (next.done) return;
+    if (keepalive.fromClient(next.value)) continue;
     const kind = next.value.msg.case;
     if (kind === "open" || kind === "auth" || kind === undefined) continue;
     if (!dialed.send(next.value)) return;

@@ -2,9 +2,10 @@
 import type { Machine } from "../../../../gen/cmdop/v1/machine_pb.ts";
 import { OutputStream, SessionKind } from "../../../../gen/cmdop/v1/session_pb.ts";
 import type { CliContext } from "../../context.ts";
-import { CliError, interruptedExitCode } from "../../errors.ts";
+import { interruptedExitCode } from "../../errors.ts";
 import type { RelayConnection } from "../../relay_client.ts";
 import { openSession, type PasswordSource } from "../../session_client.ts";
+import { sessionLost } from "../../session_errors.ts";
 
 /**
  * The user's shell as a login shell without a terminal, as sshd starts it for
@@ -63,11 +64,11 @@ export async function runPipedShell(
         next = await session.frames.next();
       } catch (error) {
         if (ctx.signal.aborted) return interruptedExitCode(ctx.signal);
-        throw new CliError(`lost the connection to "${machine.hostname}"`, { cause: error });
+        throw sessionLost(machine.hostname, error);
       }
       if (next.done) {
         if (ctx.signal.aborted) return interruptedExitCode(ctx.signal);
-        throw new CliError(`lost the connection to "${machine.hostname}"`);
+        throw sessionLost(machine.hostname);
       }
       const msg = next.value.msg;
       if (msg.case === "output") {

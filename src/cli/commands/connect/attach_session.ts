@@ -1,7 +1,6 @@
 /** runTerminalSession: the keyboard and screen of this terminal joined to a remote pty until it exits or the user leaves. */
-import { ConnectError } from "@connectrpc/connect";
 import type { CliContext } from "../../context.ts";
-import { CliError } from "../../errors.ts";
+import { sessionLost as lost } from "../../session_errors.ts";
 import type { OpenedSession } from "../../session_client.ts";
 import type { TerminalInput } from "../../ui/terminal_input.ts";
 import { BareLineFeeds } from "../../ui/terminal_output.ts";
@@ -110,13 +109,4 @@ export async function runTerminalSession(
     stopResizes?.();
     ctx.signal.removeEventListener("abort", onAbort);
   }
-}
-
-function lost(hostname: string, cause?: unknown): CliError {
-  const reason = cause instanceof ConnectError
-    ? `: ${cause.rawMessage}`
-    : cause instanceof Error
-    ? `: ${cause.message}`
-    : "";
-  return new CliError(`lost the connection to "${hostname}"${reason}`, { cause });
 }

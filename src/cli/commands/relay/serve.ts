@@ -32,6 +32,7 @@ export function parseListen(text: string): { hostname: string; port: number } {
 /** Serves until the context's signal aborts. */
 export async function runServe(ctx: CliContext, options: ServeOptions): Promise<void> {
   const { hostname, port } = parseListen(options.listen);
+  const keepaliveMs = await keepaliveSetting(ctx);
   const tls = await readTls(options);
   const log = createLogger(options.logFormat ?? "text", (line) => {
     void ctx.stderr.write(line);
@@ -77,6 +78,7 @@ async function serveUntilStopped(
     now,
     log,
     login,
+    keepaliveMs,
   }).catch(async (error) => {
     await bus?.close().catch(() => {});
     await store.close().catch(() => {});
@@ -117,6 +119,16 @@ function listenError(listen: string, error: unknown): unknown {
     });
   }
   return error;
+}
+
+/** `CMDOP_KEEPALIVE` (seconds): how often agents and sessions are pinged. */
+async function keepaliveSetting(ctx: CliContext): Promise<number> {
+  const { keepaliveFromEnv } = await import("../../../lib/keepalive.ts");
+  try {
+    return keepaliveFromEnv(ctx.env("CMDOP_KEEPALIVE"));
+  } catch (error) {
+    throw new CliError((error as Error).message, { hint: "e.g. CMDOP_KEEPALIVE=15" });
+  }
 }
 
 async function readTls(options: ServeOptions): Promise<{ cert: string; key: string } | undefined> {

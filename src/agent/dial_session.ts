@@ -1,0 +1,136 @@
+/** serveSession: the agent dials the relay back for one session, answers its keepalive pings and runs the session. */
+import { create } from "@bufbuild/protobuf";
+import type { createClient } from "@connectrpc/connect";
+import { type AgentService, type DialFrame, DialFrameSchema } from "../../gen/cmdop/v1/agent_pb.ts";
+import {
+  type SessionInput,
+  SessionKind,
+  type SessionOutput,
+} from "../../gen/cmdop/v1/session_pb.ts";
+import { AsyncQueue } from "../lib/async_queue.ts";
+import { Keepalive, pingSilenceMs } from "../lib/keepalive.ts";
+import { outputFrame, type SessionChannel } from "./channel.ts";
+import { runExecSession } from "./exec.ts";
+import type { ProcessTracker } from "./process_tracker.ts";
+import type { PtySessionEnvironment } from "./pty_session.ts";
+
+/** The agent's Connect client of one relay. */
+export type AgentClient = ReturnType<typeof createClient<typeof AgentService>>;
+
+/** What a session needs of the agent around it. */
+export interface SessionHost {
+  log(message: string): void;
+  /** Runs a terminal session; absent where pseudo-terminals are not supported. */
+  runPtySession?: (channel: SessionChannel, environment: PtySessionEnvironment) => Promise<void>;
+}
+
+/**
+ * Frames waiting for a session that is busy (a child not reading its stdin). Input is
+ * credited, so a relay keeping to its window never comes near this.
+ */
+const MAX_PENDING_INPUTS = 65_536;
+
+/**
+ * Dials the relay back for `sessionId` and runs the session it opens. The
+ * relay's frames are read as they come, whatever the session is doing, so
+ * its keepalive pings are answered at once; when the relay says it pings
+ * (`open.keepalive_ms`) and then falls silent for longer than
+ * {@linkcode pingSilenceMs}, the stream is dropped and the session hangs up.
+ *
+ * @example
+ * ```ts
+ * serveSession(client, command.msg.value.sessionId, options, tracker).catch(logIt);
+ * ```
+ */
+export async function serveSession(
+  client: AgentClient,
+  sessionId: string,
+  options: SessionHost,
+  tracker: ProcessTracker,
+): Promise<void> {
+  const outbound = new AsyncQueue<DialFrame>();
+  outbound.push(create(DialFrameSchema, { sessionId }));
+  const abort = new AbortController();
+  const frames = client.dial(outbound, { signal: abort.signal })[Symbol.asyncIterator]();
+  const send = (output: SessionOutput) =>
+    outbound.push(create(DialFrameSchema, { sessionId, output }));
+  let keepalive: Keepalive | undefined;
+  try {
+    const first = await frames.next();
+    if (first.done || first.value.msg.case !== "open") return;
+    const open = first.value.msg.value;
+    if (open.keepaliveMs > 0) {
+      keepalive = new Keepalive({
+        intervalMs: 0,
+        silenceMs: pingSilenceMs(open.keepaliveMs),
+        silent: (silentFor) => {
+          options.log(
+            `session ${sessionId}: the relay stopped pinging (${
+              Math.round(silentFor / 1000)
+            } s); ` +
+              "hanging up",
+          );
+          abort.abort();
+        },
+      });
+    }
+    const channel: SessionChannel = {
+      open,
+      inputs: readAhead(frames, send, keepalive),
+      send,
+    };
+    if (open.kind === SessionKind.PTY) {
+      if (!options.runPtySession) {
+        channel.send(outputFrame({
+          case: "exit",
+          value: { code: 1, error: `terminal sessions are not supported on ${Deno.build.os}` },
+        }));
+      } else {
+        await options.runPtySession(channel, {
+          env: Deno.env.toObject(),
+          log: options.log,
+          tracker,
+        });
+      }
+    } else {
+      await runExecSession(channel, {
+        env: Deno.env.toObject(),
+        cwd: Deno.env.get("HOME"),
+        log: options.log,
+        tracker,
+      });
+    }
+  } finally {
+    keepalive?.stop();
+    outbound.close();
+    // Let the relay read the last frames before the stream is torn down.
+    Deno.unrefTimer(setTimeout(() => abort.abort(), 10_000));
+  }
+}
+
+/** The relay's frames after the open, read eagerly: pings are answered here and never reach the session. */
+function readAhead(
+  frames: AsyncIterator<SessionInput>,
+  send: (output: SessionOutput) => boolean,
+  keepalive: Keepalive | undefined,
+): AsyncQueue<SessionInput> {
+  const inputs = new AsyncQueue<SessionInput>(MAX_PENDING_INPUTS);
+  (async () => {
+    for (;;) {
+      const next = await frames.next();
+      if (next.done) break;
+      keepalive?.heard();
+      const msg = next.value.msg;
+      if (msg.case === "keepalive") {
+        if (!msg.value.reply) {
+          send(
+            outputFrame({ case: "keepalive", value: { sentMs: msg.value.sentMs, reply: true } }),
+          );
+        }
+      } else if (!inputs.push(next.value)) break;
+    }
+  })().catch(() => {
+    // The stream failed or was dropped: to the session that is the relay hanging up.
+  }).finally(() => inputs.close());
+  return inputs;
+}

@@ -1,0 +1,44 @@
+/** How a session that ended early is reported: lost connections, frozen machines, a silent relay. */
+import type { ConnectError } from "@connectrpc/connect";
+import { isConnectError } from "../lib/connect_errors.ts";
+import { CliError, ExitCode } from "./errors.ts";
+
+/**
+ * The relay gave up on a frozen or cut-off machine in the middle of a session
+ * (`cmdop-reason: stopped-answering`): reported like an offline machine.
+ *
+ * @example
+ * ```ts
+ * if (error.metadata.get("cmdop-reason") === "stopped-answering") throw stoppedAnswering(error);
+ * ```
+ */
+export function stoppedAnswering(error: ConnectError): CliError {
+  return new CliError(error.rawMessage, {
+    exitCode: ExitCode.offline,
+    hint: "the machine is frozen or its network is down; it shows as offline until its agent " +
+      "answers again",
+    cause: error,
+  });
+}
+
+/**
+ * A session's stream failed or ended without an exit frame. Keepalive verdicts (the
+ * relay silent, the machine frozen) already say what was lost and keep their exit code.
+ *
+ * @example
+ * ```ts
+ * throw sessionLost("web-1", error); // error: lost the connection to "web-1": …
+ * ```
+ */
+export function sessionLost(hostname: string, cause?: unknown): CliError {
+  if (cause instanceof CliError) return cause;
+  if (isConnectError(cause) && cause.metadata.get("cmdop-reason") === "stopped-answering") {
+    return stoppedAnswering(cause);
+  }
+  const reason = isConnectError(cause)
+    ? `: ${cause.rawMessage}`
+    : cause instanceof Error
+    ? `: ${cause.message}`
+    : "";
+  return new CliError(`lost the connection to "${hostname}"${reason}`, { cause });
+}
