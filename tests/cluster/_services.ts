@@ -184,11 +184,24 @@ export async function startNats(): Promise<ServiceProcess> {
   return service(child, `nats://127.0.0.1:${port}`, port, undefined, "SIGTERM");
 }
 
+/** How {@linkcode startHaproxy} proxies. */
+export interface HaproxyOptions {
+  /** `tcp` (the default) or `http`, as an operator terminating HTTP would run it. */
+  mode?: "tcp" | "http";
+  /** `timeout client` and `timeout server`: how long a connection may idle (default 1h). */
+  idleTimeout?: string;
+}
+
 /**
- * haproxy in TCP mode in front of the relay nodes: round robin, health
- * checks every 300 ms, and a retry on another node when one refuses.
+ * haproxy in front of the relay nodes (TCP mode unless told): round robin,
+ * health checks every 300 ms, and a retry on another node when one refuses.
  */
-export async function startHaproxy(backendPorts: number[]): Promise<ServiceProcess> {
+export async function startHaproxy(
+  backendPorts: number[],
+  options: HaproxyOptions = {},
+): Promise<ServiceProcess> {
+  const mode = options.mode ?? "tcp";
+  const idle = options.idleTimeout ?? "1h";
   const program = findProgram("haproxy");
   if (!program) throw new Error("haproxy is not installed");
   const dir = await Deno.makeTempDir({ prefix: "cmdop-haproxy-" });
@@ -200,10 +213,12 @@ export async function startHaproxy(backendPorts: number[]): Promise<ServiceProce
       "global",
       "  maxconn 4096",
       "defaults",
-      "  mode tcp",
+      `  mode ${mode}`,
+      // Without it each small write waits for the next (~220 ms a keystroke per hop).
+      ...(mode === "http" ? ["  option http-no-delay"] : []),
       "  timeout connect 1s",
-      "  timeout client 1h",
-      "  timeout server 1h",
+      `  timeout client ${idle}`,
+      `  timeout server ${idle}`,
       "  retries 3",
       "  option redispatch",
       "frontend relay",

@@ -1,5 +1,5 @@
 /** A frozen machine or relay (SIGSTOP) is noticed: sessions end with a clear error in bounded time, the machine reads offline, SIGCONT brings it back. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_test.ts";
 import assert from "node:assert/strict";
 import {
   type AgentProcess,
@@ -26,7 +26,7 @@ const NOTICED_WITHIN_MS = 30_000;
 
 /** The CLI's exit code, or a failure when it is still running after `ms` (it hangs). */
 async function exitWithin(cli: StreamingCli, ms: number): Promise<number> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const hung = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       cli.child.kill("SIGKILL");

@@ -115,33 +115,49 @@ export class SessionKeepalive {
    * Only one frame of the agent's is read ahead, so back-pressure still reaches it.
    */
   async *outputs(frames: AsyncIterable<SessionOutput>): AsyncGenerator<SessionOutput> {
+    // Not Promise.race: each race on a still-pending promise leaves a reaction on it holding
+    // the race's result, so a session's whole output stayed reachable until it ended.
+    type Arrival = { from: "agent" | "relay"; next: IteratorResult<SessionOutput> };
+    const arrived: Arrival[] = [];
+    let failure: { error: unknown } | undefined;
+    let wake: (() => void) | undefined;
+    const arm = (from: Arrival["from"], source: AsyncIterator<SessionOutput>) => {
+      source.next().then(
+        (next) => arrived.push({ from, next }),
+        (error) => failure ??= { error },
+      ).finally(() => wake?.());
+    };
     const agent = frames[Symbol.asyncIterator]();
     const replies = this.#replies[Symbol.asyncIterator]();
-    type Next = { from: "agent" | "relay"; next: IteratorResult<SessionOutput> };
-    let agentNext: Promise<Next> | undefined;
-    let relayNext: Promise<Next> | undefined;
+    arm("agent", agent);
+    arm("relay", replies);
     try {
       for (;;) {
-        agentNext ??= agent.next().then((next) => ({ from: "agent", next }));
-        relayNext ??= replies.next().then((next) => ({ from: "relay", next }));
-        const { from, next } = await Promise.race([agentNext, relayNext]);
+        while (arrived.length === 0 && !failure) {
+          await new Promise<void>((resolve) => wake = resolve);
+        }
+        if (failure) throw failure.error;
+        const { from, next } = arrived.shift()!;
+        if (next.done) {
+          if (from === "agent") return;
+          continue;
+        }
         if (from === "agent") {
-          agentNext = undefined;
-          if (next.done) return;
           this.#agent.heard();
-          if (next.value.msg.case === "keepalive") continue;
-        } else {
-          relayNext = undefined;
-          if (next.done) continue;
+          if (next.value.msg.case === "keepalive") {
+            arm("agent", agent);
+            continue;
+          }
         }
         this.#yielding = true;
         yield next.value;
         this.#yielding = false;
+        // The agent's next frame is read only once the client took this one: back-pressure holds.
+        arm(from, from === "agent" ? agent : replies);
       }
     } finally {
       this.stop();
-      agentNext?.catch(() => {});
-      relayNext?.catch(() => {});
+      agent.return?.(undefined).catch(() => {});
     }
   }
 
