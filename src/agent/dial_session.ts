@@ -55,6 +55,7 @@ export async function serveSession(
   const send = (output: SessionOutput) =>
     outbound.push(create(DialFrameSchema, { sessionId, output }));
   let keepalive: Keepalive | undefined;
+  let relayDone: Promise<void> | undefined;
   try {
     const first = await frames.next();
     if (first.done || first.value.msg.case !== "open") return;
@@ -74,11 +75,9 @@ export async function serveSession(
         },
       });
     }
-    const channel: SessionChannel = {
-      open,
-      inputs: readAhead(frames, send, keepalive),
-      send,
-    };
+    const inputs = readAhead(frames, send, keepalive);
+    relayDone = inputs.done;
+    const channel: SessionChannel = { open, inputs: inputs.queue, send };
     if (open.kind === SessionKind.PTY) {
       if (!options.runPtySession) {
         channel.send(outputFrame({
@@ -101,21 +100,32 @@ export async function serveSession(
       });
     }
   } finally {
-    keepalive?.stop();
     outbound.close();
-    // Let the relay read the last frames before the stream is torn down.
-    Deno.unrefTimer(setTimeout(() => abort.abort(), 10_000));
+    if (keepalive && relayDone) {
+      // The relay ends its side once it has read the exit frame, which on a slow link can be
+      // long after the command ended; while it keeps pinging it is still reading.
+      relayDone.finally(() => {
+        keepalive!.stop();
+        abort.abort();
+      });
+    } else {
+      // A relay that does not ping: give it a while to read the last frames.
+      Deno.unrefTimer(setTimeout(() => abort.abort(), 10_000));
+    }
   }
 }
 
-/** The relay's frames after the open, read eagerly: pings are answered here and never reach the session. */
+/**
+ * The relay's frames after the open, read eagerly: pings are answered here and never reach
+ * the session. `done` settles when the relay's side has ended (or failed, or was dropped).
+ */
 function readAhead(
   frames: AsyncIterator<SessionInput>,
   send: (output: SessionOutput) => boolean,
   keepalive: Keepalive | undefined,
-): AsyncQueue<SessionInput> {
+): { queue: AsyncQueue<SessionInput>; done: Promise<void> } {
   const inputs = new AsyncQueue<SessionInput>(MAX_PENDING_INPUTS);
-  (async () => {
+  const done = (async () => {
     for (;;) {
       const next = await frames.next();
       if (next.done) break;
@@ -127,10 +137,10 @@ function readAhead(
             outputFrame({ case: "keepalive", value: { sentMs: msg.value.sentMs, reply: true } }),
           );
         }
-      } else if (!inputs.push(next.value)) break;
+      } else if (!inputs.closed) inputs.push(next.value);
     }
   })().catch(() => {
     // The stream failed or was dropped: to the session that is the relay hanging up.
   }).finally(() => inputs.close());
-  return inputs;
+  return { queue: inputs, done };
 }
