@@ -41,7 +41,7 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
   // Nothing one client, agent or node does may end a relay that everyone shares.
   const uninstall = installLastResort("relay", (message) => log(message, { level: "error" }));
   try {
-    await serveUntilStopped(ctx, options, { hostname, port, tls, log });
+    await serveUntilStopped(ctx, options, { hostname, port, tls, log, keepaliveMs });
   } finally {
     uninstall();
   }
@@ -50,11 +50,12 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
 async function serveUntilStopped(
   ctx: CliContext,
   options: ServeOptions,
-  { hostname, port, tls, log }: {
+  { hostname, port, tls, log, keepaliveMs }: {
     hostname: string;
     port: number;
     tls: { cert: string; key: string } | undefined;
     log: Logger;
+    keepaliveMs: number;
   },
 ): Promise<void> {
   const { openRelayBackends } = await import("./backends.ts");
