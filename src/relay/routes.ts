@@ -3,6 +3,8 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import type { AccessTokenResolver } from "./auth.ts";
 import type { RelayDeps } from "./deps.ts";
 import { registerAgentService } from "./services/agent_service.ts";
+import { registerHealthService } from "./services/health_service.ts";
+import { registerReflectionService } from "./services/reflection_service.ts";
 import { registerMachineService } from "./services/machine_service.ts";
 import { registerSessionService } from "./services/session_service.ts";
 import { registerShareService } from "./services/share_service.ts";
@@ -33,6 +35,8 @@ export function createRelayRoutes(
   return (router) => {
     const resolve = login?.resolveAccessToken;
     registerAgentService(router, deps);
+    registerHealthService(router, deps);
+    registerReflectionService(router);
     registerMachineService(router, deps, resolve);
     registerSessionService(router, deps, resolve);
     registerShareService(router, deps, resolve);

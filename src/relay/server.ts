@@ -1,11 +1,12 @@
 /** startRelay: the relay's Connect services on Deno.serve, plus its few plain HTTP pages. */
-import { createConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
 import type { Bus } from "./bus/bus.ts";
 import { LocalBus } from "./bus/local.ts";
 import { DEFAULT_KEEPALIVE_MS } from "../lib/keepalive.ts";
 import { CONTROL_PATH, serveControl } from "./control_stream.ts";
 import type { RelayDeps } from "./deps.ts";
 import { serveUniversal } from "./fetch_adapter.ts";
+import { GRPC_REFUSAL_MESSAGE, grpcRefusal, isGrpcRequest } from "./grpc_refusal.ts";
 import { createPasswordLimiters } from "./machine_access.ts";
 import type { Logger } from "../lib/log.ts";
 import { observePage } from "./observe/endpoints.ts";
@@ -116,6 +117,14 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     const handler = handlers.get(path);
     // The peer address feeds the password limiters; a client cannot choose it.
     const peer = (info.remoteAddr as Deno.NetAddr).hostname ?? "unknown";
+    if (handler && isGrpcRequest(request)) {
+      const header = new Headers(request.headers);
+      header.set("cmdop-peer", peer);
+      const refused = new ConnectError(GRPC_REFUSAL_MESSAGE, Code.Unimplemented);
+      record({ method: methodOf(path), header, startedMs, error: refused });
+      await request.body?.cancel().catch(() => {});
+      return grpcRefusal();
+    }
     if (handler) {
       const withPeer = (req: Request) => {
         const headers = new Headers(req.headers);
@@ -160,6 +169,11 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       return closing;
     },
   };
+}
+
+/** `Service/Method` of a request path, for the access log. */
+function methodOf(path: string): string {
+  return path.replace(/^\/[^/]*?([^./]+\/[^/]+)$/, "$1");
 }
 
 function sharePage(): Response {

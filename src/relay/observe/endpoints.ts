@@ -30,10 +30,7 @@ export async function observePage(
 ): Promise<Response | undefined> {
   if (path === "/healthz") return text(200, "ok\n");
   if (path === "/readyz") {
-    const problems = (await Promise.all([
-      check("store", () => deps.store.ping()),
-      check("bus", () => deps.bus.ping()),
-    ])).filter((p) => p !== undefined);
+    const problems = await readinessProblems(deps);
     return problems.length === 0
       ? text(200, "ready\n")
       : text(503, `not ready\n${problems.join("\n")}\n`);
@@ -45,6 +42,25 @@ export async function observePage(
     });
   }
   return undefined;
+}
+
+/**
+ * What keeps the relay from serving: one `NAME: reason` per backend (store, bus) that did
+ * not answer within 2 s; empty when ready. Shared by /readyz and grpc.health.v1.
+ *
+ * @example
+ * ```ts
+ * const problems = await readinessProblems({ store, bus });
+ * ```
+ */
+export async function readinessProblems(
+  deps: Pick<ObserveDeps, "store" | "bus">,
+): Promise<string[]> {
+  const problems = await Promise.all([
+    check("store", () => deps.store.ping()),
+    check("bus", () => deps.bus.ping()),
+  ]);
+  return problems.filter((p) => p !== undefined);
 }
 
 /** `undefined` when `ping` resolved in time, else `NAME: reason`. */
