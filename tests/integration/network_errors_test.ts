@@ -40,6 +40,7 @@ describe("network errors", () => {
       r.stderr,
       new RegExp(
         `^error: cannot reach the relay at ${url} \\(CMDOP_SERVER environment variable\\)`,
+        "m", // after the warning that -k puts a key on the command line
       ),
     );
     assert.match(r.stderr, /hint: nothing is listening on 127\.0\.0\.1:\d+: start the relay/);
@@ -72,7 +73,7 @@ describe("network errors", () => {
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      new RegExp(`^error: the server at ${url} \\(--server flag\\) answered HTTP 404`),
+      new RegExp(`^error: the server at ${url} \\(--server flag\\) answered HTTP 404`, "m"),
     );
     assert.match(r.stderr, /hint: that URL is not a cmdop relay: give the relay's base URL/);
   });
@@ -88,7 +89,8 @@ describe("network errors", () => {
     }).output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 1, stderr);
-    assert.match(stderr, /^error: cannot reach the relay at http:\/\/nonsense \(CMDOP_SERVER/);
+    // After the warning that the key would go to a plain-http relay off this machine.
+    assert.match(stderr, /^error: cannot reach the relay at http:\/\/nonsense \(CMDOP_SERVER/m);
     assert.match(stderr, /hint: "nonsense" does not resolve: check the host name/);
   });
 
