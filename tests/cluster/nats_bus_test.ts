@@ -183,6 +183,21 @@ describe("NatsBus", { skip }, () => {
     assert.deepEqual((await collect(session.frames)).map((f) => f.msg.case), ["exit"]);
   });
 
+  it("passes an agent's answer to a ping to the node that holds its control stream", async () => {
+    const [holder, other] = [await startNode(), await startNode()];
+    const machineId = crypto.randomUUID();
+    let answers = 0;
+    holder.bus.attachAgent(machineId, { send: () => true, answered: () => answers++ });
+    await holder.nc.flush();
+    // The agent's heartbeat call reached the other node (a load balancer's choice).
+    other.bus.heartbeat(machineId, Date.now());
+    await until("the answer to reach the holder", () => answers === 1);
+    holder.bus.heartbeat(machineId, Date.now());
+    assert.equal(answers, 2);
+    // A machine no node holds: nothing to record, and nothing fails.
+    other.bus.heartbeat(crypto.randomUUID(), Date.now());
+  });
+
   it("answers offline at once when no node holds the agent", async () => {
     const client = await startNode();
     const started = Date.now();
