@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { CliContext } from "./context.ts";
-import { type DirectExec, parseDirectExec } from "./direct_exec.ts";
+import { type DirectExec, parseDirectExec, withDoubleDash } from "./direct_exec.ts";
 import { globalsOf } from "./program.ts";
 
 /** What the command tree itself hands to exec for `argv`, with exec's action swapped for a probe. */
@@ -69,5 +69,35 @@ describe("parseDirectExec()", () => {
     ) {
       assert.equal(parseDirectExec(argv), undefined, argv.join(" "));
     }
+  });
+});
+
+describe("withDoubleDash()", () => {
+  it("puts -- where the remote command starts, after the host and cmdop's flags", () => {
+    assert.equal(
+      withDoubleDash(["connect", "exec", "web", "uname", "-a"]),
+      "cmdop connect exec web -- uname -a",
+    );
+    assert.equal(
+      withDoubleDash([
+        "connect",
+        "exec",
+        "-k",
+        "cmk_a",
+        "web",
+        "--timeout",
+        "5",
+        "ls",
+        "-la",
+        "a b",
+      ]),
+      "cmdop connect exec -k cmk_a web --timeout 5 -- ls -la 'a b'",
+    );
+  });
+
+  it("has nothing to say when -- is there or no host was given", () => {
+    assert.equal(withDoubleDash(["connect", "exec", "web", "--", "ls", "-la"]), undefined);
+    assert.equal(withDoubleDash(["connect", "exec", "-a", "web"]), undefined);
+    assert.equal(withDoubleDash(["connect", "--list", "-x"]), undefined);
   });
 });

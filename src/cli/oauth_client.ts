@@ -47,6 +47,8 @@ export class OAuthError extends Error {
 export interface OAuthTarget {
   /** The relay's base URL. */
   server: string;
+  /** Where that URL came from (`--server flag`, …), for the error when it cannot be reached. */
+  serverSource?: string;
   fetch: typeof globalThis.fetch;
   signal?: AbortSignal;
 }
@@ -115,7 +117,7 @@ async function postForm(
     });
   } catch (error) {
     if (target.signal?.aborted) throw error;
-    throw unreachableRelay(error, { server: target.server });
+    throw unreachableRelay(error, { server: target.server, source: target.serverSource });
   }
   const text = await response.text();
   let body: Record<string, unknown> | undefined;

@@ -65,6 +65,10 @@ describe("the machine picker", { skip: noTmux }, () => {
     assert.equal(new Set(status).size, 1, `status columns differ:\n${list.join("\n")}`);
     const hostnames = list.filter((l) => /one-web|z3/.test(l)).map((l) => l.search(/one-web|z3/));
     assert.equal(new Set(hostnames).size, 1, `hostname columns differ:\n${list.join("\n")}`);
+    // The arrows move the highlight; the filter text stays as it was.
+    assert.match(list[0], /^❯ /);
+    await tmux.keys("Down");
+    await tmux.waitFor((s) => /^❯ /.test(pickerList(s)[1] ?? ""));
     await tmux.keys("C-c");
     assert.match(await tmux.waitFor(/^EXIT1=\d+\s*$/m), /^EXIT1=130\s*$/m);
   });

@@ -42,6 +42,7 @@ export async function runLogin(ctx: CliContext, options: LoginOptions): Promise<
   const server = normaliseServer(resolved.server);
   const target: OAuthTarget = {
     server,
+    serverSource: resolved.source,
     fetch: await relayFetch(ctx) ?? globalThis.fetch,
     signal: ctx.signal,
   };
@@ -60,7 +61,12 @@ export async function runLogin(ctx: CliContext, options: LoginOptions): Promise<
   const tokens = tokensFromResponse(server, response, ctx.now());
   await saveLoginTokens(home, tokens);
   if (previous?.refresh_token && previous.refresh_token !== tokens.refresh_token) {
-    const old = { ...target, server: normaliseServer(previous.server), signal: undefined };
+    const old = {
+      ...target,
+      server: normaliseServer(previous.server),
+      serverSource: undefined,
+      signal: undefined,
+    };
     await revokeToken(old, previous.refresh_token).catch(() => {});
   }
   const who = tokens.user?.email ?? tokens.user?.id ?? "you";
