@@ -95,7 +95,7 @@ describe("relay over TLS", { skip }, () => {
     assert.equal(login.code, 1);
     assert.match(
       login.stderr,
-      /cannot reach the relay at https:\S+: invalid peer certificate: UnknownIssuer/,
+      /cannot reach the relay at https:\S+ \(CMDOP_SERVER environment variable\): invalid peer certificate: UnknownIssuer/,
     );
     assert.match(login.stderr, /hint: .*CMDOP_CA_FILE/);
     const missing = await runCmdop(["connect", "--list"], {

@@ -57,6 +57,7 @@ describe("the machine picker", { skip: noTmux }, () => {
   });
 
   it("lines up the name, hostname and status columns of every machine", async () => {
+    await clearScreen();
     await tmux.type("cmdop connect; echo EX''IT1=$?");
     const screen = await tmux.waitFor((s) => pickerList(s).length >= 3);
     const list = pickerList(screen);
@@ -74,7 +75,8 @@ describe("the machine picker", { skip: noTmux }, () => {
   });
 
   it("selects the first match when Enter arrives together with the filter text", async () => {
-    await tmux.type("clear; cmdop connect; echo EX''IT2=$?");
+    await clearScreen();
+    await tmux.type("cmdop connect; echo EX''IT2=$?");
     await tmux.waitFor((s) => pickerList(s).length >= 3);
     // One send-keys: the text and Enter reach cmdop in one read, as a paste does.
     await tmux.keys("two", "Enter");
