@@ -19,6 +19,15 @@ function pickerList(screen: string): string[] {
   return end < 0 ? list : list.slice(0, end);
 }
 
+/** Clears the terminal and waits until only the shell's prompt is left, so no old picker is read. */
+async function clearScreen(): Promise<void> {
+  await tmux.type("clear");
+  await tmux.waitFor((screen) => {
+    const lines = screen.split("\n").filter((line) => line.trim() !== "");
+    return lines.length === 1 && !lines[0].includes("clear");
+  });
+}
+
 describe("the machine picker", { skip: noTmux }, () => {
   before(async () => {
     const relay = await startRelay();
