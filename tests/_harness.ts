@@ -341,9 +341,21 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-/** Spawns the CLI and hands back the process, for streaming tests. */
-export function spawnCli(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
-  return spawnCmdop(args, { env });
+/**
+ * Spawns the CLI and hands back the process, for streaming tests (stdin is piped on request).
+ *
+ * @example
+ * ```ts
+ * const child = spawnCli(["connect", "exec", "web-1", "--", "sleep", "60"], env);
+ * child.kill("SIGTERM");
+ * ```
+ */
+export function spawnCli(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { stdin?: "piped" | "null" } = {},
+): Deno.ChildProcess {
+  return spawnCmdop(args, { env, stdin: options.stdin });
 }
 
 /** A CLI run whose output is collected as it comes; stdin stays open until `endInput`. */
