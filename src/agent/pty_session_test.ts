@@ -178,10 +178,17 @@ describe("runPtySession()", {
   });
 
   it("credits input back in batches once it is written to the terminal", async () => {
-    const s = session({ argv: ["/bin/sh", "-c", "stty raw -echo; echo REA''DY; cat >/dev/null"] });
+    const s = session({
+      argv: [
+        "/bin/sh",
+        "-c",
+        "stty raw -echo; echo REA''DY; head -c 100 >/dev/null; echo GO''T; cat >/dev/null",
+      ],
+    });
     await s.waitFor(/READY/);
     s.send({ case: "data", value: encoder.encode("x".repeat(100)) });
-    await new Promise((r) => setTimeout(r, 100));
+    // Judged once the 100 bytes were written to the terminal and read there, not after a sleep.
+    await s.waitFor(/GOT/);
     assert.equal(s.inputCredit, 0, "a keystroke's worth is not credited on its own");
     for (let i = 0; i < 10; i++) s.send({ case: "data", value: new Uint8Array(60_000).fill(0x61) });
     await s.until("input credited", () => s.inputCredit === 600_100);
@@ -196,12 +203,15 @@ describe("runPtySession()", {
       windowBytes: 1000,
     });
     await s.until("the first output", () => s.outputBytes > 0);
-    await new Promise((r) => setTimeout(r, 200));
+    // An absence can only be watched for a while: every 20 ms for 1 s, the bound must hold.
     // One chunk may overshoot the window (chunks stay whole); a 64 KiB read is the most.
-    assert.ok(
-      s.outputBytes <= 1000 + 64 * 1024,
-      `got ${s.outputBytes} bytes on a 1000-byte window`,
-    );
+    for (let i = 0; i < 50; i++) {
+      assert.ok(
+        s.outputBytes <= 1000 + 64 * 1024,
+        `got ${s.outputBytes} bytes on a 1000-byte window`,
+      );
+      await new Promise((r) => setTimeout(r, 20));
+    }
     assert.equal(s.exit, undefined, "no exit while output is held back");
     const granting = setInterval(
       () => s.send({ case: "credit", value: 64 * 1024 }),

@@ -9,7 +9,8 @@ describe("CreditGate", () => {
     assert.equal(await gate.take(8), true); // the last chunk may overshoot
     let released = false;
     const waiting = gate.take(1).then((ok) => (released = ok));
-    await new Promise((r) => setTimeout(r, 10));
+    // A macrotask later every microtask has run: a take that could go through has done so.
+    await new Promise((r) => setTimeout(r, 0));
     assert.equal(released, false);
     gate.grant(16);
     await waiting;

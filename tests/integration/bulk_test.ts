@@ -98,9 +98,12 @@ describe("bulk exec output", () => {
         await residentBytes(relay.pid),
         await residentBytes(agent.pid),
       ];
+      // The peak over the pause is judged, not one sample at its end.
+      const peaks = [samplePeakRss(relay.pid), samplePeakRss(agent.pid)];
       await new Promise((r) => setTimeout(r, 2_000));
-      pauseGrowth = (await residentBytes(relay.pid)) - relayStart;
-      agentPauseGrowth = (await residentBytes(agent.pid)) - agentStart;
+      const [relayPausePeak, agentPausePeak] = await Promise.all(peaks.map((p) => p.stop()));
+      pauseGrowth = relayPausePeak - relayStart;
+      agentPauseGrowth = agentPausePeak - agentStart;
     };
     const [got, want] = await Promise.all([sha256(cli.stdout, pauseAt), expected()]);
     const status = await cli.status;

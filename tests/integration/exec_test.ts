@@ -5,6 +5,7 @@ import {
   type AgentProcess,
   clientEnv,
   killAll,
+  MACHINE_VARIABLE,
   processAlive,
   type RelayProcess,
   runCmdop,
@@ -13,6 +14,9 @@ import {
   waitMachineOnline,
   type Workspace,
 } from "../_harness.ts";
+
+/** Prints the marker of the agent that runs it: which machine ran the command. */
+const MARKER = `echo "$${MACHINE_VARIABLE}"`;
 
 describe("cmdop connect exec", () => {
   let relay: RelayProcess;
@@ -43,12 +47,17 @@ describe("cmdop connect exec", () => {
     await killAll();
   });
 
-  it("exits 0 and prints the remote stdout", async () => {
+  it("exits 0 and prints the remote stdout, from the machine named", async () => {
     const r = await runCmdop(["connect", "exec", "db-primary", "--", "echo", "hello world"], {
       env,
     });
     assert.equal(r.stdout, "hello world\n");
     assert.equal(r.code, 0);
+    // Every agent here has the same `hostname`: its marker tells which one ran the command.
+    const which = await runCmdop(["connect", "exec", "db-primary", "--", "sh", "-c", MARKER], {
+      env,
+    });
+    assert.equal(which.stdout, "db-primary\n");
   });
 
   it("passes the remote exit code through and keeps stdout and stderr apart", async () => {
@@ -105,14 +114,19 @@ describe("cmdop connect exec", () => {
   });
 
   it("resolves a display name, a unique prefix and a full UUID", async () => {
-    for (const name of ["Web One", "db", "web-2"]) {
-      const r = await runCmdop(["connect", "exec", name, "--", "true"], { env });
+    const names = { "Web One": "web-1", "db": "db-primary", "web-2": "web-2" };
+    for (const [name, machine] of Object.entries(names)) {
+      const r = await runCmdop(["connect", "exec", name, "--", "sh", "-c", MARKER], { env });
       assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+      assert.equal(r.stdout, `${machine}\n`, `"${name}" ran on ${machine}`);
     }
     const list = JSON.parse((await runCmdop(["connect", "--list", "--json"], { env })).stdout);
-    const id = list.find((m: { hostname: string }) => m.hostname === "web-1").id;
-    const r = await runCmdop(["connect", "exec", id.toUpperCase(), "--", "hostname"], { env });
+    const id = list.find((m: { hostname: string }) => m.hostname === "web-2").id;
+    const r = await runCmdop(["connect", "exec", id.toUpperCase(), "--", "sh", "-c", MARKER], {
+      env,
+    });
     assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "web-2\n");
   });
 
   it("exits 4 and lists the candidates for an ambiguous name", async () => {

@@ -37,7 +37,7 @@ describe("relay connections", { skip: Deno.build.os !== "linux" }, () => {
   });
 
   it("closes both ends of finished exec sessions instead of keeping them half-closed", async () => {
-    await runCmdop(["connect", "exec", "sock-box", "--", "true"], { env });
+    // The baseline before any session: the listener and the agent's control stream.
     const settled = openSockets(relay.pid);
     for (let i = 0; i < 10; i++) {
       const r = await runCmdop(["connect", "exec", "sock-box", "--", "echo", "x"], { env });
