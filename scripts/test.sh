@@ -35,7 +35,7 @@ for step in fmt-check lint check check-gen breaking; do
   "$make" --no-print-directory -s "$step" || failed+=("$step")
 done
 
-# A test that returns t.skip() counts as passed: skips go in the skip option (tests/_test.ts).
+# A test that returns t.skip() counts as passed: skips go in the skip option (tests/_suite.ts).
 echo "== no skips from inside a test"
 if grep -rnE '\bt\.skip\(' --include='*_test.ts' src tests 2>/dev/null; then
   echo "t.skip() inside a test counts as passed: give it: it(name, { skip: reason }, fn)"

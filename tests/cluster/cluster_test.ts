@@ -1,5 +1,5 @@
 /** Three relay nodes on PostgreSQL and NATS behind haproxy: exec and attach across nodes, node failures, isolation. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { createClient } from "@connectrpc/connect";
 import { ShareService } from "../../gen/cmdop/v1/share_pb.ts";

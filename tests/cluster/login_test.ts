@@ -1,5 +1,5 @@
 /** `cmdop login` on a cluster: the device flow, refresh rotation and revocation shared by nodes on PostgreSQL. */
-import { after, afterEach, before, describe, it } from "../_test.ts";
+import { after, afterEach, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   clientEnv,

@@ -1,5 +1,5 @@
 /** NatsBus against a real nats-server: cross-node dial, end-to-end credit, overruns and dead nodes. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { connect, type NatsConnection } from "@nats-io/transport-node";

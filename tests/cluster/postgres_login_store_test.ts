@@ -1,5 +1,5 @@
 /** PostgresLoginStore against a real PostgreSQL: its migration, users and grants, device codes, token rotation and revocation. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import type { DeviceCodeRecord } from "../../src/relay/login/login_store.ts";

@@ -1,5 +1,5 @@
 /** PostgresStore and PostgresPresence against a real PostgreSQL: migrations, store rules, presence leases. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import type { Sql } from "postgres";
 import { hashSecret } from "../../src/lib/secrets.ts";

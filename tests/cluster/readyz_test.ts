@@ -1,5 +1,5 @@
 /** /readyz of a cluster node: ready while PostgreSQL and NATS answer, 503 naming the one that stopped, ready again once it is back. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { killAll, type RelayProcess, waitFor } from "../_harness.ts";
 import { clusterSkipReason, createDatabase, startNode } from "./_cluster.ts";

@@ -1,5 +1,5 @@
 /** `cmdop relay workspace create` and `cmdop relay user add` on a cluster's PostgreSQL store (--store, CMDOP_RELAY_STORE). */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   killAll,

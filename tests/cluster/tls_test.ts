@@ -1,5 +1,5 @@
 /** The relay over TLS with a private CA: HTTP/2 offered by ALPN, agent --ca-file, CLI CMDOP_CA_FILE, the error without it. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {

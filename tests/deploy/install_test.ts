@@ -1,5 +1,5 @@
 /** make install and the systemd units: the installed `cmdop` runs the README's commands from a bare PATH; systemd-analyze accepts the hardened units. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ROOT, waitFor } from "../_harness.ts";

@@ -1,5 +1,5 @@
 /** End to end: `cmdop connect` in a real terminal (tmux) against a real relay and agents, keys in and screen out. */
-import { after, before, beforeEach, describe, it } from "../_test.ts";
+import { after, before, beforeEach, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   type AgentProcess,

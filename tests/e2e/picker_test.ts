@@ -1,5 +1,5 @@
 /** End to end: the machine picker in a real terminal (tmux) when keys arrive all at once, as a paste does. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { clientEnv, killAll, MAIN, runCmdop, startAgent, startRelay } from "../_harness.ts";
 import { needTools } from "../_tools.ts";

@@ -1,5 +1,5 @@
 /** 100 MB through exec arrives intact, in bounded client and relay memory. */
-import { after, describe, it } from "../_test.ts";
+import { after, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   clientEnv,

@@ -1,5 +1,5 @@
 /** `cmdop completions`: the bash script completes real command paths and flags when sourced in bash. */
-import { describe, it } from "../_test.ts";
+import { describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { runCmdop } from "../_harness.ts";
 

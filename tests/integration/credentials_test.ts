@@ -1,5 +1,5 @@
 /** Operator verbs for a workspace's secrets and machines (list, create with expiry, revoke, remove), and secrets kept off the command line. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {

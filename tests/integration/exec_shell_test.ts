@@ -1,5 +1,5 @@
 /** `cmdop connect exec` as an ssh user types it: `--` hints, `--shell`, one JSON envelope always, SIGTERM's exit status. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   clientEnv,

@@ -1,5 +1,5 @@
 /** `cmdop connect exec` and `--list` against a real relay and agents, judged by exit code and output. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   type AgentProcess,

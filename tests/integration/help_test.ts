@@ -1,5 +1,5 @@
 /** Help text reaches a pipe whole: the process must not exit before its last write. */
-import { describe, it } from "../_test.ts";
+import { describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { MAIN } from "../_harness.ts";
 

@@ -1,5 +1,5 @@
 /** Workspaces are isolated, and a relay restart brings agents back without an operator. */
-import { after, describe, it } from "../_test.ts";
+import { after, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   clientEnv,

@@ -1,5 +1,5 @@
 /** `cmdop connect key set|get|clear`, legacy `set-key`, the credential chain's order, and the workspace file under pressure. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {

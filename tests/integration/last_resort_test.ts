@@ -1,5 +1,5 @@
 /** A bug that lets an error escape (an unobserved rejection, an uncaught exception) is logged loudly and the relay and agent keep serving. */
-import { after, describe, it } from "../_test.ts";
+import { after, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import {

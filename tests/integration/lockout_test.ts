@@ -1,5 +1,5 @@
 /** Password lock-outs under attack: concurrent guesses, the /device page, a relay restart, user enumeration, device-code floods. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";

@@ -1,5 +1,5 @@
 /** `cmdop login`: the device flow against a real relay, token refresh, expiry, revocation, and the RFC error codes. */
-import { after, afterEach, before, describe, it } from "../_test.ts";
+import { after, afterEach, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {

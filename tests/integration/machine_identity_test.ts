@@ -1,5 +1,5 @@
 /** A machine's credential cannot take another machine's name, nor orphan the real agent with a second control stream. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";

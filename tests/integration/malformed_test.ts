@@ -1,5 +1,5 @@
 /** Malformed and hostile requests get Connect errors from the relay, which keeps serving. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";

@@ -1,5 +1,5 @@
 /** Network errors name the URL or address that was tried, where it came from, and a fix. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { killAll, MAIN, type RelayProcess, runCmdop, startRelay } from "../_harness.ts";
 import { needTools } from "../_tools.ts";

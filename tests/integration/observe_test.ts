@@ -1,5 +1,5 @@
 /** The relay's operator surface: /healthz, /readyz, Prometheus /metrics read by a real text-format parser, JSON logs with an access line per RPC. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 // @ts-types="./_prometheus_text.d.ts"
 import parsePrometheus from "parse-prometheus-text-format";

@@ -1,5 +1,5 @@
 /** What a new operator trips over: a workspace's server, hand-made config files, a mistyped --data, list order, the demo's output. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {

@@ -1,5 +1,5 @@
 /** Per-machine attach passwords end to end: the in-stream challenge, remembered passwords, hidden prompts, lock-outs, token reuse. */
-import { after, afterEach, before, describe, it } from "../_test.ts";
+import { after, afterEach, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SessionKind } from "../../gen/cmdop/v1/session_pb.ts";

@@ -1,5 +1,5 @@
 /** The relay lets go of a session's connections when the session is over (Linux: counted in /proc). */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   clientEnv,

@@ -1,5 +1,5 @@
 /** Remote commands never outlive their session: clients killed mid-stall, the agent stopped, the agent killed (Linux: pids from /proc). */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   type AgentProcess,

@@ -1,5 +1,5 @@
 /** The client's sandbox: under `deno task cmdop` it reaches CMDOP_HOME, the network and its variables, nothing else. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {

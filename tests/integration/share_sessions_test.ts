@@ -1,5 +1,5 @@
 /** Revoking or expiring a share link ends the sessions it opened, and their remote processes with them. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   clientEnv,

@@ -1,5 +1,5 @@
 /** Share links end to end: TTL rounding, absolute expiry on the relay's clock, one machine only, revocation, isolation. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   clientEnv,

@@ -1,5 +1,5 @@
 /** A real SIGTERM to the CLI mid-session: it exits 143 and the remote command is hung up, for exec and for a piped attach. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   clientEnv,

@@ -1,5 +1,5 @@
 /** `cmdop connect workspace list|use|remove|sync`: local switching, and the login-backed pull from the relay. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   clientEnv,
