@@ -1,5 +1,5 @@
 /** The CLI through tinyproxy and squid as HTTPS forward proxies (HTTPS_PROXY, CONNECT): bulk exec output intact run after run, and a proxy's refusal named as the proxy's. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";

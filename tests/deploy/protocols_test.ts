@@ -1,5 +1,5 @@
 /** `buf curl` against the relay: reflection and grpc.health.v1, Connect and gRPC-Web for unary and streaming calls, and gRPC refused with a documented UNIMPLEMENTED. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { killAll, type RelayProcess, ROOT, startRelay, type Workspace } from "../_harness.ts";

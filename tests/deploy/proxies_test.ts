@@ -1,5 +1,5 @@
 /** The relay behind nginx and haproxy with TLS, each set up with its snippet from docs/deploy.md: presence, 200 MB exec intact, attach echo, an idle attach kept for 2 minutes. */
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";

@@ -1,5 +1,5 @@
 /** A frozen machine or relay (SIGSTOP) is noticed: sessions end with a clear error in bounded time, the machine reads offline, SIGCONT brings it back. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   type AgentProcess,

@@ -1,5 +1,5 @@
 /** Sessions and control streams outlive a proxy that cuts idle connections: haproxy (mode http) with 30 s idle timeouts in front of the relay. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   type AgentProcess,

@@ -1,5 +1,5 @@
 /** Real network faults between CLI, relay and agent, each in its own network namespace: latency, a slow link, blackholes of either side. */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { createWorkspace, waitFor } from "../_harness.ts";
 import { needTools } from "../_tools.ts";
