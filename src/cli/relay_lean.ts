@@ -1,7 +1,7 @@
 /** The relay clients of the exec path without connect-es or protobuf-es: ~20 ms less start-up for every exec. */
 import type { Client } from "@connectrpc/connect";
 import type { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
-import { createHttp1Client } from "../lib/http1_client.ts";
+import { createRelayHttpClient } from "../lib/relay_http_client.ts";
 import { createConnectLite } from "../lib/wire/connect_lite.ts";
 import {
   decodeListMachinesResponse,
@@ -31,7 +31,7 @@ export function leanRelayClients(
   const relay = createConnectLite({
     baseUrl: options.baseUrl,
     headers,
-    httpClient: createHttp1Client({ caCerts: options.caCerts }),
+    httpClient: createRelayHttpClient({ caCerts: options.caCerts }),
   });
   let full: Promise<RelayClients> | undefined;
   const loadFull = () =>

@@ -2,7 +2,7 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createFetchClient, type UniversalClientFn } from "@connectrpc/connect/protocol";
 import { createTransport } from "@connectrpc/connect/protocol-connect";
-import { createHttp1Client } from "./http1_client.ts";
+import { createRelayHttpClient } from "./relay_http_client.ts";
 import { proxyConfigured } from "./proxy_env.ts";
 
 /** Options of {@linkcode createRelayTransport}. */
@@ -57,6 +57,8 @@ export function createRelayTransport(options: RelayTransportOptions): Transport 
  * small stream windows, and a bulk session over it ran at a third of the
  * speed (measured: 300 MB exec output, 35-40 MB/s on h2, 140 MB/s on
  * HTTP/1.1 with TLS). Deno streams request bodies full-duplex on HTTP/1.1.
+ * Behind a TLS front end that is not the relay, sessions move to HTTP/2
+ * (relay_http_client.ts): some front ends carry full duplex only there.
  */
 const HTTP1_ONLY = { http1: true, http2: false } as const;
 
@@ -80,8 +82,8 @@ function httpClientFor(options: RelayTransportOptions): UniversalClientFn {
     const https = /^https:/i.test(options.baseUrl);
     return createFetchClient(options.fetch ?? (https ? http1Fetch() : globalThis.fetch));
   }
-  if (caCerts) return createHttp1Client({ caCerts });
-  return sharedHttp1Client ??= createHttp1Client();
+  if (caCerts) return createRelayHttpClient({ caCerts });
+  return sharedHttp1Client ??= createRelayHttpClient();
 }
 
 function http1Fetch(): typeof globalThis.fetch {

@@ -3,6 +3,7 @@ import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
 import type { Bus } from "./bus/bus.ts";
 import { LocalBus } from "./bus/local.ts";
 import { DEFAULT_KEEPALIVE_MS } from "../lib/keepalive.ts";
+import { RELAY_TLS_HEADER } from "../lib/relay_http_client.ts";
 import { CONTROL_PATH, serveControl } from "./control_stream.ts";
 import type { RelayDeps } from "./deps.ts";
 import { serveUniversal } from "./fetch_adapter.ts";
@@ -141,6 +142,8 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
         : await withPeer(request);
       // Tells nginx not to hold streamed output back (its proxy_buffering is on by default).
       response.headers.set("x-accel-buffering", "no");
+      // Clients reaching https:// without this know a front end terminated TLS (relay_http_client.ts).
+      if (options.tls) response.headers.set(RELAY_TLS_HEADER, "relay");
       return response;
     }
     const page = await observePage(path, { store, bus, metrics });

@@ -128,7 +128,8 @@ export async function startCaddy(relayPort: number, certs: string): Promise<Prox
   const local = localise(await snippet("caddy"), relayPort, certs);
   return await spawnProxy("caddy", dir, (port) => {
     const site = swap(local, "relay.example.com {", `https://127.0.0.1:${port} {`);
-    const conf = `{\n  admin off\n  auto_https disable_redirects\n  skip_install_trust\n}\n${site}`;
+    const conf =
+      `{\n  admin off\n  auto_https disable_redirects\n  skip_install_trust\n  default_bind 127.0.0.1\n}\n${site}`;
     Deno.writeTextFileSync(join(dir, "Caddyfile"), conf);
     return ["run", "--adapter", "caddyfile", "--config", join(dir, "Caddyfile")];
   }, { env: { HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });

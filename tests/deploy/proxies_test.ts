@@ -18,14 +18,14 @@ import {
 import { makeCertificates } from "../_tls.ts";
 import { startInTmux } from "../cluster/_tmux.ts";
 import { needTools } from "../_tools.ts";
-import { type ProxyProcess, startHaproxyTls, startNginx } from "./_proxies.ts";
+import { type ProxyProcess, startCaddy, startHaproxyTls, startNginx } from "./_proxies.ts";
 
-const skip = await needTools("reverse proxies", ["nginx", "haproxy", "openssl", "tmux"]);
+const skip = await needTools("reverse proxies", ["nginx", "haproxy", "caddy", "openssl", "tmux"]);
 const BULK_BYTES = 200_000_000;
 /** How long an attach sits idle: longer than every default proxy timeout we know (nginx 60 s, haproxy 50 s). */
 const IDLE_MS = 125_000;
 
-const STARTERS = { nginx: startNginx, haproxy: startHaproxyTls };
+const STARTERS = { nginx: startNginx, haproxy: startHaproxyTls, caddy: startCaddy };
 type ProxyName = keyof typeof STARTERS;
 const NAMES = Object.keys(STARTERS) as ProxyName[];
 
