@@ -1,4 +1,4 @@
-/** startRelay: the relay's Connect services on Deno.serve, plus its few plain HTTP pages. */
+/** startRelay: the relay's Connect services on its own accept loop (listener.ts), plus its few plain HTTP pages. */
 import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
 import type { Bus } from "./bus/bus.ts";
 import { LocalBus } from "./bus/local.ts";
@@ -8,6 +8,8 @@ import { CONTROL_PATH, serveControl } from "./control_stream.ts";
 import type { RelayDeps } from "./deps.ts";
 import { serveUniversal } from "./fetch_adapter.ts";
 import { GRPC_REFUSAL_MESSAGE, grpcRefusal, isGrpcRequest } from "./grpc_refusal.ts";
+import { type ConnectionLimits, defaultConnectionLimits } from "./limits.ts";
+import { serveWithLimits } from "./listener.ts";
 import { createPasswordLimiters } from "./machine_access.ts";
 import type { Logger } from "../lib/log.ts";
 import { observePage } from "./observe/endpoints.ts";
@@ -36,6 +38,8 @@ export interface RelayOptions {
    * function building them from the relay's deps (clock, public URL, log).
    */
   login?: RelayLogin | ((deps: RelayDeps) => RelayLogin);
+  /** Connection caps and timeouts; unset fields keep {@linkcode defaultConnectionLimits}. */
+  limits?: Partial<ConnectionLimits>;
 }
 
 /**
@@ -80,7 +84,6 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   const store = instrumentStore(options.store, metrics);
   const abort = new AbortController();
   let url = "";
-  const listening = Promise.withResolvers<void>();
   const deps: RelayDeps = {
     store,
     bus,
@@ -98,16 +101,14 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   createRelayRoutes(deps, login)(router);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
 
-  const server = Deno.serve({
+  const limits = { ...defaultConnectionLimits(), ...options.limits };
+  const server = serveWithLimits({
     hostname: options.hostname,
     port: options.port,
-    ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
+    tls: options.tls,
+    limits,
     signal: abort.signal,
-    onListen: ({ hostname, port }) => {
-      const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-      url = `${options.tls ? "https" : "http"}://${host}:${port}`;
-      listening.resolve();
-    },
+    log,
     onError: (error) => {
       log(`request failed: ${error instanceof Error ? error.message : String(error)}`);
       return new Response("internal error", { status: 500 });
@@ -117,7 +118,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     const path = new URL(request.url).pathname;
     const handler = handlers.get(path);
     // The peer address feeds the password limiters; a client cannot choose it.
-    const peer = (info.remoteAddr as Deno.NetAddr).hostname ?? "unknown";
+    const peer = info.remoteAddr.hostname ?? "unknown";
     if (handler && isGrpcRequest(request)) {
       const header = new Headers(request.headers);
       header.set("cmdop-peer", peer);
@@ -152,7 +153,10 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     const extra = await login?.handleHttp?.(request, { peer });
     return extra ?? new Response("not found\n", { status: 404 });
   });
-  await listening.promise;
+  const host = server.addr.hostname.includes(":")
+    ? `[${server.addr.hostname}]`
+    : server.addr.hostname;
+  url = `${options.tls ? "https" : "http"}://${host}:${server.addr.port}`;
 
   let closing: Promise<void> | undefined;
   return {
@@ -165,7 +169,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     close() {
       closing ??= (async () => {
         abort.abort();
-        await server.shutdown().catch(() => {});
+        await server.finished;
         await bus.close();
         await options.store.close();
       })();
