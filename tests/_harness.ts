@@ -129,10 +129,15 @@ function seconds(ms: number): string {
 
 function spawnCmdop(
   args: string[],
-  options: { env?: Record<string, string>; stdin?: "piped" | "null" } = {},
+  options: { env?: Record<string, string>; stdin?: "piped" | "null"; fdLimit?: number } = {},
 ) {
-  const child = new Deno.Command(DENO, {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
+  const argv = [DENO, "run", "-A", "--quiet", MAIN, ...args];
+  // `exec` keeps the pid: the process a test watches is the relay itself.
+  const limited = options.fdLimit
+    ? ["bash", "-c", `ulimit -n ${options.fdLimit} && exec "$@"`, "bash", ...argv]
+    : argv;
+  const child = new Deno.Command(limited[0], {
+    args: limited.slice(1),
     env: { NO_COLOR: "1", ...options.env },
     stdin: options.stdin ?? "null",
     stdout: "piped",
@@ -154,6 +159,8 @@ export async function startRelay(
     extraArgs?: string[];
     /** Extra environment, e.g. `CMDOP_RELAY_CLOCK_FILE` for a test clock. */
     env?: Record<string, string>;
+    /** Lowers the relay's limit on open files, soft and hard (Deno raises soft to hard itself). */
+    fdLimit?: number;
   } = {},
 ): Promise<RelayProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "cmdop-relay-" });
@@ -165,7 +172,7 @@ export async function startRelay(
     "--data",
     dataDir,
     ...(options.extraArgs ?? []),
-  ], { env: options.env });
+  ], { env: options.env, fdLimit: options.fdLimit });
   const { stderr, waitForStderr, stop, kill, logged } = watch(child, "relay");
   await waitForStderr("the relay to listen", /listening on http/, 60_000);
   const url = /listening on (http\S+)/.exec(stderr())![1];

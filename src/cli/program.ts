@@ -41,6 +41,18 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     .option("--tls-cert <file>", "PEM certificate chain: serve HTTPS")
     .option("--tls-key <file>", "PEM private key of --tls-cert")
     .addOption(logFormatOption())
+    .option(
+      "--header-timeout <duration>",
+      "close a connection that sends no request in this",
+      "10s",
+    )
+    .option(
+      "--idle-timeout <duration>",
+      "close a connection idle between requests this long",
+      "60s",
+    )
+    .option("--max-connections <n>", "open connections in all (default: from the fd limit)")
+    .option("--max-connections-per-source <n>", "open connections from one address", "4096")
     .action(async (opts) => {
       const { runServe } = await import("./commands/relay/serve.ts");
       await runServe(ctx, {
@@ -53,6 +65,10 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
         nodeId: opts.nodeId,
         tlsCert: opts.tlsCert,
         tlsKey: opts.tlsKey,
+        headerTimeout: opts.headerTimeout,
+        idleTimeout: opts.idleTimeout,
+        maxConnections: opts.maxConnections,
+        maxConnectionsPerSource: opts.maxConnectionsPerSource,
       });
     });
   relay.command("workspace").description("Manage workspaces in the relay's store")

@@ -132,7 +132,8 @@ export function acceptRefusal(log: (message: string) => void): AcceptRefusal {
       conn.write(REFUSED).catch(() => {}).finally(() => close(conn));
     },
     async onAcceptError(error) {
-      const emfile = error instanceof Error && /too many open files|os error 24/i.test(error.message);
+      const emfile = error instanceof Error &&
+        /too many open files|os error 24/i.test(error.message);
       if (!emfile) {
         note(`accept failed: ${(error as Error)?.message ?? error}`);
         await new Promise((r) => setTimeout(r, 10));

@@ -99,15 +99,21 @@ export function serveWithLimits(
     open.add(tracked);
     perSource.set(peer.hostname, (perSource.get(peer.hostname) ?? 0) + 1);
     const info: ConnectionInfo = { remoteAddr: peer };
-    const served = serveOn(conn, tracked.close.signal, (request, { completed }) => {
-      tracked.inFlight++;
-      clearTimeout(tracked.timer);
-      const done = () => {
-        if (--tracked.inFlight === 0 && !tracked.close.signal.aborted) arm(limits.idleTimeoutMs);
-      };
-      (completed ?? Promise.resolve()).then(done, done);
-      return handler(request, info);
-    }, options.onError, () => {});
+    const served = serveOn(
+      conn,
+      tracked.close.signal,
+      (request, { completed }) => {
+        tracked.inFlight++;
+        clearTimeout(tracked.timer);
+        const done = () => {
+          if (--tracked.inFlight === 0 && !tracked.close.signal.aborted) arm(limits.idleTimeoutMs);
+        };
+        (completed ?? Promise.resolve()).then(done, done);
+        return handler(request, info);
+      },
+      options.onError,
+      () => {},
+    );
     const ending = served.finished.catch((error) => {
       log(`connection from ${peer.hostname} failed: ${(error as Error)?.message ?? error}`);
     }).finally(() => {

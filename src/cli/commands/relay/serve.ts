@@ -3,6 +3,8 @@ import type { CliContext } from "../../context.ts";
 import type { LoginStore } from "../../../relay/login/login_store.ts";
 import { CliError } from "../../errors.ts";
 import { createLogger, type LogFormat, type Logger } from "../../../lib/log.ts";
+import { parseDuration } from "../../duration.ts";
+import type { ConnectionLimits } from "../../../relay/limits.ts";
 
 export interface ServeOptions {
   listen: string;
@@ -17,6 +19,10 @@ export interface ServeOptions {
   tlsKey?: string;
   /** Log lines on stderr: text (default) or JSON. */
   logFormat?: LogFormat;
+  headerTimeout?: string;
+  idleTimeout?: string;
+  maxConnections?: string;
+  maxConnectionsPerSource?: string;
 }
 
 /** Parses `HOST:PORT` (IPv6 as `[::1]:4780`). */
@@ -34,6 +40,7 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
   const { hostname, port } = parseListen(options.listen);
   const keepaliveMs = await keepaliveSetting(ctx);
   const tls = await readTls(options);
+  connectionLimits(options); // bad flags fail before anything is opened
   const log = createLogger(options.logFormat ?? "text", (line) => {
     void ctx.stderr.write(line);
   }, ctx.now);
@@ -80,6 +87,7 @@ async function serveUntilStopped(
     log,
     login,
     keepaliveMs,
+    limits: connectionLimits(options),
   }).catch(async (error) => {
     await bus?.close().catch(() => {});
     await store.close().catch(() => {});
@@ -92,6 +100,40 @@ async function serveUntilStopped(
   await Promise.race([stopped, relay.finished]);
   await relay.close();
   log("relay stopped");
+}
+
+/** The connection flags; unset ones keep the relay's defaults. */
+export function connectionLimits(options: ServeOptions): Partial<ConnectionLimits> {
+  const limits: Partial<ConnectionLimits> = {};
+  const timeout = (text: string, flag: string) => {
+    const ms = parseDuration(text, flag, "s");
+    if (ms < 100) throw new CliError(`${flag} "${text}" is too short`, { hint: "e.g. 10s" });
+    return ms;
+  };
+  if (options.headerTimeout) {
+    limits.headerTimeoutMs = timeout(options.headerTimeout, "--header-timeout");
+  }
+  if (options.idleTimeout) limits.idleTimeoutMs = timeout(options.idleTimeout, "--idle-timeout");
+  if (options.maxConnections) {
+    limits.maxConnections = count(options.maxConnections, "--max-connections");
+  }
+  if (options.maxConnectionsPerSource) {
+    limits.maxConnectionsPerSource = count(
+      options.maxConnectionsPerSource,
+      "--max-connections-per-source",
+    );
+  }
+  return limits;
+}
+
+function count(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 1) {
+    throw new CliError(`${flag} "${text}" is not a whole number of at least 1`, {
+      hint: "e.g. 1000",
+    });
+  }
+  return n;
 }
 
 /** A refused listen, with the address that was asked for and what to do about it. */
