@@ -3,6 +3,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-connect";
 import { AgentCommandSchema, AgentHelloSchema } from "../../gen/cmdop/v1/agent_pb.ts";
+import { BodyTooLargeError, connectErrorResponse, readBodyCapped } from "./admission.ts";
 import type { RelayDeps } from "./deps.ts";
 import { agentControl } from "./services/agent_service.ts";
 
@@ -10,6 +11,8 @@ import { agentControl } from "./services/agent_service.ts";
 export const CONTROL_PATH = "/cmdop.v1.AgentService/Control";
 
 const encoder = new TextEncoder();
+/** An AgentHello is a handful of short strings; anything larger is refused unread. */
+const MAX_HELLO_BYTES = 64 * 1024;
 
 /**
  * Answers the control stream, handing to `fallback` (the Connect router) any
@@ -38,7 +41,17 @@ export async function serveControl(
     request.method !== "POST" || h.get("content-type") !== "application/connect+proto" ||
     h.has("connect-content-encoding") || h.has("connect-timeout-ms")
   ) return await fallback(request);
-  const body = new Uint8Array(await request.arrayBuffer());
+  let body: Uint8Array<ArrayBuffer>;
+  try {
+    body = await readBodyCapped(request, MAX_HELLO_BYTES);
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
+    const refused = new ConnectError(
+      `the agent's hello is larger than ${MAX_HELLO_BYTES} bytes`,
+      Code.ResourceExhausted,
+    );
+    return connectErrorResponse(refused, h.get("content-type"));
+  }
   const hello = parseSingleEnvelope(body);
   if (!hello) {
     const { method, headers, signal } = request;

@@ -1,5 +1,5 @@
 /** Runs a Connect universal handler on a Deno.serve request, releasing the request body once the response is over. */
-import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
+import type { UniversalHandlerFn, UniversalServerResponse } from "@connectrpc/connect/protocol";
 
 /**
  * Connect's own fetch adapter (`createFetchHandler`), plus one thing it does
@@ -58,6 +58,7 @@ export async function serveUniversal(
     release();
     return new Response(null, { status: response.status, headers: response.header });
   }
+  if (response.status === 500) return await clientFaultUnary(response, release);
   const it = response.body[Symbol.asyncIterator]();
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -71,7 +72,7 @@ export async function serveUniversal(
       if (next.done) {
         controller.close();
         release();
-      } else controller.enqueue(next.value);
+      } else controller.enqueue(clientFaultEndStream(next.value));
     },
     async cancel(reason) {
       release();
@@ -83,4 +84,56 @@ export async function serveUniversal(
     },
   });
   return new Response(stream, { status: response.status, headers: response.header });
+}
+
+/**
+ * connect-es reports a request message that does not decode as protobuf as
+ * "internal" (HTTP 500), which blames the relay for the client's bytes (JSON
+ * that does not parse is already "invalid_argument"). These two rewrite that
+ * one error, by its message, in a unary answer and in a stream's end message.
+ */
+const PARSE_ERROR = /^parse binary: /;
+const encoder = new TextEncoder();
+
+async function clientFaultUnary(
+  response: UniversalServerResponse,
+  release: () => void,
+): Promise<Response> {
+  const header = response.header ?? new Headers();
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of response.body ?? []) chunks.push(chunk);
+  release();
+  const body = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  chunks.reduce((offset, c) => (body.set(c, offset), offset + c.length), 0);
+  const error = header.has("content-encoding") ? undefined : parseJson(body);
+  if (error?.code === "internal" && PARSE_ERROR.test(error.message ?? "")) {
+    const fixed = encoder.encode(JSON.stringify({ ...error, code: "invalid_argument" }));
+    header.set("content-length", String(fixed.length));
+    return new Response(fixed, { status: 400, headers: header });
+  }
+  return new Response(body, { status: response.status, headers: header });
+}
+
+/** An uncompressed end-of-stream envelope (flags 2) with the parse error becomes invalid_argument. */
+function clientFaultEndStream(chunk: Uint8Array): Uint8Array {
+  if (chunk.length < 5 || chunk[0] !== 2) return chunk;
+  const end = parseJson(chunk.subarray(5)) as { error?: { code?: string; message?: string } };
+  if (end?.error?.code !== "internal" || !PARSE_ERROR.test(end.error.message ?? "")) return chunk;
+  const data = encoder.encode(
+    JSON.stringify({ ...end, error: { ...end.error, code: "invalid_argument" } }),
+  );
+  const out = new Uint8Array(5 + data.length);
+  out[0] = 2;
+  new DataView(out.buffer).setUint32(1, data.length);
+  out.set(data, 5);
+  return out;
+}
+
+function parseJson(bytes: Uint8Array): { code?: string; message?: string } | undefined {
+  try {
+    const value = JSON.parse(new TextDecoder().decode(bytes));
+    return typeof value === "object" && value !== null ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,6 @@
 /** startRelay: the relay's Connect services on its own accept loop (listener.ts), plus its few plain HTTP pages. */
 import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
+import { admitConnectCall } from "./admission.ts";
 import type { Bus } from "./bus/bus.ts";
 import { LocalBus } from "./bus/local.ts";
 import { DEFAULT_KEEPALIVE_MS } from "../lib/keepalive.ts";
@@ -8,7 +9,11 @@ import { CONTROL_PATH, serveControl } from "./control_stream.ts";
 import type { RelayDeps } from "./deps.ts";
 import { serveUniversal } from "./fetch_adapter.ts";
 import { GRPC_REFUSAL_MESSAGE, grpcRefusal, isGrpcRequest } from "./grpc_refusal.ts";
-import { type ConnectionLimits, defaultConnectionLimits } from "./limits.ts";
+import {
+  type ConnectionLimits,
+  defaultConnectionLimits,
+  MAX_STREAM_MESSAGE_BYTES,
+} from "./limits.ts";
 import { serveWithLimits } from "./listener.ts";
 import { createPasswordLimiters } from "./machine_access.ts";
 import type { Logger } from "../lib/log.ts";
@@ -97,7 +102,11 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   };
   const login = typeof options.login === "function" ? options.login(deps) : options.login;
   const record = createCallRecorder(metrics, log);
-  const router = createConnectRouter({ interceptors: [createRpcObserver(record)] });
+  // Per message: a unary body, or one envelope of a stream (refused from its length prefix).
+  const router = createConnectRouter({
+    interceptors: [createRpcObserver(record)],
+    readMaxBytes: MAX_STREAM_MESSAGE_BYTES,
+  });
   createRelayRoutes(deps, login)(router);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
 
@@ -128,6 +137,17 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       return grpcRefusal();
     }
     if (handler) {
+      // The credential is in the headers: check it before a byte of the body is read.
+      const refused = await admitConnectCall(
+        deps,
+        path,
+        request.headers,
+        login?.resolveAccessToken,
+      );
+      if (refused) {
+        request.body?.cancel().catch(() => {});
+        return refused;
+      }
       const withPeer = (req: Request) => {
         const headers = new Headers(req.headers);
         headers.set("cmdop-peer", peer);

@@ -45,9 +45,9 @@ describe("relay under malformed requests", () => {
         "content-type": "application/proto",
       },
     );
-    // connect-es classifies undecodable bodies as "internal"; what matters is a Connect error.
-    assert.equal(r.status, 500);
-    assert.match(r.text, /"code":"internal","message":"parse binary: /);
+    // The client's bytes are at fault: invalid_argument (400), not the "internal" connect-es says.
+    assert.equal(r.status, 400);
+    assert.match(r.text, /"code":"invalid_argument","message":"parse binary: /);
   });
 
   it("answers an unknown content type with 415", async () => {

@@ -61,7 +61,7 @@ export async function devicePage(
   try {
     form = await readForm(req);
   } catch (error) {
-    if (error instanceof OAuthError) return page(400, { message: error.message });
+    if (error instanceof OAuthError) return page(error.status, { message: error.message });
     throw error;
   }
   const typed = form.get("user_code") ?? "";

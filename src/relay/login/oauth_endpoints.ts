@@ -1,5 +1,6 @@
 /** The relay as its own OAuth 2.0 authorization server: device authorization (RFC 8628), token and revocation endpoints. */
 import { hashSecret, newSecret } from "../../lib/secrets.ts";
+import { BodyTooLargeError, readBodyCapped } from "../admission.ts";
 import { SecretPrefix } from "../auth.ts";
 import type { DeviceCodeRecord } from "./login_store.ts";
 import {
@@ -10,12 +11,12 @@ import {
   revokeLoginToken,
 } from "./tokens.ts";
 import { formatUserCode, newUserCode } from "./user_code.ts";
+import { MAX_FORM_BODY_BYTES } from "../limits.ts";
 
 /** The one client the relay knows: the cmdop CLI, a public client (no secret). */
 export const CLI_CLIENT_ID = "cmdop-cli";
 
 const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
-const MAX_BODY_BYTES = 16 * 1024;
 
 /** What the device flow adds to the login context. */
 export interface DeviceFlowOptions {
@@ -131,14 +132,28 @@ function required(form: URLSearchParams, name: string): string {
   return value;
 }
 
-/** Reads an `application/x-www-form-urlencoded` body, as RFC 6749 requires of clients. */
+/**
+ * Reads an `application/x-www-form-urlencoded` body, as RFC 6749 requires of
+ * clients; a body past 16 KiB is refused (413) from its Content-Length, or
+ * as soon as that much has arrived, without reading the rest.
+ */
 export async function readForm(req: Request): Promise<URLSearchParams> {
   const type = req.headers.get("content-type") ?? "";
   if (!type.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
+    await req.body?.cancel().catch(() => {});
     throw new OAuthError("invalid_request", "the body must be application/x-www-form-urlencoded");
   }
-  const body = await req.arrayBuffer();
-  if (body.byteLength > MAX_BODY_BYTES) throw new OAuthError("invalid_request", "body too large");
+  let body: Uint8Array;
+  try {
+    body = await readBodyCapped(req, MAX_FORM_BODY_BYTES);
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
+    throw new OAuthError(
+      "invalid_request",
+      `body too large: at most ${MAX_FORM_BODY_BYTES} bytes`,
+      413,
+    );
+  }
   return new URLSearchParams(new TextDecoder().decode(body));
 }
 

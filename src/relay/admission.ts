@@ -1,0 +1,128 @@
+/** What a request must show before the relay reads its body: a credential in its headers, and a body within its cap. */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-connect";
+import { type AccessTokenResolver, authenticateAgent, authenticateClient } from "./auth.ts";
+import type { RelayDeps } from "./deps.ts";
+
+/** Connect paths that carry their credential in the body (enroll token), or none. */
+const OPEN_PATHS = new Set(["/cmdop.v1.AgentService/Enroll"]);
+const AGENT_PREFIX = "/cmdop.v1.AgentService/";
+
+/**
+ * Checks the Authorization header of a Connect call before anything reads
+ * its body; returns the error response for a credential that is missing or
+ * not valid, or `undefined` to go on. Only "unauthenticated" stops a call
+ * here: other refusals (a login in several workspaces, say) are the
+ * handler's to give, with the body read within its cap.
+ *
+ * @example
+ * ```ts
+ * const refused = await admitConnectCall(deps, path, request.headers, resolver);
+ * if (refused) return refused;
+ * ```
+ */
+export async function admitConnectCall(
+  deps: RelayDeps,
+  path: string,
+  headers: Headers,
+  resolveAccessToken?: AccessTokenResolver,
+): Promise<Response | undefined> {
+  if (OPEN_PATHS.has(path)) return undefined;
+  try {
+    if (path.startsWith(AGENT_PREFIX)) await authenticateAgent(deps, headers);
+    else await authenticateClient(deps, headers, resolveAccessToken);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof ConnectError) || error.code !== Code.Unauthenticated) return undefined;
+    return connectErrorResponse(error, headers.get("content-type"));
+  }
+}
+
+const HTTP_STATUS: Partial<Record<Code, number>> = {
+  [Code.InvalidArgument]: 400,
+  [Code.Unauthenticated]: 401,
+  [Code.ResourceExhausted]: 429,
+};
+
+/**
+ * A Connect error as the protocol frames it for this content type: an
+ * end-of-stream message (HTTP 200) for streaming calls, a JSON error with its
+ * HTTP status for unary ones.
+ *
+ * @example
+ * ```ts
+ * return connectErrorResponse(new ConnectError("no", Code.Unauthenticated), "application/proto");
+ * ```
+ */
+export function connectErrorResponse(error: ConnectError, contentType: string | null): Response {
+  const type = (contentType ?? "").toLowerCase();
+  const headers = new Headers({ "cache-control": "no-store" });
+  if (type.startsWith("application/connect+")) {
+    headers.set("content-type", type);
+    const json = JSON.stringify(endStreamToJson(new Headers(), error, undefined));
+    const data = new TextEncoder().encode(json);
+    const body = new Uint8Array(5 + data.length);
+    body[0] = endStreamFlag;
+    new DataView(body.buffer).setUint32(1, data.length);
+    body.set(data, 5);
+    return new Response(body, { headers });
+  }
+  headers.set("content-type", "application/json");
+  const body = JSON.stringify({ code: codeName(error.code), message: error.rawMessage });
+  return new Response(body, { status: HTTP_STATUS[error.code] ?? 500, headers });
+}
+
+function codeName(code: Code): string {
+  return Code[code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
+}
+
+/** A body that was larger than its cap. */
+export class BodyTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`request body is larger than ${limit} bytes`);
+    this.name = "BodyTooLargeError";
+  }
+}
+
+/**
+ * Reads a request body up to `maxBytes`, refusing at once when its
+ * Content-Length says more and as soon as the bytes read pass the cap (the
+ * rest is never read: the body is cancelled).
+ *
+ * @example
+ * ```ts
+ * const bytes = await readBodyCapped(request, 16 * 1024); // throws BodyTooLargeError
+ * ```
+ */
+export async function readBodyCapped(
+  request: Request,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) {
+    await request.body?.cancel().catch(() => {});
+    throw new BodyTooLargeError(maxBytes);
+  }
+  if (!request.body) return new Uint8Array();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw new BodyTooLargeError(maxBytes);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
