@@ -39,7 +39,16 @@ export interface AgentOptions {
   log(message: string): void;
   /** Runs a terminal session; absent where pseudo-terminals are not supported. */
   runPtySession?: (channel: SessionChannel, environment: PtySessionEnvironment) => Promise<void>;
+  /** Sessions (exec and terminal) running at once; past it new ones are refused. Default 64. */
+  maxSessions?: number;
 }
+
+/**
+ * Each session holds a process group, pipes and up to one output window
+ * (8 MiB at most) of memory: 64 at once is far past interactive use and keeps
+ * a flood of sessions from one client within ~0.5 GB.
+ */
+export const DEFAULT_MAX_SESSIONS = 64;
 
 /** The agent cannot go on without an operator (bad enroll token, revoked credential). */
 export class AgentFatalError extends Error {
@@ -72,6 +81,8 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
   const state = await enrollOnce(options, backoff, ring);
   if (options.signal.aborted) return;
   const clients = new Map<string, AgentClient>();
+  const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+  let running = 0;
   const clientFor = (server: string) => {
     let client = clients.get(server);
     if (!client) {
@@ -126,9 +137,18 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
             .finally(() => answering = false);
         } else if (command.msg.case === "dial") {
           const sessionId = command.msg.value.sessionId;
-          supervise(`session ${sessionId}`, serveSession(client, sessionId, options, tracker), {
-            log: options.log,
-          });
+          const refusal = running >= maxSessions
+            ? `this machine is running its maximum of ${maxSessions} sessions; try again later`
+            : undefined;
+          if (!refusal) running++;
+          const release = () => {
+            if (!refusal) running--;
+          };
+          supervise(
+            `session ${sessionId}`,
+            serveSession(client, sessionId, options, tracker, refusal),
+            { log: options.log },
+          ).then(release, release);
         }
         watchdog = setTimeout(stop, silenceMs);
       }

@@ -31,7 +31,8 @@ export interface SessionHost {
 const MAX_PENDING_INPUTS = 65_536;
 
 /**
- * Dials the relay back for `sessionId` and runs the session it opens. The
+ * Dials the relay back for `sessionId` and runs the session it opens (or
+ * answers `refusal` as its exit error: the agent is at its session cap). The
  * relay's frames are read as they come, whatever the session is doing, so
  * its keepalive pings are answered at once; when the relay says it pings
  * (`open.keepalive_ms`) and then falls silent for longer than
@@ -47,6 +48,7 @@ export async function serveSession(
   sessionId: string,
   options: SessionHost,
   tracker: ProcessTracker,
+  refusal?: string,
 ): Promise<void> {
   const outbound = new AsyncQueue<DialFrame>();
   outbound.push(create(DialFrameSchema, { sessionId }));
@@ -78,7 +80,10 @@ export async function serveSession(
     const inputs = readAhead(frames, send, keepalive);
     relayDone = inputs.done;
     const channel: SessionChannel = { open, inputs: inputs.queue, send };
-    if (open.kind === SessionKind.PTY) {
+    if (refusal) {
+      options.log(`session ${sessionId} refused: ${refusal}`);
+      channel.send(outputFrame({ case: "exit", value: { code: 1, error: refusal } }));
+    } else if (open.kind === SessionKind.PTY) {
       if (!options.runPtySession) {
         channel.send(outputFrame({
           case: "exit",

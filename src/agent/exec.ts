@@ -1,6 +1,6 @@
 /** runExecSession: one command run directly (no shell), stdout and stderr streamed apart under credit. */
 import { OutputStream } from "../../gen/cmdop/v1/session_pb.ts";
-import { CreditGate, DEFAULT_WINDOW_BYTES } from "../lib/credit.ts";
+import { CreditGate, sessionWindow } from "../lib/credit.ts";
 import { INPUT_WINDOW_BYTES, outputFrame, type SessionChannel, signalExitCode } from "./channel.ts";
 import { creditedFrames } from "./coalesce.ts";
 import { supervise } from "../lib/supervise.ts";
@@ -70,7 +70,9 @@ export async function runExecSession(
   const untrack = environment.tracker?.track(child.pid) ?? (() => {});
   channel.send(outputFrame({ case: "ready", value: { windowBytes: INPUT_WINDOW_BYTES } }));
 
-  const gate = new CreditGate(open.windowBytes || DEFAULT_WINDOW_BYTES);
+  // Clamped: the window bounds what queues here for a client that does not read.
+  const window = sessionWindow(open.windowBytes);
+  const gate = new CreditGate(window, window);
   const killGroup = (signal: Deno.Signal) => {
     try {
       Deno.kill(-child.pid, signal);

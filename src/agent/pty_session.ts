@@ -1,6 +1,6 @@
 /** runPtySession: one interactive terminal session on the agent, the login shell on a real pty, bytes under credit both ways. */
 import { OutputStream } from "../../gen/cmdop/v1/session_pb.ts";
-import { CreditCounter, CreditGate, DEFAULT_WINDOW_BYTES } from "../lib/credit.ts";
+import { CreditCounter, CreditGate, DEFAULT_WINDOW_BYTES, sessionWindow } from "../lib/credit.ts";
 import { INPUT_WINDOW_BYTES, outputFrame, type SessionChannel } from "./channel.ts";
 import { loginShell, openPty, type Pty, type PtyOptions } from "./pty.ts";
 import { supervise } from "../lib/supervise.ts";
@@ -80,7 +80,9 @@ export async function runPtySession(
     outputFrame({ case: "ready", value: { windowBytes: INPUT_WINDOW_BYTES } }),
   );
 
-  const gate = new CreditGate(open.windowBytes || DEFAULT_WINDOW_BYTES);
+  // Clamped: the window bounds what queues here for a client that does not read.
+  const window = sessionWindow(open.windowBytes);
+  const gate = new CreditGate(window, window);
   const output = pumpOutput(pty, gate, channel);
   const inputs = supervise("terminal session input", consumeInputs(channel, pty, gate), {
     log: environment.log ?? (() => {}),

@@ -105,6 +105,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     .option("--display-name <name>", "friendly name shown in lists")
     .option("--password-stdin", "read an attach password from stdin and register it")
     .addOption(logFormatOption())
+    .option("--max-sessions <n>", "sessions running at once; more are refused", "64")
     .action(async (opts) => {
       const { runAgentCommand } = await import("./commands/agent/run.ts");
       await runAgentCommand(ctx, {
@@ -117,6 +118,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
         hostname: opts.hostname,
         displayName: opts.displayName,
         passwordStdin: opts.passwordStdin === true,
+        maxSessions: opts.maxSessions,
       });
     });
 

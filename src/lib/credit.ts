@@ -14,20 +14,27 @@
  */
 export class CreditGate {
   #available: number;
+  #ceiling: number;
   #waiters: (() => void)[] = [];
   #closed = false;
 
-  constructor(initial: number) {
-    this.#available = initial;
+  /**
+   * `ceiling` bounds the credit a receiver can build up by granting more than
+   * it consumed (a peer that lies): never more than that is in flight.
+   */
+  constructor(initial: number, ceiling = Infinity) {
+    this.#ceiling = ceiling;
+    this.#available = Math.min(initial, ceiling);
   }
 
   get available(): number {
     return this.#available;
   }
 
-  /** Returns credit; wakes senders waiting for it. */
+  /** Returns credit, up to the ceiling; wakes senders waiting for it. */
   grant(bytes: number): void {
-    this.#available += bytes;
+    if (!(bytes > 0)) return;
+    this.#available = Math.min(this.#available + bytes, this.#ceiling);
     this.#wake();
   }
 
@@ -89,3 +96,61 @@ export class CreditCounter {
  * ~4.0 s (more bytes in flight only add memory and GC work on every hop).
  */
 export const DEFAULT_WINDOW_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Largest output window a session may ask for: agent and relay clamp
+ * `window_bytes` to it, whatever a client sends (20 sessions with a 4 GiB
+ * window once grew an agent to 11 GB). Twice the default, which already runs
+ * at loopback line rate.
+ */
+export const MAX_WINDOW_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The output window a session gets: what the client asked for (0: the
+ * default), clamped to {@linkcode MAX_WINDOW_BYTES}.
+ *
+ * @example
+ * ```ts
+ * const gate = new CreditGate(sessionWindow(open.windowBytes), sessionWindow(open.windowBytes));
+ * ```
+ */
+export function sessionWindow(requested: number): number {
+  if (!(requested > 0)) return DEFAULT_WINDOW_BYTES;
+  return Math.min(requested, MAX_WINDOW_BYTES);
+}
+
+/**
+ * For a hop between a sender and a receiver (the relay between agent and
+ * client): passes on a receiver's credit only as far as it keeps the sender
+ * within one window of the bytes actually delivered. An honest receiver
+ * credits at most what it consumed, so it is never cut; one that grants
+ * credit for bytes it never got is.
+ *
+ * @example
+ * ```ts
+ * const cap = new CreditCap(sessionWindow(open.windowBytes));
+ * cap.delivered(frame.data.length);          // output on its way to the receiver
+ * const credit = cap.pass(creditFromClient); // 0: drop the frame
+ * ```
+ */
+export class CreditCap {
+  #granted: number;
+  #delivered = 0;
+
+  constructor(readonly window: number) {
+    this.#granted = window;
+  }
+
+  /** Counts bytes sent on to the receiver. */
+  delivered(bytes: number): void {
+    this.#delivered += bytes;
+  }
+
+  /** The part of `bytes` of credit that may go to the sender. */
+  pass(bytes: number): number {
+    const room = this.#delivered + this.window - this.#granted;
+    const passed = Math.max(0, Math.min(bytes, room));
+    this.#granted += passed;
+    return passed;
+  }
+}

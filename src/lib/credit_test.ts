@@ -1,6 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { CreditCounter, CreditGate } from "./credit.ts";
+import {
+  CreditCounter,
+  CreditGate,
+  DEFAULT_WINDOW_BYTES,
+  MAX_WINDOW_BYTES,
+  sessionWindow,
+} from "./credit.ts";
 
 describe("CreditGate", () => {
   it("lets a sender through while credit remains and holds it when the window is used", async () => {
@@ -15,6 +21,24 @@ describe("CreditGate", () => {
     gate.grant(16);
     await waiting;
     assert.equal(released, true);
+  });
+
+  it("never holds more credit than its ceiling, however much a receiver grants", () => {
+    const gate = new CreditGate(4 * 1024 ** 3, 100);
+    assert.equal(gate.available, 100);
+    assert.equal(gate.tryTake(100), true);
+    gate.grant(2 ** 40);
+    gate.grant(2 ** 40);
+    assert.equal(gate.available, 100);
+    gate.grant(-50);
+    gate.grant(NaN);
+    assert.equal(gate.available, 100);
+  });
+
+  it("sessionWindow() keeps a sane request and clamps a hostile one", () => {
+    assert.equal(sessionWindow(0), DEFAULT_WINDOW_BYTES);
+    assert.equal(sessionWindow(65536), 65536);
+    assert.equal(sessionWindow(4 * 1024 ** 3), MAX_WINDOW_BYTES);
   });
 
   it("releases waiting senders with false when closed", async () => {

@@ -145,10 +145,18 @@ export function serveWithLimits(
         : (perSource.get(source) ?? 0) >= limits.maxConnectionsPerSource
         ? `${source} holds its maximum of ${limits.maxConnectionsPerSource} connections`
         : undefined;
-      if (over) refusal.refuse(conn, over, options.tls !== undefined);
-      else serveConnection(conn);
+      try {
+        if (over) refusal.refuse(conn, over, options.tls !== undefined);
+        else serveConnection(conn);
+      } catch (error) {
+        // One connection's failure (a peer already gone) must never stop the accept loop.
+        log(`connection from ${source} failed: ${(error as Error)?.message ?? error}`);
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      }
     }
-  })();
+  })().catch((error) => log(`accept loop ended: ${(error as Error)?.stack ?? error}`));
 
   const onAbort = () => {
     try {

@@ -25,7 +25,7 @@ async function postHuge(
   url: string,
   total: number,
   headers: Record<string, string>,
-  prefix = new Uint8Array(),
+  prefix: Uint8Array<ArrayBuffer> = new Uint8Array(),
 ): Promise<{ status: number; text: string; sent: number; ms: number }> {
   const chunk = new Uint8Array(256 * 1024);
   let sent = 0;
@@ -60,7 +60,7 @@ async function postHuge(
 }
 
 /** A Connect envelope header whose length prefix says `length`. */
-function envelopeHeader(length: number): Uint8Array {
+function envelopeHeader(length: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(5);
   new DataView(out.buffer).setUint32(1, length);
   return out;

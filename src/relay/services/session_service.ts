@@ -10,6 +10,7 @@ import {
   SessionOutputSchema,
   SessionService,
 } from "../../../gen/cmdop/v1/session_pb.ts";
+import { CreditCap, sessionWindow } from "../../lib/credit.ts";
 import { newId } from "../../lib/secrets.ts";
 import { describeError, supervise } from "../../lib/supervise.ts";
 import { authenticateClient, type ClientPrincipal, machineForPrincipal } from "../auth.ts";
@@ -90,12 +91,18 @@ export function registerSessionService(
       const frames = keepalive.outputs(
         share ? untilAborted(dialed.frames, share.signal) : dialed.frames,
       );
+      // The window is clamped and the client's credit metered: a client cannot make the
+      // agent (or this relay) hold more than one window of its output.
+      const credit = new CreditCap(sessionWindow(open.windowBytes));
       dialed.send(keepalive.openFor(
-        create(SessionInputSchema, { msg: { case: "open", value: { ...open, machineToken: "" } } }),
+        create(SessionInputSchema, {
+          msg: { case: "open", value: { ...open, windowBytes: credit.window, machineToken: "" } },
+        }),
       ));
       // Supervised from the moment it starts: the client's body fails the instant its connection
       // drops, usually while this handler is still waiting for the agent's next frame.
-      supervise(`session ${sessionId}: client input`, forwardInputs(inputs, dialed, keepalive), {
+      const forwarding = forwardInputs(inputs, dialed, keepalive, credit);
+      supervise(`session ${sessionId}: client input`, forwarding, {
         log: deps.log,
         quiet: isPeerGone,
         onError: hangUp,
@@ -117,6 +124,7 @@ export function registerSessionService(
             continue;
           }
           if (frame.msg.case === "challenge" || frame.msg.case === "granted") continue;
+          if (frame.msg.case === "output") credit.delivered(frame.msg.value.data.length);
           yield frame;
           if (frame.msg.case === "exit") {
             exited = true;
@@ -159,20 +167,28 @@ function isPeerGone(error: unknown): boolean {
 }
 
 /**
- * Client frames go straight through (but its pings, answered by the relay); flow control
- * is end to end, so nothing piles up here.
+/**
+ * Client frames go straight through (but its pings, answered by the relay, and
+ * credit beyond what it was sent); flow control is end to end, so nothing
+ * piles up here.
  */
 async function forwardInputs(
   inputs: AsyncIterator<SessionInput>,
   dialed: DialedSession,
   keepalive: SessionKeepalive,
+  credit: CreditCap,
 ): Promise<void> {
   for (;;) {
     const next = await inputs.next();
     if (next.done) return;
     if (keepalive.fromClient(next.value)) continue;
-    const kind = next.value.msg.case;
-    if (kind === "open" || kind === "auth" || kind === undefined) continue;
+    const msg = next.value.msg;
+    if (msg.case === "open" || msg.case === "auth" || msg.case === undefined) continue;
+    if (msg.case === "credit") {
+      const passed = credit.pass(msg.value);
+      if (passed === 0) continue;
+      msg.value = passed;
+    }
     if (!dialed.send(next.value)) return;
   }
 }

@@ -16,6 +16,8 @@ export interface AgentRunOptions {
   passwordStdin: boolean;
   /** Log lines on stderr: text (default) or JSON. */
   logFormat?: LogFormat;
+  /** Sessions at once (`--max-sessions`). */
+  maxSessions?: string;
 }
 
 /** Runs the agent until interrupted; credential problems end it with their exit code. */
@@ -26,6 +28,15 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
   const { runAgent, AgentFatalError } = await import("../../../agent/agent.ts");
   const servers = server.split(",").map((s) => s.trim()).filter((s) => s).map(normaliseServer);
   if (servers.length === 0) throw new CliError(`server "${server}" names no relay URL`);
+  const maxSessions = options.maxSessions === undefined ? undefined : Number(options.maxSessions);
+  if (maxSessions !== undefined && !(Number.isInteger(maxSessions) && maxSessions >= 1)) {
+    throw new CliError(
+      `--max-sessions "${options.maxSessions}" is not a whole number of at least 1`,
+      {
+        hint: "e.g. 64",
+      },
+    );
+  }
   const fetch = await caFetch(ctx, options.caFile);
   const { isLoopbackUrl } = await import("../../exposure_warnings.ts");
   for (const url of servers.filter((s) => s.startsWith("http://") && !isLoopbackUrl(s))) {
@@ -55,6 +66,7 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
       signal: ctx.signal,
       log,
       runPtySession: await loadPtySupport(),
+      maxSessions,
     });
   } catch (error) {
     if (error instanceof AgentFatalError) {
