@@ -23,15 +23,15 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
  */
 export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 4096;
 
-/** Largest unary request message (Connect `readMaxBytes`): every unary request is a few fields. */
+/** Largest unary request (Connect `readMaxBytes`): every unary request is a few short fields. */
 export const MAX_UNARY_MESSAGE_BYTES = 64 * 1024;
 /**
- * Largest message of a streaming request: session input frames carry at most
- * what the client's stdin read gave (64 KiB here) and the open frame's argv
- * is capped at 256 KiB, so 1 MiB leaves room without letting a length prefix
- * of 2^32 be buffered.
+ * Largest message of a streaming request, refused from its length prefix
+ * before it is buffered: an agent's output frame carries up to 1 MiB of data
+ * (see coalesce.ts) plus its envelope, and a session's open frame up to
+ * 256 KiB of argv; 4 MiB leaves room for both and keeps a 2^32 prefix out.
  */
-export const MAX_STREAM_MESSAGE_BYTES = 1024 * 1024;
+export const MAX_STREAM_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** Largest body of the plain HTTP routes (OAuth endpoints, the /device form). */
 export const MAX_FORM_BODY_BYTES = 16 * 1024;
 

@@ -1,5 +1,6 @@
 /** startRelay: the relay's Connect services on its own accept loop (listener.ts), plus its few plain HTTP pages. */
-import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, createConnectRouter, type Interceptor } from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { admitConnectCall } from "./admission.ts";
 import type { Bus } from "./bus/bus.ts";
 import { LocalBus } from "./bus/local.ts";
@@ -13,6 +14,7 @@ import {
   type ConnectionLimits,
   defaultConnectionLimits,
   MAX_STREAM_MESSAGE_BYTES,
+  MAX_UNARY_MESSAGE_BYTES,
 } from "./limits.ts";
 import { serveWithLimits } from "./listener.ts";
 import { createPasswordLimiters } from "./machine_access.ts";
@@ -102,13 +104,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   };
   const login = typeof options.login === "function" ? options.login(deps) : options.login;
   const record = createCallRecorder(metrics, log);
-  // Per message: a unary body, or one envelope of a stream (refused from its length prefix).
-  const router = createConnectRouter({
-    interceptors: [createRpcObserver(record)],
-    readMaxBytes: MAX_STREAM_MESSAGE_BYTES,
-  });
-  createRelayRoutes(deps, login)(router);
-  const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  const handlers = routeHandlers(createRelayRoutes(deps, login), createRpcObserver(record));
 
   const limits = { ...defaultConnectionLimits(), ...options.limits };
   const server = serveWithLimits({
@@ -206,4 +202,31 @@ function methodOf(path: string): string {
 function sharePage(): Response {
   const body = "This is a cmdop share link. Open it with:\n\n  cmdop connect <this link>\n";
   return new Response(body, { headers: { "content-type": "text/plain; charset=utf-8" } });
+}
+
+/**
+ * The Connect handler of each path, with its read cap: unary calls get the
+ * small one, streams the per-message one. readMaxBytes is set per router, so
+ * the routes are registered on one router of each kind.
+ */
+function routeHandlers(
+  routes: (router: ReturnType<typeof createConnectRouter>) => void,
+  observer: Interceptor,
+): Map<string, UniversalHandler> {
+  const unary = createConnectRouter({
+    interceptors: [observer],
+    readMaxBytes: MAX_UNARY_MESSAGE_BYTES,
+  });
+  const streams = createConnectRouter({
+    interceptors: [observer],
+    readMaxBytes: MAX_STREAM_MESSAGE_BYTES,
+  });
+  routes(unary);
+  routes(streams);
+  const handlers = new Map<string, UniversalHandler>();
+  for (const handler of streams.handlers) handlers.set(handler.requestPath, handler);
+  for (const handler of unary.handlers) {
+    if (handler.method.methodKind === "unary") handlers.set(handler.requestPath, handler);
+  }
+  return handlers;
 }

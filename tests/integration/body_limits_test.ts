@@ -123,7 +123,7 @@ describe("relay request bodies", () => {
     assert.ok((await residentBytes(relay.pid)) - base < RSS_GROWTH_BOUND);
   });
 
-  it("refuses an authenticated unary body over 1 MiB", async () => {
+  it("refuses an authenticated unary body over 64 KiB", async () => {
     const r = await postHuge(`${relay.url}/cmdop.v1.MachineService/ListMachines`, 200 * MIB, {
       "content-type": "application/proto",
       authorization: `Bearer ${ws.api_key}`,
