@@ -1,6 +1,6 @@
 /** runPtySession: one interactive terminal session on the agent, the login shell on a real pty, bytes under credit both ways. */
 import { OutputStream } from "../../gen/cmdop/v1/session_pb.ts";
-import { CreditCounter, CreditGate, DEFAULT_WINDOW_BYTES, sessionWindow } from "../lib/credit.ts";
+import { CreditCounter, CreditGate, sessionWindow } from "../lib/credit.ts";
 import { INPUT_WINDOW_BYTES, outputFrame, type SessionChannel } from "./channel.ts";
 import { loginShell, openPty, type Pty, type PtyOptions } from "./pty.ts";
 import { supervise } from "../lib/supervise.ts";

@@ -82,6 +82,8 @@ export interface RelayServer {
  * console.log(relay.url);
  * ```
  */
+// Async although nothing is awaited: a refused listen (thrown by Deno.listen) must be a rejection.
+// deno-lint-ignore require-await
 export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => {});
