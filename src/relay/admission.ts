@@ -126,3 +126,32 @@ export async function readBodyCapped(
   }
   return out;
 }
+
+/** Request bytes read and dropped before a refused body is cancelled. */
+const DRAIN_BYTES = 64 * 1024;
+const DRAIN_MS = 1_000;
+
+/**
+ * Lets go of a request body the relay will not use. A socket closed with
+ * unread bytes in it is reset, and a client that was still sending may lose
+ * the answer it was given: so a small remainder (64 KiB, 1 s) is read and
+ * dropped first, and only a larger or slower one is cancelled.
+ *
+ * @example
+ * ```ts
+ * discardBody(request.body?.getReader());
+ * ```
+ */
+export function discardBody(reader: ReadableStreamDefaultReader<Uint8Array> | undefined): void {
+  if (!reader) return;
+  const deadline = setTimeout(() => reader.cancel().catch(() => {}), DRAIN_MS);
+  (async () => {
+    let read = 0;
+    while (read <= DRAIN_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.length;
+    }
+    await reader.cancel();
+  })().catch(() => {}).finally(() => clearTimeout(deadline));
+}

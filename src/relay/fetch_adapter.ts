@@ -1,5 +1,6 @@
 /** Runs a Connect universal handler on a Deno.serve request, releasing the request body once the response is over. */
 import type { UniversalHandlerFn, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { discardBody } from "./admission.ts";
 
 /**
  * Connect's own fetch adapter (`createFetchHandler`), plus one thing it does
@@ -25,7 +26,8 @@ export async function serveUniversal(
   const release = () => {
     if (released) return;
     released = true;
-    reader?.cancel().catch(() => {});
+    // Drained a little before it is cancelled: see discardBody.
+    discardBody(reader);
   };
   const body: AsyncIterable<Uint8Array> = {
     [Symbol.asyncIterator]: () => ({
@@ -87,12 +89,14 @@ export async function serveUniversal(
 }
 
 /**
- * connect-es reports a request message that does not decode as protobuf as
+ * connect-es reports a request message that does not decode as protobuf, or
+ * an envelope flagged compressed on a call that negotiated no compression, as
  * "internal" (HTTP 500), which blames the relay for the client's bytes (JSON
- * that does not parse is already "invalid_argument"). These two rewrite that
- * one error, by its message, in a unary answer and in a stream's end message.
+ * that does not parse is already "invalid_argument"). These two rewrite those
+ * errors, by their message, in a unary answer and in a stream's end message.
  */
-const PARSE_ERROR = /^parse binary: /;
+const PARSE_ERROR =
+  /^(parse binary: |received compressed envelope, but do not know how to decompress|invalid envelope, already compressed)/;
 const encoder = new TextEncoder();
 
 async function clientFaultUnary(

@@ -1,7 +1,7 @@
 /** startRelay: the relay's Connect services on its own accept loop (listener.ts), plus its few plain HTTP pages. */
 import { Code, ConnectError, createConnectRouter, type Interceptor } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
-import { admitConnectCall } from "./admission.ts";
+import { admitConnectCall, discardBody } from "./admission.ts";
 import type { Bus } from "./bus/bus.ts";
 import { LocalBus } from "./bus/local.ts";
 import { DEFAULT_KEEPALIVE_MS } from "../lib/keepalive.ts";
@@ -143,7 +143,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
         login?.resolveAccessToken,
       );
       if (refused) {
-        request.body?.cancel().catch(() => {});
+        discardBody(request.body?.getReader());
         return refused;
       }
       const withPeer = (req: Request) => {
