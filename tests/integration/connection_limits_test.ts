@@ -122,7 +122,10 @@ describe("relay connection limits", { skip: Deno.build.os !== "linux" }, () => {
       await response?.body?.cancel();
       return response?.status === 200;
     });
-    assert.match(relay.stderr(), /127\.0\.0\.1 holds its maximum of 40 connections/);
+    await waitFor(
+      "the relay to log the per-source refusal",
+      () => /127\.0\.0\.1 holds its maximum of 40 connections/.test(relay.stderr()),
+    );
     await relay.stop();
 
     const capped = await startRelay({ extraArgs: ["--max-connections", "25"] });
@@ -131,7 +134,10 @@ describe("relay connection limits", { skip: Deno.build.os !== "linux" }, () => {
     const text = await readUntilClosed(over, 10_000);
     closeAll([over, ...all]);
     assert.match(text ?? "(not refused)", /^HTTP\/1.1 503/);
-    assert.match(capped.stderr(), /maximum of 25 connections/);
+    await waitFor(
+      "the relay to log the total refusal",
+      () => /maximum of 25 connections/.test(capped.stderr()),
+    );
     await capped.stop();
   });
 
