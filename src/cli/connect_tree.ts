@@ -49,6 +49,33 @@ export function registerConnectCommands(program: Command, ctx: CliContext, state
 
   registerShareCommands(connect, ctx, state);
   registerLocalCommands(connect, ctx, state);
+  registerMemberCommands(connect, ctx, state);
+}
+
+/** The relay-side verbs of a workspace member: `key list`, `key revoke`, `machine remove`. */
+function registerMemberCommands(connect: Parent, ctx: CliContext, state: RunState): void {
+  const key = connect.commands.find((c) => c.name() === "key")!;
+  key.command("list")
+    .description("List the workspace's API keys on the relay by fingerprint")
+    .action(async (_opts, command) => {
+      const { runKeyList } = await import("./commands/key/remote.ts");
+      await runKeyList(ctx, globalsOf(command), state);
+    });
+  key.command("revoke")
+    .description("Revoke a workspace API key by fingerprint (from key list); its sessions end")
+    .argument("<fingerprint>")
+    .action(async (fingerprint, _opts, command) => {
+      const { runKeyRevoke } = await import("./commands/key/remote.ts");
+      await runKeyRevoke(ctx, globalsOf(command), state, { fingerprint });
+    });
+  connect.command("machine").description("Manage the workspace's machines")
+    .command("remove")
+    .description("Remove a machine: its agent's credential, share links and sessions end")
+    .argument("<host>", "hostname, display name, unique prefix or UUID")
+    .action(async (host, _opts, command) => {
+      const { runMachineRemove } = await import("./commands/machine/remove.ts");
+      await runMachineRemove(ctx, globalsOf(command), state, { host });
+    });
 }
 
 /** `cmdop connect share <host> [--ttl]`, `share list`, `share revoke <id>`. */

@@ -48,6 +48,8 @@ export function leanRelayClients(
     },
     unlockMachine: async (request, callOptions) =>
       (await loadFull()).machines.unlockMachine(request, callOptions),
+    removeMachine: async (request, callOptions) =>
+      (await loadFull()).machines.removeMachine(request, callOptions),
   } as Client<typeof MachineService>;
   return {
     machines,

@@ -110,3 +110,25 @@ export async function machineForPrincipal(
   if (!visible) throw new ConnectError(`machine "${machineId}" not found`, Code.NotFound);
   return machine!;
 }
+
+/**
+ * Authenticates a workspace member (an API key or a login token): a share link reaches
+ * one machine and may not manage the workspace, so it gets PermissionDenied naming `what`.
+ *
+ * @example
+ * ```ts
+ * const principal = await authenticateMember(deps, ctx.requestHeader, "revoke API keys");
+ * ```
+ */
+export async function authenticateMember(
+  deps: RelayDeps,
+  header: Headers,
+  what: string,
+  resolveAccessToken?: AccessTokenResolver,
+): Promise<Extract<ClientPrincipal, { kind: "workspace" }>> {
+  const principal = await authenticateClient(deps, header, resolveAccessToken);
+  if (principal.kind === "share") {
+    throw new ConnectError(`a share link cannot ${what}`, Code.PermissionDenied);
+  }
+  return principal;
+}

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cmdop/v1/machine.proto.
  */
 export const file_cmdop_v1_machine: GenFile = /*@__PURE__*/
-  fileDesc("ChZjbWRvcC92MS9tYWNoaW5lLnByb3RvEghjbWRvcC52MSLDAQoHTWFjaGluZRIKCgJpZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSDgoGb25saW5lGAQgASgIEhkKEWxhc3RfaGVhcnRiZWF0X21zGAUgASgDEgoKAm9zGAYgASgJEgwKBGFyY2gYByABKAkSFAoMaGFzX3Bhc3N3b3JkGAggASgIEhIKCmNyZWF0ZWRfbXMYCSABKAMSFQoNYWdlbnRfdmVyc2lvbhgKIAEoCSIqChNMaXN0TWFjaGluZXNSZXF1ZXN0EhMKC29ubGluZV9vbmx5GAEgASgIImkKFExpc3RNYWNoaW5lc1Jlc3BvbnNlEiMKCG1hY2hpbmVzGAEgAygLMhEuY21kb3AudjEuTWFjaGluZRIUCgx3b3Jrc3BhY2VfaWQYAiABKAkSFgoOd29ya3NwYWNlX25hbWUYAyABKAkiPAoUVW5sb2NrTWFjaGluZVJlcXVlc3QSEgoKbWFjaGluZV9pZBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJCChVVbmxvY2tNYWNoaW5lUmVzcG9uc2USFQoNbWFjaGluZV90b2tlbhgBIAEoCRISCgpleHBpcmVzX21zGAIgASgDMrEBCg5NYWNoaW5lU2VydmljZRJNCgxMaXN0TWFjaGluZXMSHS5jbWRvcC52MS5MaXN0TWFjaGluZXNSZXF1ZXN0Gh4uY21kb3AudjEuTGlzdE1hY2hpbmVzUmVzcG9uc2USUAoNVW5sb2NrTWFjaGluZRIeLmNtZG9wLnYxLlVubG9ja01hY2hpbmVSZXF1ZXN0Gh8uY21kb3AudjEuVW5sb2NrTWFjaGluZVJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChZjbWRvcC92MS9tYWNoaW5lLnByb3RvEghjbWRvcC52MSLDAQoHTWFjaGluZRIKCgJpZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSDgoGb25saW5lGAQgASgIEhkKEWxhc3RfaGVhcnRiZWF0X21zGAUgASgDEgoKAm9zGAYgASgJEgwKBGFyY2gYByABKAkSFAoMaGFzX3Bhc3N3b3JkGAggASgIEhIKCmNyZWF0ZWRfbXMYCSABKAMSFQoNYWdlbnRfdmVyc2lvbhgKIAEoCSIqChNMaXN0TWFjaGluZXNSZXF1ZXN0EhMKC29ubGluZV9vbmx5GAEgASgIImkKFExpc3RNYWNoaW5lc1Jlc3BvbnNlEiMKCG1hY2hpbmVzGAEgAygLMhEuY21kb3AudjEuTWFjaGluZRIUCgx3b3Jrc3BhY2VfaWQYAiABKAkSFgoOd29ya3NwYWNlX25hbWUYAyABKAkiPAoUVW5sb2NrTWFjaGluZVJlcXVlc3QSEgoKbWFjaGluZV9pZBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJCChVVbmxvY2tNYWNoaW5lUmVzcG9uc2USFQoNbWFjaGluZV90b2tlbhgBIAEoCRISCgpleHBpcmVzX21zGAIgASgDIioKFFJlbW92ZU1hY2hpbmVSZXF1ZXN0EhIKCm1hY2hpbmVfaWQYASABKAkiFwoVUmVtb3ZlTWFjaGluZVJlc3BvbnNlMoMCCg5NYWNoaW5lU2VydmljZRJNCgxMaXN0TWFjaGluZXMSHS5jbWRvcC52MS5MaXN0TWFjaGluZXNSZXF1ZXN0Gh4uY21kb3AudjEuTGlzdE1hY2hpbmVzUmVzcG9uc2USUAoNVW5sb2NrTWFjaGluZRIeLmNtZG9wLnYxLlVubG9ja01hY2hpbmVSZXF1ZXN0Gh8uY21kb3AudjEuVW5sb2NrTWFjaGluZVJlc3BvbnNlElAKDVJlbW92ZU1hY2hpbmUSHi5jbWRvcC52MS5SZW1vdmVNYWNoaW5lUmVxdWVzdBofLmNtZG9wLnYxLlJlbW92ZU1hY2hpbmVSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * A machine registered in a workspace by its agent.
@@ -174,6 +174,38 @@ export const UnlockMachineResponseSchema: GenMessage<UnlockMachineResponse> = /*
   messageDesc(file_cmdop_v1_machine, 4);
 
 /**
+ * Removes a machine of the caller's workspace with its share links and tokens.
+ *
+ * @generated from message cmdop.v1.RemoveMachineRequest
+ */
+export type RemoveMachineRequest = Message<"cmdop.v1.RemoveMachineRequest"> & {
+  /**
+   * @generated from field: string machine_id = 1;
+   */
+  machineId: string;
+};
+
+/**
+ * Describes the message cmdop.v1.RemoveMachineRequest.
+ * Use `create(RemoveMachineRequestSchema)` to create a new message.
+ */
+export const RemoveMachineRequestSchema: GenMessage<RemoveMachineRequest> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_machine, 5);
+
+/**
+ * @generated from message cmdop.v1.RemoveMachineResponse
+ */
+export type RemoveMachineResponse = Message<"cmdop.v1.RemoveMachineResponse"> & {
+};
+
+/**
+ * Describes the message cmdop.v1.RemoveMachineResponse.
+ * Use `create(RemoveMachineResponseSchema)` to create a new message.
+ */
+export const RemoveMachineResponseSchema: GenMessage<RemoveMachineResponse> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_machine, 6);
+
+/**
  * @generated from service cmdop.v1.MachineService
  */
 export const MachineService: GenService<{
@@ -192,6 +224,16 @@ export const MachineService: GenService<{
     methodKind: "unary";
     input: typeof UnlockMachineRequestSchema;
     output: typeof UnlockMachineResponseSchema;
+  },
+  /**
+   * Its agent's credential stops working, its control stream and sessions end; share links are refused.
+   *
+   * @generated from rpc cmdop.v1.MachineService.RemoveMachine
+   */
+  removeMachine: {
+    methodKind: "unary";
+    input: typeof RemoveMachineRequestSchema;
+    output: typeof RemoveMachineResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cmdop_v1_machine, 0);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cmdop/v1/workspace.proto.
  */
 export const file_cmdop_v1_workspace: GenFile = /*@__PURE__*/
-  fileDesc("ChhjbWRvcC92MS93b3Jrc3BhY2UucHJvdG8SCGNtZG9wLnYxIjUKCVdvcmtzcGFjZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnNlcnZlchgDIAEoCSIXChVMaXN0V29ya3NwYWNlc1JlcXVlc3QiQQoWTGlzdFdvcmtzcGFjZXNSZXNwb25zZRInCgp3b3Jrc3BhY2VzGAEgAygLMhMuY21kb3AudjEuV29ya3NwYWNlMmcKEFdvcmtzcGFjZVNlcnZpY2USUwoOTGlzdFdvcmtzcGFjZXMSHy5jbWRvcC52MS5MaXN0V29ya3NwYWNlc1JlcXVlc3QaIC5jbWRvcC52MS5MaXN0V29ya3NwYWNlc1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChhjbWRvcC92MS93b3Jrc3BhY2UucHJvdG8SCGNtZG9wLnYxIjUKCVdvcmtzcGFjZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnNlcnZlchgDIAEoCSIXChVMaXN0V29ya3NwYWNlc1JlcXVlc3QiQQoWTGlzdFdvcmtzcGFjZXNSZXNwb25zZRInCgp3b3Jrc3BhY2VzGAEgAygLMhMuY21kb3AudjEuV29ya3NwYWNlIkIKBkFwaUtleRITCgtmaW5nZXJwcmludBgBIAEoCRISCgpjcmVhdGVkX21zGAIgASgDEg8KB2N1cnJlbnQYAyABKAgiFAoSTGlzdEFwaUtleXNSZXF1ZXN0IjkKE0xpc3RBcGlLZXlzUmVzcG9uc2USIgoIYXBpX2tleXMYASADKAsyEC5jbWRvcC52MS5BcGlLZXkiKgoTUmV2b2tlQXBpS2V5UmVxdWVzdBITCgtmaW5nZXJwcmludBgBIAEoCSInChRSZXZva2VBcGlLZXlSZXNwb25zZRIPCgdyZXZva2VkGAEgASgFMoICChBXb3Jrc3BhY2VTZXJ2aWNlElMKDkxpc3RXb3Jrc3BhY2VzEh8uY21kb3AudjEuTGlzdFdvcmtzcGFjZXNSZXF1ZXN0GiAuY21kb3AudjEuTGlzdFdvcmtzcGFjZXNSZXNwb25zZRJKCgtMaXN0QXBpS2V5cxIcLmNtZG9wLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBodLmNtZG9wLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USTQoMUmV2b2tlQXBpS2V5Eh0uY21kb3AudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBoeLmNtZG9wLnYxLlJldm9rZUFwaUtleVJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message cmdop.v1.Workspace
@@ -74,6 +74,104 @@ export const ListWorkspacesResponseSchema: GenMessage<ListWorkspacesResponse> = 
   messageDesc(file_cmdop_v1_workspace, 2);
 
 /**
+ * An API key of the caller's workspace: never the secret, the first 12 hex digits of
+ * its SHA-256 (as `cmdop relay key list` names it).
+ *
+ * @generated from message cmdop.v1.ApiKey
+ */
+export type ApiKey = Message<"cmdop.v1.ApiKey"> & {
+  /**
+   * @generated from field: string fingerprint = 1;
+   */
+  fingerprint: string;
+
+  /**
+   * @generated from field: int64 created_ms = 2;
+   */
+  createdMs: bigint;
+
+  /**
+   * the key this call was made with
+   *
+   * @generated from field: bool current = 3;
+   */
+  current: boolean;
+};
+
+/**
+ * Describes the message cmdop.v1.ApiKey.
+ * Use `create(ApiKeySchema)` to create a new message.
+ */
+export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_workspace, 3);
+
+/**
+ * @generated from message cmdop.v1.ListApiKeysRequest
+ */
+export type ListApiKeysRequest = Message<"cmdop.v1.ListApiKeysRequest"> & {
+};
+
+/**
+ * Describes the message cmdop.v1.ListApiKeysRequest.
+ * Use `create(ListApiKeysRequestSchema)` to create a new message.
+ */
+export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_workspace, 4);
+
+/**
+ * @generated from message cmdop.v1.ListApiKeysResponse
+ */
+export type ListApiKeysResponse = Message<"cmdop.v1.ListApiKeysResponse"> & {
+  /**
+   * @generated from field: repeated cmdop.v1.ApiKey api_keys = 1;
+   */
+  apiKeys: ApiKey[];
+};
+
+/**
+ * Describes the message cmdop.v1.ListApiKeysResponse.
+ * Use `create(ListApiKeysResponseSchema)` to create a new message.
+ */
+export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_workspace, 5);
+
+/**
+ * @generated from message cmdop.v1.RevokeApiKeyRequest
+ */
+export type RevokeApiKeyRequest = Message<"cmdop.v1.RevokeApiKeyRequest"> & {
+  /**
+   * 8 to 64 hex digits
+   *
+   * @generated from field: string fingerprint = 1;
+   */
+  fingerprint: string;
+};
+
+/**
+ * Describes the message cmdop.v1.RevokeApiKeyRequest.
+ * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
+ */
+export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_workspace, 6);
+
+/**
+ * @generated from message cmdop.v1.RevokeApiKeyResponse
+ */
+export type RevokeApiKeyResponse = Message<"cmdop.v1.RevokeApiKeyResponse"> & {
+  /**
+   * @generated from field: int32 revoked = 1;
+   */
+  revoked: number;
+};
+
+/**
+ * Describes the message cmdop.v1.RevokeApiKeyResponse.
+ * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
+ */
+export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_workspace, 7);
+
+/**
  * @generated from service cmdop.v1.WorkspaceService
  */
 export const WorkspaceService: GenService<{
@@ -84,6 +182,26 @@ export const WorkspaceService: GenService<{
     methodKind: "unary";
     input: typeof ListWorkspacesRequestSchema;
     output: typeof ListWorkspacesResponseSchema;
+  },
+  /**
+   * A workspace member's API keys; share links are refused.
+   *
+   * @generated from rpc cmdop.v1.WorkspaceService.ListApiKeys
+   */
+  listApiKeys: {
+    methodKind: "unary";
+    input: typeof ListApiKeysRequestSchema;
+    output: typeof ListApiKeysResponseSchema;
+  },
+  /**
+   * Revokes API keys of the caller's workspace by fingerprint; sessions opened with them end.
+   *
+   * @generated from rpc cmdop.v1.WorkspaceService.RevokeApiKey
+   */
+  revokeApiKey: {
+    methodKind: "unary";
+    input: typeof RevokeApiKeyRequestSchema;
+    output: typeof RevokeApiKeyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cmdop_v1_workspace, 0);

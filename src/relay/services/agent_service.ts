@@ -12,6 +12,7 @@ import type { SessionInput, SessionOutput } from "../../../gen/cmdop/v1/session_
 import { AsyncQueue } from "../../lib/async_queue.ts";
 import { answerSilenceMs, Keepalive } from "../../lib/keepalive.ts";
 import { hashSecret, newId, newSecret } from "../../lib/secrets.ts";
+import { CONTROL_RECHECK_MS, watchAccess } from "../access_watch.ts";
 import { authenticateAgent, SecretPrefix } from "../auth.ts";
 import type { RelayDeps } from "../deps.ts";
 import { assertNamesFree, renameLine } from "../machine_names.ts";
@@ -193,6 +194,14 @@ export async function* agentControl(
   });
   const onAbort = () => commands.close();
   ctx.signal.addEventListener("abort", onAbort);
+  // A removed machine's live stream ends too, not only its next connection.
+  const access = watchAccess(
+    deps,
+    `machine ${machine.id} (${hostname})`,
+    async () => (await deps.store.machineById(machine.id)) ? undefined : "machine was removed",
+    CONTROL_RECHECK_MS,
+  );
+  access.signal.addEventListener("abort", () => commands.fail(access.signal.reason));
   await deps.store.touchMachines([machine.id], deps.now());
   deps.log(`machine ${machine.id} (${hostname}) online`);
   try {
@@ -209,6 +218,7 @@ export async function* agentControl(
     yield* commands;
   } finally {
     keepalive.stop();
+    access.stop();
     ctx.signal.removeEventListener("abort", onAbort);
     detach();
     await deps.store.touchMachines([machine.id], deps.now()).catch(() => {});

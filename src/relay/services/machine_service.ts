@@ -1,8 +1,13 @@
 /** MachineService: the workspace's machine inventory, and unlocking password-protected machines. */
 import { create } from "@bufbuild/protobuf";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { type Machine, MachineSchema, MachineService } from "../../../gen/cmdop/v1/machine_pb.ts";
-import { type AccessTokenResolver, authenticateClient, machineForPrincipal } from "../auth.ts";
+import {
+  type AccessTokenResolver,
+  authenticateClient,
+  authenticateMember,
+  machineForPrincipal,
+} from "../auth.ts";
 import type { Presence } from "../bus/bus.ts";
 import type { RelayDeps } from "../deps.ts";
 import { unlockMachine } from "../machine_access.ts";
@@ -43,6 +48,25 @@ export function registerMachineService(
         source,
       );
       return { machineToken: token, expiresMs: BigInt(expiresMs) };
+    },
+
+    async removeMachine(req, ctx) {
+      const principal = await authenticateMember(
+        deps,
+        ctx.requestHeader,
+        "remove machines",
+        resolveAccessToken,
+      );
+      const machine = await machineForPrincipal(deps, principal, req.machineId);
+      // The same removal as `cmdop relay machine remove`: credential, shares and tokens go;
+      // its control stream and sessions see it at their next check.
+      if (!(await deps.store.deleteMachine(principal.workspaceId, machine.id))) {
+        throw new ConnectError(`machine "${req.machineId}" not found`, Code.NotFound);
+      }
+      deps.log(
+        `machine ${machine.id} (${machine.hostname}) removed by a workspace member (${principal.via})`,
+      );
+      return {};
     },
   });
 }

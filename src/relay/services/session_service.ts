@@ -17,7 +17,7 @@ import { authenticateClient, type ClientPrincipal, machineForPrincipal } from ".
 import { AgentUnreachableError, type DialedSession } from "../bus/bus.ts";
 import type { RelayDeps } from "../deps.ts";
 import { machineTokenValid, unlockMachine } from "../machine_access.ts";
-import { untilAborted, watchShare } from "../share_watch.ts";
+import { untilAborted, watchSession } from "../access_watch.ts";
 import type { MachineRecord } from "../store/store.ts";
 import { toMachineMessage } from "./machine_service.ts";
 import { SessionKeepalive } from "./session_keepalive.ts";
@@ -76,9 +76,16 @@ export function registerSessionService(
       };
       ctx.signal.addEventListener("abort", hangUp);
       if (ctx.signal.aborted) hangUp();
-      // A share link that is revoked or expires ends the sessions it opened.
-      const share = await watchShare(deps, principal, ctx.requestHeader);
-      share?.signal.addEventListener("abort", hangUp);
+      // A share link revoked or expired, an API key revoked, a machine removed: each ends the
+      // sessions it let in.
+      const access = await watchSession(
+        deps,
+        principal,
+        ctx.requestHeader,
+        machine.id,
+        `session ${sessionId}`,
+      );
+      access.signal.addEventListener("abort", hangUp);
       const keepalive = new SessionKeepalive({
         intervalMs: deps.keepaliveMs,
         clientIntervalMs: open.keepaliveMs,
@@ -89,7 +96,7 @@ export function registerSessionService(
         log: deps.log,
       });
       const frames = keepalive.outputs(
-        share ? untilAborted(dialed.frames, share.signal) : dialed.frames,
+        untilAborted(dialed.frames, access.signal),
       );
       // The window is clamped and the client's credit metered: a client cannot make the
       // agent (or this relay) hold more than one window of its output.
@@ -134,8 +141,8 @@ export function registerSessionService(
         }
         if (!exited && !ctx.signal.aborted && !hungUp) ending = "the agent's stream ended";
       } catch (error) {
-        ending = share?.signal.aborted
-          ? "its share link stopped being valid"
+        ending = access.signal.aborted
+          ? (access.signal.reason as ConnectError).rawMessage
           : ctx.signal.aborted || hungUp
           ? "the client went away"
           : `failed: ${describeError(error)}`;
@@ -143,7 +150,7 @@ export function registerSessionService(
       } finally {
         keepalive.stop();
         ctx.signal.removeEventListener("abort", hangUp);
-        share?.stop();
+        access.stop();
         if (!exited) hangUp();
         dialed.end();
         openSessions--;

@@ -5,7 +5,7 @@ import { type Share, ShareSchema, ShareService } from "../../../gen/cmdop/v1/sha
 import { hashSecret, newId, newSecret } from "../../lib/secrets.ts";
 import {
   type AccessTokenResolver,
-  authenticateClient,
+  authenticateMember,
   type ClientPrincipal,
   machineForPrincipal,
   SecretPrefix,
@@ -23,13 +23,8 @@ export function registerShareService(
   deps: RelayDeps,
   resolveAccessToken?: AccessTokenResolver,
 ): void {
-  async function workspacePrincipal(header: Headers): Promise<ClientPrincipal> {
-    const principal = await authenticateClient(deps, header, resolveAccessToken);
-    if (principal.kind === "share") {
-      throw new ConnectError("a share link cannot manage shares", Code.PermissionDenied);
-    }
-    return principal;
-  }
+  const workspacePrincipal = (header: Headers): Promise<ClientPrincipal> =>
+    authenticateMember(deps, header, "manage shares", resolveAccessToken);
 
   router.service(ShareService, {
     async createShare(req, ctx) {
