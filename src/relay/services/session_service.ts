@@ -107,12 +107,16 @@ export function registerSessionService(
         }),
       ));
       // Supervised from the moment it starts: the client's body fails the instant its connection
-      // drops, usually while this handler is still waiting for the agent's next frame.
+      // drops, usually while this handler is still waiting for the agent's next frame. Its end is a
+      // hang-up too: a client keeps its request stream open for the whole session (end of input is
+      // an empty data frame, and credit travels on it), and over HTTP/1.1 a connection that drops
+      // mid-body can read as a body that simply ended, with no abort signal: the session, stalled
+      // on credit, would otherwise wait forever with its command running.
       const forwarding = forwardInputs(inputs, dialed, keepalive, credit);
       supervise(`session ${sessionId}: client input`, forwarding, {
         log: deps.log,
         quiet: isPeerGone,
-        onError: hangUp,
+        cleanup: hangUp,
       });
       let exited = false;
       try {
