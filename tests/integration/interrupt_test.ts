@@ -1,5 +1,5 @@
 /** Clients and agents interrupted in every phase of exec and attach sessions: the relay keeps serving, nothing leaks (Linux). */
-import { after, before, describe, it } from "../_test.ts";
+import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
   type AgentProcess,
