@@ -73,19 +73,26 @@ describe("remote processes", { skip: Deno.build.os !== "linux" }, () => {
   }, async () => {
     const agent = await startAgent(relay.url, ws.enroll_token, { hostname: "stall-box" });
     const markers = Array.from({ length: 20 }, (_, i) => `${dir}/stall-${i}`);
-    // stdout is never read: the client stops reading, the relay's and agent's windows fill, output stalls.
-    const clients = markers.map((marker) =>
-      spawnCli([
-        "connect",
-        "exec",
-        "stall-box",
-        "--",
-        "sh",
-        "-c",
-        `echo $$ > ${marker}; exec cat /dev/zero`,
-      ], env)
-    );
-    const pids = await readPids(markers);
+    // stdout is never read: the client stops reading, the relay's and agent's windows fill, output
+    // stalls. Started five at a time: twenty CLIs starting at once on a busy two-core machine
+    // starved the agent long enough to be taken for frozen.
+    const clients: Deno.ChildProcess[] = [];
+    const pids: number[] = [];
+    for (let wave = 0; wave < markers.length; wave += 5) {
+      const batch = markers.slice(wave, wave + 5);
+      clients.push(...batch.map((marker) =>
+        spawnCli([
+          "connect",
+          "exec",
+          "stall-box",
+          "--",
+          "sh",
+          "-c",
+          `echo $$ > ${marker}; exec cat /dev/zero`,
+        ], env)
+      ));
+      pids.push(...await readPids(batch));
+    }
     for (const client of clients) client.kill("SIGSTOP");
     await new Promise((r) => setTimeout(r, 500));
     for (const client of clients) client.kill("SIGKILL");
