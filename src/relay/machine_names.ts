@@ -1,34 +1,31 @@
 /** Machine names are unique in a workspace: no machine may take a hostname or display name another already answers to. */
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { RelayDeps } from "./deps.ts";
 import type { MachineRecord } from "./store/store.ts";
 
 /**
- * Refuses `hostname` and `displayName` for machine `machineId` when another machine of
- * the workspace already answers to either of them (as hostname or display name, in any
- * case): `cmdop connect exec NAME` ranks an exact hostname above a display name, so a
- * machine that took another's name would receive the sessions meant for it.
+ * The error for a machine that asked for `hostname` and `displayName` while `other`, a
+ * machine of the same workspace, already answers to one of them (as hostname or display
+ * name, in any case): `cmdop connect exec NAME` ranks an exact hostname above a display
+ * name, so a machine that took another's name would receive the sessions meant for it.
+ * The store finds `other` in the same atomic step that would have written the names.
  *
  * @example
  * ```ts
- * await assertNamesFree(deps, machine.workspaceId, machine.id, "web-1", "Web 1");
+ * const other = await deps.store.insertMachine(machine);
+ * if (other) throw namesTaken(other, machine.hostname, machine.displayName);
  * ```
  */
-export async function assertNamesFree(
-  deps: RelayDeps,
-  workspaceId: string,
-  machineId: string,
+export function namesTaken(
+  other: MachineRecord,
   hostname: string,
   displayName: string,
-): Promise<void> {
-  const other = await deps.store.machineNamed(workspaceId, [hostname, displayName], machineId);
-  if (!other) return;
+): ConnectError {
   const lower = (text: string) => text.toLowerCase();
   const taken =
     [hostname, displayName].find((name) =>
       lower(name) === lower(other.hostname) || lower(name) === lower(other.displayName)
     ) ?? hostname;
-  throw new ConnectError(
+  return new ConnectError(
     `the name "${taken}" is already used by machine ${other.id} (${other.hostname}) ` +
       `of this workspace; choose another --hostname/--display-name, or remove that machine ` +
       `with: cmdop relay machine remove ${other.id}`,

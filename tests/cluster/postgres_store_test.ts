@@ -51,6 +51,31 @@ describe("PostgresStore", { skip }, () => {
     await Promise.all(stores.map((s) => s.close()));
   });
 
+  it("of 20 machines inserted at once under one name from two nodes, exactly one is kept", async () => {
+    const url = await fresh();
+    const nodes = [await openPostgresStore(url), await openPostgresStore(url)];
+    const ws = await createWorkspace(nodes[0], "race", 1);
+    const others = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        nodes[i % 2].insertMachine({
+          ...machine(`r${i}`, ws.workspace_id),
+          hostname: i % 3 ? "race-box" : "RACE-BOX",
+          displayName: "race-box",
+        })),
+    );
+    assert.equal(others.filter((o) => o === undefined).length, 1);
+    assert.equal((await nodes[1].listMachines(ws.workspace_id)).length, 1);
+    // A rename onto the name is refused the same way; keeping one's own name is not.
+    await nodes[0].insertMachine({ ...machine("z", ws.workspace_id) });
+    const z = (await nodes[0].machineById("z"))!;
+    assert.notEqual(
+      await nodes[1].updateMachineInfo("z", { ...z, displayName: "Race-Box" }),
+      undefined,
+    );
+    assert.equal(await nodes[1].updateMachineInfo("z", { ...z, os: "darwin" }), undefined);
+    await Promise.all(nodes.map((n) => n.close()));
+  });
+
   it("refuses a database from a newer cmdop", async () => {
     const url = await fresh();
     const store = await openPostgresStore(url);

@@ -85,6 +85,35 @@ describe("machine identity", () => {
     await waitFor("the agent to give up", () => /already used by machine/.test(taken.stderr()));
   });
 
+  it("of 20 concurrent enrollments under one name, exactly one succeeds", async () => {
+    const client = createClient(AgentService, createRelayTransport({ baseUrl: relay.url }));
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        client.enroll({
+          enrollToken: ws.enroll_token,
+          // Each spells the name its own way: the check ignores case.
+          hostname: i % 2 ? "Race-Box" : "race-box",
+          displayName: "",
+          os: "linux",
+          arch: "x86_64",
+          agentVersion: "test",
+          // bcrypt runs between the name check and the write when they are separate steps.
+          password: "race-password",
+        })),
+    );
+    const ok = results.filter((r) => r.status === "fulfilled");
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    assert.equal(ok.length, 1, refused.map((r) => String(r.reason)).join("\n"));
+    for (const r of refused) {
+      assert.equal(ConnectError.from(r.reason).code, Code.AlreadyExists, String(r.reason));
+    }
+    const list = await runCmdop(["connect", "--list", "--json"], { env });
+    const racers = JSON.parse(list.stdout).filter((m: { hostname: string }) =>
+      m.hostname.toLowerCase() === "race-box"
+    );
+    assert.equal(racers.length, 1, list.stdout);
+  });
+
   it("a second control stream with the same credential does not orphan the real agent", async () => {
     const client = agentClient(relay, await credentialOf(one));
     const intruder = new AbortController();

@@ -15,7 +15,7 @@ import { hashSecret, newId, newSecret } from "../../lib/secrets.ts";
 import { CONTROL_RECHECK_MS, watchAccess } from "../access_watch.ts";
 import { authenticateAgent, SecretPrefix } from "../auth.ts";
 import type { RelayDeps } from "../deps.ts";
-import { assertNamesFree, renameLine } from "../machine_names.ts";
+import { namesTaken, renameLine } from "../machine_names.ts";
 import { hashPassword } from "../passwords.ts";
 
 const MAX_FIELD = 255;
@@ -37,10 +37,9 @@ export function registerAgentService(router: ConnectRouter, deps: RelayDeps): vo
       }
       const machineId = newId();
       const displayName = req.displayName.trim().slice(0, MAX_FIELD) || hostname;
-      await assertNamesFree(deps, workspaceId, machineId, hostname, displayName);
       const secret = newSecret("s").slice(2);
       const now = deps.now();
-      await deps.store.insertMachine({
+      const other = await deps.store.insertMachine({
         id: machineId,
         workspaceId,
         hostname,
@@ -53,6 +52,7 @@ export function registerAgentService(router: ConnectRouter, deps: RelayDeps): vo
         createdMs: now,
         lastSeenMs: 0,
       });
+      if (other) throw namesTaken(other, hostname, displayName);
       deps.log(`machine ${machineId} (${hostname}) enrolled in workspace ${workspaceId}`);
       return {
         machineId,
@@ -139,17 +139,15 @@ export async function* agentControl(
   const hostname = req.hostname.trim().slice(0, MAX_FIELD) || machine.hostname;
   const displayName = req.displayName.trim().slice(0, MAX_FIELD) || machine.displayName;
   const renamed = renameLine(machine, hostname, displayName);
-  if (renamed) {
-    await assertNamesFree(deps, machine.workspaceId, machine.id, hostname, displayName);
-    deps.log(renamed);
-  }
-  await deps.store.updateMachineInfo(machine.id, {
+  const other = await deps.store.updateMachineInfo(machine.id, {
     hostname,
     displayName,
     os: req.os.slice(0, MAX_FIELD) || machine.os,
     arch: req.arch.slice(0, MAX_FIELD) || machine.arch,
     agentVersion: req.agentVersion.slice(0, MAX_FIELD) || machine.agentVersion,
   });
+  if (other) throw namesTaken(other, hostname, displayName);
+  if (renamed) deps.log(renamed);
   // Commands are tiny and rare; a backlog this deep means the agent stopped reading.
   const commands = new AsyncQueue<AgentCommand>(1024);
   const intervalMs = deps.keepaliveMs;

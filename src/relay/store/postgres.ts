@@ -1,5 +1,5 @@
 /** PostgresStore: the relay cluster's shared state in PostgreSQL (npm `postgres`), migrated at start. */
-import postgres, { type Sql } from "postgres";
+import postgres, { type Sql, type TransactionSql } from "postgres";
 import { ATTEMPT_KEEP_MS, type AttemptRule, lockoutMs } from "../rate_limit.ts";
 import {
   type AttemptOutcome,
@@ -55,6 +55,24 @@ export async function openPostgresStore(
     });
   }
   return new PostgresStore(sql);
+}
+
+/** The first key of the advisory lock under which a workspace's machine names change (the second: the workspace). */
+const NAMES_LOCK_CLASS = 0x636d6e;
+
+/** Another machine of the workspace (not `exceptId`) answering to one of `names`, ignoring case. */
+async function namedIn(
+  sql: Sql | TransactionSql,
+  workspaceId: string,
+  names: string[],
+  exceptId: string,
+): Promise<MachineRecord | undefined> {
+  const lower = sql.array([...new Set(names.map((n) => n.toLowerCase()))]);
+  const [row] = await sql`SELECT * FROM machines
+    WHERE workspace_id = ${workspaceId} AND id <> ${exceptId}
+      AND (lower(hostname) = ANY(${lower}::text[]) OR lower(display_name) = ANY(${lower}::text[]))
+    LIMIT 1`;
+  return toMachine(row);
 }
 
 /** Runs the missing migrations in one transaction under the advisory lock; returns how many ran. */
@@ -175,11 +193,19 @@ export class PostgresStore implements Store {
     return rows.map(toCredential);
   }
 
-  async insertMachine(m: MachineRecord): Promise<void> {
-    await this.#sql`INSERT INTO machines (id, workspace_id, hostname, display_name, os, arch,
-        agent_version, secret_hash, password_hash, created_ms, last_seen_ms)
-      VALUES (${m.id}, ${m.workspaceId}, ${m.hostname}, ${m.displayName}, ${m.os}, ${m.arch},
-        ${m.agentVersion}, ${m.secretHash}, ${m.passwordHash}, ${m.createdMs}, ${m.lastSeenMs})`;
+  async insertMachine(m: MachineRecord): Promise<MachineRecord | undefined> {
+    return await this.#sql.begin(async (tx) => {
+      // Enrollments and renames of one workspace take turns: the name check and the write
+      // happen with no other one in between, on any node.
+      await tx`SELECT pg_advisory_xact_lock(${NAMES_LOCK_CLASS}, hashtext(${m.workspaceId}))`;
+      const other = await namedIn(tx, m.workspaceId, [m.hostname, m.displayName], m.id);
+      if (other) return other;
+      await tx`INSERT INTO machines (id, workspace_id, hostname, display_name, os, arch,
+          agent_version, secret_hash, password_hash, created_ms, last_seen_ms)
+        VALUES (${m.id}, ${m.workspaceId}, ${m.hostname}, ${m.displayName}, ${m.os}, ${m.arch},
+          ${m.agentVersion}, ${m.secretHash}, ${m.passwordHash}, ${m.createdMs}, ${m.lastSeenMs})`;
+      return undefined;
+    });
   }
 
   async machineById(id: string): Promise<MachineRecord | undefined> {
@@ -192,11 +218,23 @@ export class PostgresStore implements Store {
     return rows.map((r) => toMachine(r)!);
   }
 
-  async updateMachineInfo(id: string, info: MachineInfo): Promise<void> {
-    await this.#sql`UPDATE machines SET hostname = ${info.hostname},
-        display_name = ${info.displayName}, os = ${info.os}, arch = ${info.arch},
-        agent_version = ${info.agentVersion}
-      WHERE id = ${id}`;
+  async updateMachineInfo(id: string, info: MachineInfo): Promise<MachineRecord | undefined> {
+    return await this.#sql.begin(async (tx) => {
+      const [own] = await tx`SELECT * FROM machines WHERE id = ${id}`;
+      if (!own) return undefined;
+      // Names it already has are not checked again: a rename is what may take another's.
+      if (own.hostname !== info.hostname || own.display_name !== info.displayName) {
+        const workspaceId = String(own.workspace_id);
+        await tx`SELECT pg_advisory_xact_lock(${NAMES_LOCK_CLASS}, hashtext(${workspaceId}))`;
+        const other = await namedIn(tx, workspaceId, [info.hostname, info.displayName], id);
+        if (other) return other;
+      }
+      await tx`UPDATE machines SET hostname = ${info.hostname},
+          display_name = ${info.displayName}, os = ${info.os}, arch = ${info.arch},
+          agent_version = ${info.agentVersion}
+        WHERE id = ${id}`;
+      return undefined;
+    });
   }
 
   async machineNamed(
@@ -204,12 +242,7 @@ export class PostgresStore implements Store {
     names: string[],
     exceptId: string,
   ): Promise<MachineRecord | undefined> {
-    const lower = this.#sql.array([...new Set(names.map((n) => n.toLowerCase()))]);
-    const [row] = await this.#sql`SELECT * FROM machines
-      WHERE workspace_id = ${workspaceId} AND id <> ${exceptId}
-        AND (lower(hostname) = ANY(${lower}::text[]) OR lower(display_name) = ANY(${lower}::text[]))
-      LIMIT 1`;
-    return toMachine(row);
+    return await namedIn(this.#sql, workspaceId, names, exceptId);
   }
 
   async deleteMachine(workspaceId: string, machineId: string): Promise<boolean> {

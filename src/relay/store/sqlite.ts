@@ -150,23 +150,29 @@ export class SqliteStore implements Store {
     return Promise.resolve(rows.map(toCredential));
   }
 
-  insertMachine(m: MachineRecord): Promise<void> {
-    this.#sql.run(
-      `INSERT INTO machines (id, workspace_id, hostname, display_name, os, arch, agent_version,
-        secret_hash, password_hash, created_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      m.id,
-      m.workspaceId,
-      m.hostname,
-      m.displayName,
-      m.os,
-      m.arch,
-      m.agentVersion,
-      m.secretHash,
-      m.passwordHash,
-      m.createdMs,
-      m.lastSeenMs,
-    );
-    return Promise.resolve();
+  insertMachine(m: MachineRecord): Promise<MachineRecord | undefined> {
+    // One synchronous BEGIN IMMEDIATE transaction: no enrollment in this process or another
+    // on the same file runs between the name check and the insert.
+    return Promise.resolve(this.#transaction(() => {
+      const other = this.#named(m.workspaceId, [m.hostname, m.displayName], m.id);
+      if (other) return other;
+      this.#sql.run(
+        `INSERT INTO machines (id, workspace_id, hostname, display_name, os, arch, agent_version,
+          secret_hash, password_hash, created_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        m.id,
+        m.workspaceId,
+        m.hostname,
+        m.displayName,
+        m.os,
+        m.arch,
+        m.agentVersion,
+        m.secretHash,
+        m.passwordHash,
+        m.createdMs,
+        m.lastSeenMs,
+      );
+      return undefined;
+    }));
   }
 
   machineById(id: string): Promise<MachineRecord | undefined> {
@@ -181,18 +187,27 @@ export class SqliteStore implements Store {
     return Promise.resolve(rows.map((r) => toMachine(r)!));
   }
 
-  updateMachineInfo(id: string, info: MachineInfo): Promise<void> {
-    this.#sql.run(
-      `UPDATE machines SET hostname = ?, display_name = ?, os = ?, arch = ?, agent_version = ?
-        WHERE id = ?`,
-      info.hostname,
-      info.displayName,
-      info.os,
-      info.arch,
-      info.agentVersion,
-      id,
-    );
-    return Promise.resolve();
+  updateMachineInfo(id: string, info: MachineInfo): Promise<MachineRecord | undefined> {
+    return Promise.resolve(this.#transaction(() => {
+      const own = this.#sql.get("SELECT * FROM machines WHERE id = ?", id);
+      if (!own) return undefined;
+      // Names it already has are not checked again: a rename is what may take another's.
+      const renamed = own.hostname !== info.hostname || own.display_name !== info.displayName;
+      const other = renamed &&
+        this.#named(String(own.workspace_id), [info.hostname, info.displayName], id);
+      if (other) return other;
+      this.#sql.run(
+        `UPDATE machines SET hostname = ?, display_name = ?, os = ?, arch = ?, agent_version = ?
+          WHERE id = ?`,
+        info.hostname,
+        info.displayName,
+        info.os,
+        info.arch,
+        info.agentVersion,
+        id,
+      );
+      return undefined;
+    }));
   }
 
   machineNamed(
@@ -200,6 +215,10 @@ export class SqliteStore implements Store {
     names: string[],
     exceptId: string,
   ): Promise<MachineRecord | undefined> {
+    return Promise.resolve(this.#named(workspaceId, names, exceptId));
+  }
+
+  #named(workspaceId: string, names: string[], exceptId: string): MachineRecord | undefined {
     for (const name of new Set(names.map((n) => n.toLowerCase()))) {
       const row = this.#sql.get(
         `SELECT * FROM machines WHERE workspace_id = ? AND id <> ?
@@ -209,9 +228,9 @@ export class SqliteStore implements Store {
         name,
         name,
       );
-      if (row) return Promise.resolve(toMachine(row));
+      if (row) return toMachine(row);
     }
-    return Promise.resolve(undefined);
+    return undefined;
   }
 
   deleteMachine(workspaceId: string, machineId: string): Promise<boolean> {

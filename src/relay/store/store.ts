@@ -75,10 +75,17 @@ export interface Store {
   deleteEnrollTokens(workspaceId: string, hashPrefix: string): Promise<number>;
   listCredentials(workspaceId: string): Promise<CredentialRecord[]>;
 
-  insertMachine(machine: MachineRecord): Promise<void>;
+  /**
+   * Inserts the machine unless another machine of its workspace answers to its hostname
+   * or display name (ignoring case), checked and written in one atomic step so that
+   * concurrent enrollments under one name cannot both pass; returns that other machine
+   * (and inserts nothing), or `undefined` once inserted.
+   */
+  insertMachine(machine: MachineRecord): Promise<MachineRecord | undefined>;
   machineById(id: string): Promise<MachineRecord | undefined>;
   listMachines(workspaceId: string): Promise<MachineRecord[]>;
-  updateMachineInfo(id: string, info: MachineInfo): Promise<void>;
+  /** Updates what an agent says of itself, atomically refusing names as {@linkcode Store.insertMachine} does. */
+  updateMachineInfo(id: string, info: MachineInfo): Promise<MachineRecord | undefined>;
   /**
    * Another machine of the workspace (not `exceptId`) whose hostname or display name
    * equals one of `names`, ignoring case; `undefined` when the names are free.
