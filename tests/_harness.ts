@@ -422,7 +422,7 @@ export async function waitMachineOnline(
   apiKey: string,
   hostname: string,
   online = true,
-  timeoutMs = 15_000,
+  timeoutMs = 30_000,
 ): Promise<void> {
   const client = createClient(
     MachineService,

@@ -45,7 +45,7 @@ export async function startInTmux(argv: string[], env: Record<string, string>): 
       await tmux(socket, ["send-keys", "-t", "main", ...keys]);
     },
     screen: () => tmux(socket, ["capture-pane", "-p", "-t", "main"]),
-    async waitForScreen(pattern, timeoutMs = 15_000) {
+    async waitForScreen(pattern, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const text = await pane.screen();
@@ -56,7 +56,7 @@ export async function startInTmux(argv: string[], env: Record<string, string>): 
         await new Promise((r) => setTimeout(r, 100));
       }
     },
-    async exitStatus(timeoutMs = 15_000) {
+    async exitStatus(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const status = (await Deno.readTextFile(statusFile)).trim();

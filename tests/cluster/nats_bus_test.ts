@@ -83,7 +83,7 @@ function fakeAgent(holder: Node, dialBackTo: Node, machineId: string): FakeAgent
   return sessions;
 }
 
-async function until(what: string, predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+async function until(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
