@@ -17,10 +17,11 @@ interface Enrolled {
 
 type AgentClient = ReturnType<typeof createClient<typeof AgentService>>;
 
-const USAGE = "usage: _loadgen.ts --server URL --enroll-token T --count N --state FILE --prefix P";
+const USAGE =
+  "usage: _loadgen.ts --server URL --enroll-token T --count N --state FILE --prefix P [--no-answers]";
 
 /** Counts the parent reads from stdout, one JSON line every `REPORT_MS`. */
-const status = { enrolled: 0, online: 0, dials: 0, reconnects: 0, failures: 0 };
+const status = { enrolled: 0, online: 0, dials: 0, pings: 0, reconnects: 0, failures: 0 };
 const REPORT_MS = 100;
 
 async function enrollAll(
@@ -51,7 +52,13 @@ async function enrollAll(
 }
 
 /** Holds one agent's control stream forever, reconnecting like `cmdop agent run` does. */
-async function runAgent(server: string, agent: Enrolled, index: number, prefix: string) {
+async function runAgent(
+  server: string,
+  agent: Enrolled,
+  index: number,
+  prefix: string,
+  answersPings: boolean,
+) {
   const client = createClient(
     AgentService,
     createRelayTransport({ baseUrl: server, bearer: agent.credential }),
@@ -62,6 +69,8 @@ async function runAgent(server: string, agent: Enrolled, index: number, prefix: 
     os: "linux",
     arch: "x86_64",
     agentVersion: "loadgen",
+    // As `cmdop agent run` does: the relay then counts the agent online only while it answers.
+    answersPings,
   };
   for (;;) {
     let online = false;
@@ -71,6 +80,9 @@ async function runAgent(server: string, agent: Enrolled, index: number, prefix: 
           online = true;
           status.online++;
           backoff.reset();
+        } else if (command.msg.case === "ping" && answersPings) {
+          status.pings++;
+          client.heartbeat({ pingTimeMs: command.msg.value.timeMs }).catch(() => status.failures++);
         } else if (command.msg.case === "dial") {
           answerDial(client, command.msg.value.sessionId).catch(() => status.failures++);
         }
@@ -114,6 +126,8 @@ async function main() {
       count: { type: "string" },
       state: { type: "string" },
       prefix: { type: "string", default: "sim" },
+      // Agents before the relay counted answers did not answer: `--no-answers` measures that relay load.
+      "no-answers": { type: "boolean", default: false },
     },
   });
   const { server, state, prefix } = values;
@@ -131,7 +145,7 @@ async function main() {
   }
   // Connecting all at once would be a storm of its own; a few ms apart per batch is enough.
   for (let i = 0; i < agents.length; i++) {
-    runAgent(server, agents[i], i, prefix);
+    runAgent(server, agents[i], i, prefix, !values["no-answers"]);
     if (i % 100 === 99) await sleep(5);
   }
 }
