@@ -6,6 +6,8 @@ import type { RelayDeps } from "./deps.ts";
 
 /** Connect paths that carry their credential in the body (enroll token), or none. */
 const OPEN_PATHS = new Set(["/cmdop.v1.AgentService/Enroll"]);
+/** Services anyone may call: health checkers and reflection clients carry no cmdop credential. */
+const OPEN_SERVICES = ["/grpc.health.v1.Health/", "/grpc.reflection.v1.ServerReflection/"];
 const AGENT_PREFIX = "/cmdop.v1.AgentService/";
 
 /**
@@ -27,7 +29,9 @@ export async function admitConnectCall(
   headers: Headers,
   resolveAccessToken?: AccessTokenResolver,
 ): Promise<Response | undefined> {
-  if (OPEN_PATHS.has(path)) return undefined;
+  if (OPEN_PATHS.has(path) || OPEN_SERVICES.some((prefix) => path.startsWith(prefix))) {
+    return undefined;
+  }
   try {
     if (path.startsWith(AGENT_PREFIX)) await authenticateAgent(deps, headers);
     else await authenticateClient(deps, headers, resolveAccessToken);
@@ -46,8 +50,8 @@ const HTTP_STATUS: Partial<Record<Code, number>> = {
 
 /**
  * A Connect error as the protocol frames it for this content type: an
- * end-of-stream message (HTTP 200) for streaming calls, a JSON error with its
- * HTTP status for unary ones.
+ * end-of-stream message (HTTP 200) for Connect streaming calls, a trailers-only
+ * answer for gRPC and gRPC-Web, a JSON error with its HTTP status for unary ones.
  *
  * @example
  * ```ts
@@ -57,6 +61,13 @@ const HTTP_STATUS: Partial<Record<Code, number>> = {
 export function connectErrorResponse(error: ConnectError, contentType: string | null): Response {
   const type = (contentType ?? "").toLowerCase();
   const headers = new Headers({ "cache-control": "no-store" });
+  if (type.startsWith("application/grpc")) {
+    // gRPC and gRPC-Web: a trailers-only answer, the status in the headers of an HTTP 200.
+    headers.set("content-type", type);
+    headers.set("grpc-status", String(error.code));
+    headers.set("grpc-message", encodeURIComponent(error.rawMessage));
+    return new Response(null, { headers });
+  }
   if (type.startsWith("application/connect+")) {
     headers.set("content-type", type);
     const json = JSON.stringify(endStreamToJson(new Headers(), error, undefined));
