@@ -65,7 +65,9 @@ describe("the CLI through forward proxies", { skip }, () => {
   });
 
   for (const name of ["squid", "tinyproxy"]) {
-    it(`${name}: exec output arrives whole in ${RUNS} runs of ${RUNS}`, async () => {
+    it(`${name}: exec output arrives whole in ${RUNS} runs of ${RUNS}`, {
+      timeoutMs: 900_000,
+    }, async () => {
       const env = await envThrough(proxies[name].url);
       const results: string[] = [];
       for (let run = 0; run < RUNS; run++) {

@@ -68,7 +68,9 @@ describe("make install", () => {
     return { child, stderr: () => stderr };
   };
 
-  it("puts a cmdop on PATH that runs the relay, an agent and the client as the README says", async () => {
+  it("puts a cmdop on PATH that runs the relay, an agent and the client as the README says", {
+    timeoutMs: 300_000,
+  }, async () => {
     const version = await cmdop(["--version"]);
     assert.equal(version.code, 0, version.stderr);
     const data = await Deno.makeTempDir({ prefix: "cmdop-relay-" });

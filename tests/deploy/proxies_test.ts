@@ -112,7 +112,9 @@ describe("the relay behind reverse proxies with TLS", { skip }, () => {
       await waitMachineOnline(relay.url, api_key, `gone-${name}`, false, 30_000);
     });
 
-    it(`${name}: exec of 200 MB arrives whole, with the right sha256`, async () => {
+    it(`${name}: exec of 200 MB arrives whole, with the right sha256`, {
+      timeoutMs: 600_000,
+    }, async () => {
       const r = await execDigest(envs[name], `via-${name}`, ["cat", bulkFile]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.bytes, BULK_BYTES, r.stderr);
@@ -159,7 +161,9 @@ describe("the relay behind reverse proxies with TLS", { skip }, () => {
     }
   });
 
-  it("attach echoes through each, and an attach left idle for 2 minutes still works", async () => {
+  it("attach echoes through each, and an attach left idle for 2 minutes still works", {
+    timeoutMs: 600_000,
+  }, async () => {
     await Promise.all(NAMES.map(async (name) => {
       const pane = await startInTmux(
         [Deno.execPath(), "run", "-A", "--quiet", MAIN, "connect", `via-${name}`],
