@@ -119,6 +119,12 @@ export async function openSession(
       const msg = next.value.msg;
       if (msg.case === "credit") inputGate.grant(msg.value);
       else if (msg.case !== "keepalive") received.push(next.value);
+      // Nothing is sent after the exit: ending the request lets the relay end its response
+      // knowing every frame before it has been read.
+      if (msg.case === "exit") {
+        keepalive.stop();
+        inputs.close();
+      }
     }
     received.close();
   })().catch((error) => received.fail(error));
