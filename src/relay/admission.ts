@@ -12,15 +12,15 @@ const AGENT_PREFIX = "/cmdop.v1.AgentService/";
 
 /**
  * Checks the Authorization header of a Connect call before anything reads
- * its body; returns the error response for a credential that is missing or
- * not valid, or `undefined` to go on. Only "unauthenticated" stops a call
+ * its body; returns the refusal (the error, and the response that carries it)
+ * for a credential that is missing or not valid, or `undefined` to go on. Only "unauthenticated" stops a call
  * here: other refusals (a login in several workspaces, say) are the
  * handler's to give, with the body read within its cap.
  *
  * @example
  * ```ts
  * const refused = await admitConnectCall(deps, path, request.headers, resolver);
- * if (refused) return refused;
+ * if (refused) return refused.response;
  * ```
  */
 export async function admitConnectCall(
@@ -28,7 +28,7 @@ export async function admitConnectCall(
   path: string,
   headers: Headers,
   resolveAccessToken?: AccessTokenResolver,
-): Promise<Response | undefined> {
+): Promise<{ error: ConnectError; response: Response } | undefined> {
   if (OPEN_PATHS.has(path) || OPEN_SERVICES.some((prefix) => path.startsWith(prefix))) {
     return undefined;
   }
@@ -38,7 +38,7 @@ export async function admitConnectCall(
     return undefined;
   } catch (error) {
     if (!(error instanceof ConnectError) || error.code !== Code.Unauthenticated) return undefined;
-    return connectErrorResponse(error, headers.get("content-type"));
+    return { error, response: connectErrorResponse(error, headers.get("content-type")) };
   }
 }
 

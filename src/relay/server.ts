@@ -143,8 +143,12 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
         login?.resolveAccessToken,
       );
       if (refused) {
+        // Counted and logged like any refused call: the access line and the auth failure.
+        const header = new Headers(request.headers);
+        header.set("cmdop-peer", peer);
+        record({ method: methodOf(path), header, startedMs, error: refused.error });
         discardBody(request.body?.getReader());
-        return refused;
+        return refused.response;
       }
       const withPeer = (req: Request) => {
         const headers = new Headers(req.headers);
