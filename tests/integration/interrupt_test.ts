@@ -45,6 +45,16 @@ const MODES: Mode[] = ["exec", "piped", "pty"];
 type Phase = "before dial-back" | "streaming" | "stalled" | "after exit";
 const PHASES: Phase[] = ["before dial-back", "streaming", "stalled", "after exit"];
 
+/** Sends SIGCONT to `pid` whenever it is found stopped, for `ms`. */
+async function continueStopped(pid: number, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  do {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+    if (/\) T /.test(stat)) signal(pid, "SIGCONT");
+    await sleep(100);
+  } while (Date.now() < end);
+}
+
 const random = (ms: number) => Math.floor(Math.random() * ms);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -117,8 +127,9 @@ describe("interrupts", { skip: missing }, () => {
     const delivered = signal(cli, sig);
     if (phase === "stalled") {
       signal(cli, "SIGCONT");
-      // `script` stops itself when its child stops (job control); it goes on with it.
-      signal(client.child.pid, "SIGCONT");
+      // `script` stops itself when its child stops (job control), as soon as it notices: on a
+      // busy machine that can come after a first SIGCONT, which it would then miss for good.
+      await continueStopped(client.child.pid, 3_000);
     }
     if (delivered) survived[sig] = (survived[sig] ?? 0) + 1;
     if (!(await client.finish(BOUND_MS))) return `${mode} ${phase}: the client hung after ${sig}`;

@@ -22,11 +22,17 @@ import {
 
 const MIB = 1024 * 1024;
 const SESSIONS = 20;
-/** 20 sessions of at most an 8 MiB window each (160 MiB), plus the pipes and frames around them. */
-const AGENT_GROWTH_BOUND = 256 * MIB;
-const RELAY_GROWTH_BOUND = 256 * MIB;
-/** How long the hostile sessions run while memory is sampled. */
-const HOSTILE_MS = 20_000;
+/**
+ * 20 sessions of at most an 8 MiB window each (160 MiB), once in flight and once more in frames
+ * not yet collected. Measured: the agent 174–197 MiB, the relay 216–251 MiB (idle and under
+ * stress-ng); an unbounded window grew the agent past 2 GiB in seconds.
+ */
+const AGENT_GROWTH_BOUND = 320 * MIB;
+const RELAY_GROWTH_BOUND = 320 * MIB;
+/** How long each round of hostile sessions runs while memory is sampled. */
+const HOSTILE_MS = 12_000;
+/** How much more a second, identical round may peak at than the first: a leak keeps the first's ~160 MiB. */
+const REUSE_SLACK = 64 * MIB;
 
 function envelope(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(5 + bytes.length);
@@ -124,37 +130,56 @@ describe("output windows against a hostile client", { skip: Deno.build.os !== "l
     const warm = await runCmdop(["connect", "exec", "window-box", "--", "true"], { env });
     assert.equal(warm.code, 0, warm.stderr);
     const base = await Promise.all([agent.pid, relay.pid].map(residentBytes));
-    const leave = new AbortController();
-    const sessions = Array.from(
-      { length: SESSIONS },
-      () => hostileSession(relay.url, ws.api_key, machineId, leave.signal),
+    /** One round of hostile sessions, held and never read; the peaks while they ran. */
+    const round = async (): Promise<number[]> => {
+      const leave = new AbortController();
+      const sessions = Array.from(
+        { length: SESSIONS },
+        () => hostileSession(relay.url, ws.api_key, machineId, leave.signal),
+      );
+      // Held, never read: a dropped Response would let Deno close its connection.
+      const held = await Promise.all(sessions);
+      assert.ok(held.every((r) => r?.status === 200), "every hostile session was answered");
+      const peak = await peaks([agent.pid, relay.pid], HOSTILE_MS, 2048 * MIB);
+      leave.abort();
+      await Promise.all(held.map((r) => r?.body?.cancel().catch(() => {})));
+      // The sessions end with their clients: every cat is gone.
+      await waitFor("the hostile sessions' processes to end", async () => {
+        const ps = await new Deno.Command("pgrep", { args: ["-f", "^cat /dev/zero$"] }).output();
+        return new TextDecoder().decode(ps.stdout).trim() === "";
+      }, 30_000);
+      return peak;
+    };
+    const first = await round();
+    const growth = (peak: number[], i: number) => (peak[i] - base[i]) / MIB;
+    console.log(
+      `agent grew ${growth(first, 0).toFixed(0)} MiB, relay ${growth(first, 1).toFixed(0)} MiB`,
     );
-    // Held, never read: a dropped Response would let Deno close its connection.
-    const held = await Promise.all(sessions);
-    assert.ok(held.every((r) => r?.status === 200), "every hostile session was answered");
-    const [agentPeak, relayPeak] = await peaks([agent.pid, relay.pid], HOSTILE_MS, 2048 * MIB);
-    leave.abort();
-    await Promise.all(held.map((r) => r?.body?.cancel().catch(() => {})));
-    const agentGrowth = agentPeak - base[0];
-    const relayGrowth = relayPeak - base[1];
     assert.ok(
-      agentGrowth < AGENT_GROWTH_BOUND,
-      `agent grew ${(agentGrowth / MIB).toFixed(0)} MiB (bound ${AGENT_GROWTH_BOUND / MIB})`,
+      growth(first, 0) < AGENT_GROWTH_BOUND / MIB,
+      `agent grew ${growth(first, 0).toFixed(0)} MiB (bound ${AGENT_GROWTH_BOUND / MIB})`,
     );
     assert.ok(
-      relayGrowth < RELAY_GROWTH_BOUND,
-      `relay grew ${(relayGrowth / MIB).toFixed(0)} MiB (bound ${RELAY_GROWTH_BOUND / MIB})`,
+      growth(first, 1) < RELAY_GROWTH_BOUND / MIB,
+      `relay grew ${growth(first, 1).toFixed(0)} MiB (bound ${RELAY_GROWTH_BOUND / MIB})`,
     );
-    // The sessions end with their clients: every cat is gone, and the memory comes back down.
-    await waitFor("the hostile sessions' processes to end", async () => {
-      const ps = await new Deno.Command("pgrep", { args: ["-f", "^cat /dev/zero$"] }).output();
-      return new TextDecoder().decode(ps.stdout).trim() === "";
-    }, 30_000);
-    await waitFor(
-      "the agent's memory to fall back",
-      async () => (await residentBytes(agent.pid)) - base[0] < 128 * MIB,
-      60_000,
+    // Whether the heap goes back to the system is V8's choice (an idle process may never collect):
+    // what a leak would show is a second round that needs memory on top of the first's.
+    const second = await round();
+    console.log(
+      `second round: agent ${growth(second, 0).toFixed(0)} MiB, relay ${
+        growth(second, 1).toFixed(0)
+      } MiB`,
     );
+    for (const [i, who] of [[0, "agent"], [1, "relay"]] as const) {
+      assert.ok(
+        second[i] - first[i] < REUSE_SLACK,
+        `the ${who} kept what the first round took: it peaked at ${
+          (first[i] / MIB).toFixed(0)
+        } MiB, ` +
+          `then at ${(second[i] / MIB).toFixed(0)} MiB (slack ${REUSE_SLACK / MIB})`,
+      );
+    }
     assert.ok(await processAlive(agent.pid) && await processAlive(relay.pid));
     const after = await runCmdop(["connect", "exec", "window-box", "--", "echo", "ok"], { env });
     assert.equal(after.stdout, "ok\n", after.stderr);
