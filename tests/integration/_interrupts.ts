@@ -13,7 +13,7 @@ export interface Client {
   cliPid(): Promise<number>;
   /** Everything written to stdout so far (drained continuously unless `drain` was false). */
   stdout(): string;
-  /** Ends stdin and stops reading; waits for the process (up to `timeoutMs`) and reports whether it exited. */
+  /** Ends stdin and stops reading; waits for the process (up to `timeoutMs`, then kills it) and reports whether it exited. */
   finish(timeoutMs: number): Promise<boolean>;
 }
 
@@ -65,10 +65,12 @@ export function startClient(
     stdout: () => text,
     async finish(timeoutMs) {
       await stdin?.close().catch(() => {});
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const exited = await Promise.race([
         child.status.then(() => true),
-        new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs)),
+        new Promise<boolean>((r) => timer = setTimeout(() => r(false), timeoutMs)),
       ]);
+      clearTimeout(timer);
       if (!exited) {
         try {
           child.kill("SIGKILL");
