@@ -7,10 +7,21 @@ import clientEnv from "./client_env.json" with { type: "json" };
 /** Verbs that need the binary's full grant: they run commands, open ptys, serve and store data. */
 const SERVER_VERBS = new Set(["relay", "agent"]);
 
+/** The file `--link-file` names (the last one, as commander reads it), before the remote command's `--`. */
+export function linkFileOf(args: readonly string[]): string | undefined {
+  let file: string | undefined;
+  for (let i = 0; i < args.length && args[i] !== "--"; i++) {
+    if (args[i] === "--link-file") file = args[++i];
+    else if (args[i].startsWith("--link-file=")) file = args[i].slice("--link-file=".length);
+  }
+  return file && file !== "-" ? file : undefined;
+}
+
 /** What the client may touch, computed here because compiled-in permission paths cannot name the user's home. */
 export function clientPermissions(
   env: (name: string) => string | undefined,
   codeRoot: string,
+  args: readonly string[] = [],
 ): Deno.PermissionOptionsObject {
   let home: string | undefined;
   try {
@@ -19,10 +30,16 @@ export function clientPermissions(
     home = undefined; // The client reports the missing home itself, with its hint.
   }
   const caFile = env("CMDOP_CA_FILE");
+  const linkFile = linkFileOf(args);
   const files = home ? [home] : [];
   return {
     // codeRoot is the binary's embedded file system: the modules and npm packages it carries.
-    read: [...files, ...(caFile ? [resolve(caFile)] : []), codeRoot],
+    read: [
+      ...files,
+      ...(caFile ? [resolve(caFile)] : []),
+      ...(linkFile ? [resolve(linkFile)] : []),
+      codeRoot,
+    ],
     write: files,
     net: true,
     env: clientEnv,
@@ -43,7 +60,7 @@ function runSandboxedClient(): void {
   const worker = new Worker(new URL("./dist_client_worker.ts", import.meta.url), {
     type: "module",
     name: "cmdop",
-    deno: { permissions: clientPermissions(env, codeRoot) },
+    deno: { permissions: clientPermissions(env, codeRoot, Deno.args) },
   });
   worker.onmessage = (event: MessageEvent<{ ready?: true; exit?: number }>) => {
     if (event.data.ready) {

@@ -13,6 +13,7 @@ export function registerConnectCommands(program: Command, ctx: CliContext, state
     program.command("connect")
       .description("Reach machines in your workspace: picker, attach, exec, share")
       .argument("[hostname]", "hostname, display name, unique prefix, UUID or share link")
+      .option("--link-file <file>", "a file holding a share link: attach to its machine")
       .option("--list", "print the machine inventory and exit")
       .option("--online", "with --list: only machines that are online"),
   );
@@ -24,26 +25,40 @@ export function registerConnectCommands(program: Command, ctx: CliContext, state
       return;
     }
     const { runAttach } = await import("./commands/connect/attach.ts");
-    await runAttach(ctx, globals, state, { host: hostname });
+    await runAttach(ctx, globals, state, { host: hostname, linkFile: opts.linkFile });
   });
 
   connect.command("exec")
     .description("Run one command and exit with its status")
-    .argument("<host>", "machine to run on")
-    .argument("<cmd...>", "the command, after --")
+    .usage(
+      "[options] <host> -- <cmd...>\n       cmdop connect exec [options] --link-file <file> -- <cmd...>",
+    )
+    .argument("[host]", "machine to run on (left out with --link-file or CMDOP_SHARE_LINK)")
+    .argument("[cmd...]", "the command, after --")
+    .option("--link-file <file>", "a file holding a share link: the machine it reaches")
     .option(
       "--timeout <seconds>",
       "kill the remote command after this long (90, 90s, 5m); 0 = no limit",
       "30",
     )
     .option("--shell", "run the command as one line through sh -c on the machine, as ssh does")
-    .action(async (host, argv, opts, command) => {
+    .action(async (host, cmd, opts, command) => {
+      // Commander drops `--`; the root keeps the raw words, which say where the command began.
+      const rawArgs = (program as unknown as { rawArgs: string[] }).rawArgs;
+      const { operandsOfCommander } = await import("./direct_exec.ts");
+      const operands = operandsOfCommander(host, cmd, rawArgs);
+      // connect's own --link-file is read wherever it sits on the line, this one's included.
+      const { linkFile } = command.optsWithGlobals() as { linkFile?: string };
+      if (operands.argv.length === 0 && operands.host === undefined && !linkFile) {
+        command.help({ error: true });
+        return;
+      }
       const { runExec } = await import("./commands/connect/exec.ts");
       await runExec(ctx, globalsOf(command), state, {
-        host,
-        argv,
+        ...operands,
         timeout: opts.timeout,
         shell: opts.shell === true,
+        linkFile,
       });
     });
 

@@ -9,17 +9,18 @@ export interface DirectExec {
 }
 
 /** Options that take a value, by every spelling, and the key commander stores them under. */
-const VALUED: Record<string, "apiKey" | "server" | "workspace" | "timeout"> = {
+const VALUED: Record<string, "apiKey" | "server" | "workspace" | "timeout" | "linkFile"> = {
   "-k": "apiKey",
   "--api-key": "apiKey",
   "-s": "server",
   "--server": "server",
   "--workspace": "workspace",
   "--timeout": "timeout",
+  "--link-file": "linkFile",
 };
 
 /**
- * Reads `connect exec HOST [CMD…] [options] [-- CMD…]` with the global flags
+ * Reads `connect exec [HOST] [CMD…] [options] [-- CMD…]` with the global flags
  * of the spec page, exactly as the commander tree would; `undefined` for
  * anything else (help, unknown or bundled flags, values that look like flags,
  * a missing command), which then goes through commander, whose messages and
@@ -36,6 +37,7 @@ export function parseDirectExec(argv: readonly string[]): DirectExec | undefined
   const opts: Record<string, unknown> = { interactive: true };
   let timeout = "30";
   let shell = false;
+  let linkFile: string | undefined;
   const operands: string[] = [];
   let i = 2;
   for (; i < argv.length; i++) {
@@ -57,15 +59,59 @@ export function parseDirectExec(argv: readonly string[]): DirectExec | undefined
       // A value that looks like a flag, or none at all: commander decides what that means.
       if (value === undefined || (eq < 0 && value.startsWith("-"))) return undefined;
       if (key === "timeout") timeout = value;
+      else if (key === "linkFile") linkFile = value;
       else opts[key] = value;
     }
   }
-  const command = [...operands.slice(1), ...argv.slice(i + 1)];
-  if (operands.length === 0 || command.length === 0) return undefined;
+  const { host, argv: command } = execOperands(operands, argv.slice(i + 1));
+  if (command.length === 0) return undefined;
   return {
     globals: toGlobalOptions(opts),
-    options: { host: operands[0], argv: command, timeout, shell },
+    options: { host, argv: command, timeout, shell, linkFile },
   };
+}
+
+/**
+ * The host and the remote command from exec's words before and after `--`: the host is the
+ * first word before it; with none there (`exec --link-file FILE -- uname`, or a link in
+ * CMDOP_SHARE_LINK) every word is the command.
+ *
+ * @example
+ * ```ts
+ * execOperands(["web", "echo"], ["-n", "x"]); // { host: "web", argv: ["echo", "-n", "x"] }
+ * execOperands([], ["uname"]); // { host: undefined, argv: ["uname"] }
+ * ```
+ */
+export function execOperands(
+  before: readonly string[],
+  after: readonly string[],
+): { host?: string; argv: string[] } {
+  if (before.length === 0) return { host: undefined, argv: [...after] };
+  return { host: before[0], argv: [...before.slice(1), ...after] };
+}
+
+/**
+ * exec's operands as commander hands them (`[host]`, `[cmd...]`) split again where the
+ * `--` of the raw command line was, which commander drops: see {@linkcode execOperands}.
+ *
+ * @example
+ * ```ts
+ * operandsOfCommander("uname", ["-a"], ["connect", "exec", "--", "uname", "-a"]);
+ * // { host: undefined, argv: ["uname", "-a"] }
+ * ```
+ */
+export function operandsOfCommander(
+  host: string | undefined,
+  cmd: readonly string[],
+  rawArgs: readonly string[],
+): { host?: string; argv: string[] } {
+  const words = host === undefined ? [...cmd] : [host, ...cmd];
+  const dash = rawArgs.indexOf("--");
+  const afterCount = dash < 0 ? 0 : Math.min(words.length, rawArgs.length - dash - 1);
+  return execOperands(
+    words.slice(0, words.length - afterCount),
+    words.slice(words.length - afterCount),
+  );
 }
 
 /**

@@ -1,7 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { CliContext } from "./context.ts";
-import { type DirectExec, parseDirectExec, withDoubleDash } from "./direct_exec.ts";
+import {
+  type DirectExec,
+  operandsOfCommander,
+  parseDirectExec,
+  withDoubleDash,
+} from "./direct_exec.ts";
 import { globalsOf } from "./program.ts";
 
 /** What the command tree itself hands to exec for `argv`, with exec's action swapped for a probe. */
@@ -15,14 +20,20 @@ async function viaCommander(argv: string[]): Promise<DirectExec> {
   let seen: DirectExec | undefined;
   exec.action((...args: unknown[]) => {
     const [host, cmd, opts, command] = args as [
-      string,
+      string | undefined,
       string[],
       { timeout: string; shell?: boolean },
       never,
     ];
     seen = {
       globals: globalsOf(command),
-      options: { host, argv: cmd, timeout: opts.timeout, shell: opts.shell === true },
+      options: {
+        ...operandsOfCommander(host, cmd, argv),
+        timeout: opts.timeout,
+        shell: opts.shell === true,
+        linkFile: (command as { optsWithGlobals(): { linkFile?: string } }).optsWithGlobals()
+          .linkFile,
+      },
     };
   });
   await program.parseAsync(argv, { from: "user" });
@@ -43,6 +54,10 @@ const SAME_AS_COMMANDER = [
   ["connect", "exec", "web", "--", "--json"],
   ["connect", "exec", "web", "--shell", "--", "ps aux | grep x"],
   ["connect", "exec", "web", "--shell", "echo", "$HOME"],
+  ["connect", "exec", "--link-file", "link.txt", "--", "uname", "-a"],
+  ["connect", "exec", "--link-file=link.txt", "--json", "--", "true"],
+  ["connect", "exec", "--", "echo", "from", "CMDOP_SHARE_LINK"],
+  ["connect", "exec", "web", "--link-file", "link.txt", "--", "true"],
 ];
 
 describe("parseDirectExec()", () => {

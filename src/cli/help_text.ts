@@ -26,6 +26,7 @@ const EXAMPLES: Record<string, string[]> = {
   "connect": [
     "cmdop connect                 # picker → confirm → attach",
     "cmdop connect web-1           # attach directly",
+    "cmdop connect --link-file link.txt   # through a share link kept in a file",
     "cmdop connect --list --online",
   ],
   "connect exec": [
@@ -33,6 +34,8 @@ const EXAMPLES: Record<string, string[]> = {
     "cmdop connect exec web-1 --json -q -- df -h",
     "cmdop connect exec web-1 --shell -- 'ps aux | grep nginx'   # through sh -c",
     "cmdop connect exec web-1 --timeout 0 -- ./long-job.sh        # no time limit",
+    "cmdop connect exec --link-file link.txt -- uname -a          # through a share link",
+    'CMDOP_SHARE_LINK="$(cat link.txt)" cmdop connect exec -- uname -a',
   ],
   "connect share": ["cmdop connect share web-1 --ttl 4h", "cmdop connect share list"],
   "connect share list": ["cmdop connect share list --json"],
@@ -55,7 +58,7 @@ const EXAMPLES: Record<string, string[]> = {
   "connect password list": ["cmdop connect password list"],
   "login": ["cmdop login --server https://relay.example.com"],
   "logout": ["cmdop logout"],
-  "terminal": ["cmdop terminal web-1"],
+  "terminal": ["cmdop terminal web-1", "cmdop terminal --link-file link.txt"],
   "completions": ['eval "$(cmdop completions bash)"'],
 };
 

@@ -128,12 +128,13 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
   withGlobalFlags(
     program.command("terminal")
       .description("Open an interactive terminal on a machine (the same dial as cmdop connect)")
-      .argument("[host]", "hostname, display name, unique prefix or UUID; a picker when omitted"),
+      .argument("[host]", "hostname, display name, unique prefix or UUID; a picker when omitted")
+      .option("--link-file <file>", "a file holding a share link: attach to its machine"),
   )
     .addHelpText("after", ATTACH_HELP)
-    .action(async (host, _opts, command) => {
+    .action(async (host, opts, command) => {
       const { runAttach } = await import("./commands/connect/attach.ts");
-      await runAttach(ctx, globalsOf(command), state, { host });
+      await runAttach(ctx, globalsOf(command), state, { host, linkFile: opts.linkFile });
     });
   program.command("completions")
     .description("Print a shell completion script: bash, zsh or fish")

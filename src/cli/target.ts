@@ -12,12 +12,21 @@ export interface Target {
   machine: Machine;
 }
 
+/** A share link that did not come through the command line, and where it came from (for errors). */
+export interface SuppliedLink {
+  link: ShareLink;
+  /** `--link-file "PATH"` or `CMDOP_SHARE_LINK`. */
+  source: string;
+}
+
 /**
- * Resolves `hostOrLink` to one online machine. A share link
- * (`https://relay/s/cms_…`) carries its own relay and token, so no local credential is
- * needed and the relay lets it see its one machine only. Anything else is a hostname,
- * display name, unique prefix or UUID in the workspace of the resolved credential.
- * Offline is exit 3 (unless `mustBeOnline` is false), ambiguous exit 4, a refused link exit 2.
+ * Resolves `target` to one online machine: a share link read by `readSuppliedLink`, or
+ * `hostOrLink` as typed on the command line. A share link (`https://relay/s/cms_…`)
+ * carries its own relay and token, so no local credential is needed and the relay lets it
+ * see its one machine only; typed as an argument it works, with a warning that the process
+ * list shows it. Anything else is a hostname, display name, unique prefix or UUID in the
+ * workspace of the resolved credential. Offline is exit 3 (unless `mustBeOnline` is
+ * false), ambiguous exit 4, a refused link exit 2.
  *
  * @example
  * ```ts
@@ -28,10 +37,11 @@ export async function resolveTarget(
   ctx: CliContext,
   globals: GlobalOptions,
   state: RunState,
-  hostOrLink: string,
+  target: string | SuppliedLink,
   options: { mustBeOnline?: boolean } = {},
 ): Promise<Target> {
-  const link = parseShareLink(hostOrLink);
+  const link = typeof target === "string" ? parseShareLink(target) : target.link;
+  if (typeof target === "string" && link) await warnLinkInArgv(ctx);
   const conn = link
     ? await openRelayConnection(ctx, state, {
       server: link.server,
@@ -52,10 +62,19 @@ export async function resolveTarget(
     }
     machine = listed.machines[0];
   } else {
-    machine = resolveMachine(listed.machines, hostOrLink);
+    machine = resolveMachine(listed.machines, target as string);
   }
   if (options.mustBeOnline !== false) requireOnline(machine);
   return { conn, machine };
+}
+
+/** The one warning of a share link typed as an argument: every local user can read it there. */
+async function warnLinkInArgv(ctx: CliContext): Promise<void> {
+  const { ARGV_EXPOSURE } = await import("./exposure_warnings.ts");
+  await ctx.stderr.write(
+    `warning: a share link given as an argument ${ARGV_EXPOSURE}; ` +
+      "use --link-file FILE or CMDOP_SHARE_LINK\n",
+  );
 }
 
 /** The relay and token inside a share link. */

@@ -112,4 +112,33 @@ describe("the client sandbox", () => {
     assert.equal(exec.stdout, "from-remote\n");
     assert.equal(exec.code, 5);
   });
+
+  it("lets the real client read a share link from --link-file, or from CMDOP_SHARE_LINK", async () => {
+    const member = { CMDOP_HOME: await Deno.makeTempDir(), CMDOP_SERVER: relay.url };
+    const shared = await runWrapper(WRAPPER, ["connect", "share", "sandboxed-target"], {
+      ...member,
+      CMDOP_API_KEY: ws.api_key,
+    });
+    assert.equal(shared.code, 0, shared.stderr);
+    const link = shared.stdout.trim();
+    // The file sits outside CMDOP_HOME: the wrapper grants that one file, as it does CMDOP_CA_FILE.
+    const file = join(await Deno.makeTempDir({ prefix: "cmdop-sandbox-link-" }), "link.txt");
+    await Deno.writeTextFile(file, `${link}\n`, { mode: 0o600 });
+    const stranger = { CMDOP_HOME: await Deno.makeTempDir({ prefix: "cmdop-sandbox-home-" }) };
+    for (const flag of [["--link-file", file], [`--link-file=${file}`]]) {
+      const r = await runWrapper(
+        WRAPPER,
+        ["connect", "exec", ...flag, "--", "echo", "via-file"],
+        stranger,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "via-file\n");
+    }
+    const viaEnv = await runWrapper(WRAPPER, ["connect", "exec", "--", "echo", "via-env"], {
+      ...stranger,
+      CMDOP_SHARE_LINK: link,
+    });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    assert.equal(viaEnv.stdout, "via-env\n");
+  });
 });

@@ -9,6 +9,7 @@ import { connectRelay, type RelayConnection } from "../../relay_client.ts";
 import { requireOnline } from "../../resolve_machine.ts";
 import { toCliError } from "../../run.ts";
 import { openSession, type PasswordSource } from "../../session_client.ts";
+import { readSuppliedLink } from "../../share_link_input.ts";
 import { resolveTarget } from "../../target.ts";
 import { orderMachines } from "../../ui/machine_choices.ts";
 import { confirmMachine, pickMachine, promptPassword } from "../../ui/machine_picker.ts";
@@ -19,11 +20,14 @@ import { type RecentMachines, recentMachines } from "./recent_machines.ts";
 
 /** What `cmdop connect [hostname]` and `cmdop terminal [host]` were given. */
 export interface AttachOptions {
-  /** Hostname, display name, unique prefix or UUID; the picker when absent. */
+  /** Hostname, display name, unique prefix, UUID or share link; the picker when absent. */
   host?: string;
+  /** A file holding the share link to attach through, instead of a host. */
+  linkFile?: string;
 }
 
-const HOST_HINT = "name the machine: cmdop connect <hostname>";
+const HOST_HINT = "name the machine: cmdop connect <hostname>, or give a share link with " +
+  "--link-file FILE or CMDOP_SHARE_LINK";
 /** Exit status after Ctrl-C in a prompt, or 128 + the signal's number after SIGINT or SIGTERM. */
 const interrupted = (ctx: CliContext) => ctx.signal.aborted ? interruptedExitCode(ctx.signal) : 130;
 
@@ -44,20 +48,22 @@ export async function runAttach(
   options: AttachOptions,
 ): Promise<void> {
   const terminal = ctx.stdin.isTerminal();
-  if (!options.host && !globals.interactive) {
+  // A share link from --link-file or CMDOP_SHARE_LINK names the machine as a host would.
+  const target = (await readSuppliedLink(ctx, options.host, options.linkFile)) ?? options.host;
+  if (!target && !globals.interactive) {
     throw new CliError("no machine given, and --no-interactive rules out the picker", {
       hint: HOST_HINT,
     });
   }
-  if (!options.host && !terminal) {
+  if (!target && !terminal) {
     throw new CliError("no machine given, and the picker needs a terminal (stdin is not one)", {
       hint: HOST_HINT,
     });
   }
   try {
-    if (options.host) {
+    if (target) {
       // A host name or a share link: resolveTarget knows both.
-      const { conn, machine } = await resolveTarget(ctx, globals, state, options.host);
+      const { conn, machine } = await resolveTarget(ctx, globals, state, target);
       const recent = recentMachines(ctx, conn.relayWorkspace?.id || conn.server);
       await recent.touch(machine.id);
       if (!terminal) {

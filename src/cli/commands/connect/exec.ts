@@ -5,13 +5,16 @@ import type { CliContext } from "../../context.ts";
 import { CliError, ExitRequest, interruptedExitCode } from "../../errors.ts";
 import type { GlobalOptions, RunState } from "../../globals.ts";
 import { passwordSource } from "../../machine_password.ts";
+import { readSuppliedLink } from "../../share_link_input.ts";
 import { resolveTarget } from "../../target.ts";
 import { type OpenedSession, openSession } from "../../session_client.ts";
 import { parseDuration } from "../../duration.ts";
 
 export interface ExecOptions {
-  /** A machine name, or a share link. */
-  host: string;
+  /** A machine name, or a share link (with a warning); none with `linkFile` or CMDOP_SHARE_LINK. */
+  host?: string;
+  /** A file holding the share link to use instead of a host. */
+  linkFile?: string;
   argv: string[];
   /** Seconds, or a duration like "90s" / "5m"; 0 = no limit. Default 30 s. */
   timeout?: string;
@@ -58,7 +61,20 @@ export async function runExec(
   });
   if (globals.json) state.jsonEnvelope = envelope;
   const timeoutMs = parseDuration(options.timeout ?? "30", "--timeout", "s");
-  const { conn, machine } = await resolveTarget(ctx, globals, state, options.host);
+  const supplied = await readSuppliedLink(ctx, options.host, options.linkFile);
+  const target = supplied ?? options.host;
+  if (target === undefined) {
+    throw new CliError("no machine given", {
+      hint: "name it: cmdop connect exec HOST -- CMD; or give a share link with " +
+        "--link-file FILE or CMDOP_SHARE_LINK",
+    });
+  }
+  if (options.argv.length === 0) {
+    throw new CliError("no command given", {
+      hint: "put it after --: cmdop connect exec HOST -- CMD",
+    });
+  }
+  const { conn, machine } = await resolveTarget(ctx, globals, state, target);
 
   const session = await openSession(
     conn,
