@@ -51,6 +51,11 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
       "close a connection idle between requests this long",
       "60s",
     )
+    .option(
+      "--body-timeout <duration>",
+      "refuse a unary call whose body has not all arrived in this",
+      "30s",
+    )
     .option("--max-connections <n>", "open connections in all (default: from the fd limit)")
     .option("--max-connections-per-source <n>", "open connections from one address", "4096")
     .action(async (opts) => {
@@ -67,6 +72,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
         tlsKey: opts.tlsKey,
         headerTimeout: opts.headerTimeout,
         idleTimeout: opts.idleTimeout,
+        bodyTimeout: opts.bodyTimeout,
         maxConnections: opts.maxConnections,
         maxConnectionsPerSource: opts.maxConnectionsPerSource,
       });

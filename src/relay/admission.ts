@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-connect";
 import { type AccessTokenResolver, authenticateAgent, authenticateClient } from "./auth.ts";
 import type { RelayDeps } from "./deps.ts";
+import { DEFAULT_BODY_TIMEOUT_MS } from "./limits.ts";
 
 /** Connect paths that carry their credential in the body (enroll token), or none. */
 const OPEN_PATHS = new Set(["/cmdop.v1.AgentService/Enroll"]);
@@ -87,6 +88,63 @@ function codeName(code: Code): string {
   return Code[code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
 }
 
+/**
+ * The error of a body that had not all arrived within `timeoutMs`: a plain
+ * ConnectError (connect-es does not take a subclass for one), told apart by
+ * {@linkcode isBodyTimeout}.
+ */
+function bodyTimeoutError(timeoutMs: number): ConnectError {
+  const error = new ConnectError(
+    `request body not received within ${timeoutMs / 1000} s`,
+    Code.DeadlineExceeded,
+  );
+  bodyTimeouts.add(error);
+  return error;
+}
+const bodyTimeouts = new WeakSet<Error>();
+
+/** Whether `error` is a body's deadline passing (see {@linkcode withBodyDeadline}). */
+export function isBodyTimeout(error: unknown): error is ConnectError {
+  return error instanceof Error && bodyTimeouts.has(error);
+}
+
+/**
+ * A deadline for reading one whole body: `read` is `reader.read()`, failing
+ * with a Connect `deadline_exceeded` ({@linkcode isBodyTimeout}) once
+ * `timeoutMs` have passed since this call; the caller then lets the body go.
+ * For bodies read whole (unary calls, forms): a stream's body is its session.
+ *
+ * @example
+ * ```ts
+ * const deadline = bodyDeadline(30_000);
+ * const { done, value } = await deadline.read(reader);
+ * ```
+ */
+export function bodyDeadline(timeoutMs: number): {
+  read<T>(reader: ReadableStreamDefaultReader<T>): Promise<ReadableStreamReadResult<T>>;
+  clear(): void;
+} {
+  const end = Date.now() + timeoutMs;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return {
+    async read(reader) {
+      const left = end - Date.now();
+      if (left <= 0) throw bodyTimeoutError(timeoutMs);
+      try {
+        return await Promise.race([
+          reader.read(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(bodyTimeoutError(timeoutMs)), left);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    clear: () => clearTimeout(timer),
+  };
+}
+
 /** A body that was larger than its cap. */
 export class BodyTooLargeError extends Error {
   constructor(readonly limit: number) {
@@ -108,6 +166,7 @@ export class BodyTooLargeError extends Error {
 export async function readBodyCapped(
   request: Request,
   maxBytes: number,
+  timeoutMs: number = DEFAULT_BODY_TIMEOUT_MS,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > maxBytes) {
@@ -116,10 +175,18 @@ export async function readBodyCapped(
   }
   if (!request.body) return new Uint8Array();
   const reader = request.body.getReader();
+  const deadline = bodyDeadline(timeoutMs);
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let read;
+    try {
+      read = await deadline.read(reader);
+    } catch (error) {
+      if (isBodyTimeout(error)) await reader.cancel().catch(() => {});
+      throw error;
+    }
+    const { done, value } = read;
     if (done) break;
     total += value.length;
     if (total > maxBytes) {

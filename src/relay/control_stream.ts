@@ -3,7 +3,12 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-connect";
 import { AgentCommandSchema, AgentHelloSchema } from "../../gen/cmdop/v1/agent_pb.ts";
-import { BodyTooLargeError, connectErrorResponse, readBodyCapped } from "./admission.ts";
+import {
+  BodyTooLargeError,
+  connectErrorResponse,
+  isBodyTimeout,
+  readBodyCapped,
+} from "./admission.ts";
 import type { RelayDeps } from "./deps.ts";
 import { agentControl } from "./services/agent_service.ts";
 
@@ -45,6 +50,9 @@ export async function serveControl(
   try {
     body = await readBodyCapped(request, MAX_HELLO_BYTES);
   } catch (error) {
+    if (isBodyTimeout(error)) {
+      return connectErrorResponse(error, h.get("content-type"));
+    }
     if (!(error instanceof BodyTooLargeError)) throw error;
     const refused = new ConnectError(
       `the agent's hello is larger than ${MAX_HELLO_BYTES} bytes`,

@@ -1,6 +1,7 @@
 /** Runs a Connect universal handler on a Deno.serve request, releasing the request body once the response is over. */
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalHandlerFn, UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { discardBody } from "./admission.ts";
+import { bodyDeadline, discardBody } from "./admission.ts";
 
 /**
  * Connect's own fetch adapter (`createFetchHandler`), plus one thing it does
@@ -20,12 +21,16 @@ export async function serveUniversal(
   handler: UniversalHandlerFn,
   request: Request,
   header: Headers,
+  bodyTimeoutMs?: number,
 ): Promise<Response> {
   const reader = request.body?.getReader();
+  // A unary body must arrive whole in time: one trickled a byte at a time holds its connection.
+  const deadline = bodyTimeoutMs === undefined ? undefined : bodyDeadline(bodyTimeoutMs);
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
+    deadline?.clear();
     // Drained a little before it is cancelled: see discardBody.
     discardBody(reader);
   };
@@ -33,7 +38,18 @@ export async function serveUniversal(
     [Symbol.asyncIterator]: () => ({
       next: async () => {
         if (!reader) return { done: true, value: undefined };
-        const result = await reader.read();
+        let result;
+        try {
+          result = deadline ? await deadline.read(reader) : await reader.read();
+        } catch (error) {
+          if (error instanceof ConnectError) throw error;
+          // The body ended short of its Content-Length, or the connection went: the client's
+          // doing, not the relay's (connect-es would answer "internal").
+          throw new ConnectError(
+            `request body cut short: ${(error as Error)?.message ?? error}`,
+            Code.InvalidArgument,
+          );
+        }
         return result.done ? { done: true, value: undefined } : result;
       },
       throw: async (reason: unknown) => {
@@ -60,7 +76,9 @@ export async function serveUniversal(
     release();
     return new Response(null, { status: response.status, headers: response.header });
   }
-  if (response.status === 500) return await clientFaultUnary(response, release);
+  // An error answer is a small JSON body, sent whole with its head: streamed after it, it is lost
+  // when the engine closes a connection whose request body broke off.
+  if (response.status !== 200) return await clientFaultUnary(response, release);
   const it = response.body[Symbol.asyncIterator]();
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {

@@ -6,6 +6,8 @@ export interface ConnectionLimits {
   headerTimeoutMs: number;
   /** A kept-alive connection with no request in flight is closed after this. */
   idleTimeoutMs: number;
+  /** The whole body of a unary call or a form, from its headers on; streams are exempt. */
+  bodyTimeoutMs: number;
   /** Open connections in all; past it new ones are refused. */
   maxConnections: number;
   /** Open connections from one source address. */
@@ -16,6 +18,12 @@ export interface ConnectionLimits {
 export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 /** Idle keep-alive connections: the CLI reuses one within a command, not across minutes. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/**
+ * A unary call's or form's body (at most 64 KiB, a few short fields: milliseconds for any
+ * real client, seconds on the slowest link): one trickled a byte at a time, which no idle
+ * timeout ends, holds its connection and buffer no longer than this.
+ */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 /**
  * Per source: a NAT or office egress can carry many agents (each holds one
  * connection, plus one per running session), so it is generous; a proxy in
@@ -50,6 +58,7 @@ export function defaultConnectionLimits(): ConnectionLimits {
   return {
     headerTimeoutMs: DEFAULT_HEADER_TIMEOUT_MS,
     idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
+    bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS,
     maxConnections: Math.max(16, Math.floor(fds * 0.9) - 64),
     maxConnectionsPerSource: DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
   };

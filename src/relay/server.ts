@@ -153,7 +153,9 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       const withPeer = (req: Request) => {
         const headers = new Headers(req.headers);
         headers.set("cmdop-peer", peer);
-        return serveUniversal(handler, req, headers);
+        // A unary body trickled a byte at a time would hold its connection past any idle timeout.
+        const unary = handler.method.methodKind === "unary";
+        return serveUniversal(handler, req, headers, unary ? limits.bodyTimeoutMs : undefined);
       };
       // Held open by every agent: served without the generic pipeline (see control_stream.ts).
       const response = path === CONTROL_PATH

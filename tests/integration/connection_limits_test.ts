@@ -51,6 +51,25 @@ async function readUntilClosed(conn: Deno.Conn, ms: number): Promise<string | un
   return result;
 }
 
+/** What the server sent until it matches `pattern`, closes, or `ms` pass (then what came so far). */
+async function readUntil(conn: Deno.Conn, pattern: RegExp, ms: number): Promise<string> {
+  let text = "";
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(4096);
+  const end = Date.now() + ms;
+  while (!pattern.test(text) && Date.now() < end) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const n = await Promise.race([
+      conn.read(buffer).catch(() => null),
+      new Promise<"late">((r) => timer = setTimeout(() => r("late"), end - Date.now())),
+    ]);
+    clearTimeout(timer);
+    if (n === null || n === "late") break;
+    text += decoder.decode(buffer.subarray(0, n), { stream: true });
+  }
+  return text || `(nothing within ${ms / 1000} s)`;
+}
+
 function closeAll(conns: Deno.Conn[]): void {
   for (const conn of conns) {
     try {
@@ -68,7 +87,9 @@ describe("relay connection limits", { skip: Deno.build.os !== "linux" }, () => {
     let env: Record<string, string>;
 
     before(async () => {
-      relay = await startRelay({ extraArgs: ["--header-timeout", "3s", "--idle-timeout", "2s"] });
+      relay = await startRelay({
+        extraArgs: ["--header-timeout", "3s", "--idle-timeout", "2s", "--body-timeout", "3s"],
+      });
       ws = await relay.createWorkspace("limits");
       env = await clientEnv(relay.url, ws.api_key);
       await startAgent(relay.url, ws.enroll_token, { hostname: "limits-box" });
@@ -93,6 +114,43 @@ describe("relay connection limits", { skip: Deno.build.os !== "linux" }, () => {
       assert.equal(closed.filter((text) => text === undefined).length, 0, "connections left open");
       assert.ok(elapsed >= 2_500, `closed after ${elapsed} ms, before the 3 s header timeout`);
       assert.ok(await processAlive(relay.pid), "relay died");
+    });
+
+    it("refuses a unary body trickled a byte a second once the body timeout passes", async () => {
+      // 200 bytes announced, one sent a second: every byte resets an idle timer, none ends the body.
+      const head = "POST /cmdop.v1.MachineService/ListMachines HTTP/1.1\r\nHost: x\r\n" +
+        `Authorization: Bearer ${ws.api_key}\r\nContent-Type: application/proto\r\n` +
+        "Content-Length: 200\r\n\r\n";
+      const [conn] = await openConnections(relay.url, 1, head);
+      const started = Date.now();
+      let dripping = true;
+      const drip = (async () => {
+        while (dripping) {
+          await new Promise((r) => setTimeout(r, 1_000));
+          await conn.write(new Uint8Array([0x0a])).catch(() => dripping = false);
+        }
+      })();
+      const text = await readUntil(conn, /"code":"deadline_exceeded".*\}/s, 30_000);
+      const elapsed = Date.now() - started;
+      dripping = false;
+      closeAll([conn]);
+      await drip;
+      assert.match(text, /^HTTP\/1.1 504/);
+      assert.match(text, /not received within 3 s/);
+      assert.ok(elapsed >= 2_500, `answered after ${elapsed} ms, before the 3 s body timeout`);
+      assert.ok(await processAlive(relay.pid), "relay died");
+    });
+
+    it("answers a unary body cut short of its Content-Length with invalid_argument, not internal", async () => {
+      const head = "POST /cmdop.v1.MachineService/ListMachines HTTP/1.1\r\nHost: x\r\n" +
+        `Authorization: Bearer ${ws.api_key}\r\nContent-Type: application/proto\r\n` +
+        "Content-Length: 200\r\n\r\nabc";
+      const [conn] = await openConnections(relay.url, 1, head);
+      await (conn as Deno.TcpConn).closeWrite();
+      const text = await readUntil(conn, /"code":"[a-z_]+".*\}/s, 20_000);
+      closeAll([conn]);
+      assert.match(text, /^HTTP\/1.1 400/);
+      assert.match(text, /"code":"invalid_argument"/);
     });
 
     it("closes a kept-alive connection after the idle timeout", async () => {

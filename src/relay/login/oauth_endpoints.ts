@@ -1,6 +1,6 @@
 /** The relay as its own OAuth 2.0 authorization server: device authorization (RFC 8628), token and revocation endpoints. */
 import { hashSecret, newSecret } from "../../lib/secrets.ts";
-import { BodyTooLargeError, readBodyCapped } from "../admission.ts";
+import { BodyTooLargeError, isBodyTimeout, readBodyCapped } from "../admission.ts";
 import { SecretPrefix } from "../auth.ts";
 import type { DeviceCodeRecord } from "./login_store.ts";
 import {
@@ -147,6 +147,9 @@ export async function readForm(req: Request): Promise<URLSearchParams> {
   try {
     body = await readBodyCapped(req, MAX_FORM_BODY_BYTES);
   } catch (error) {
+    if (isBodyTimeout(error)) {
+      throw new OAuthError("invalid_request", error.message, 408);
+    }
     if (!(error instanceof BodyTooLargeError)) throw error;
     throw new OAuthError(
       "invalid_request",

@@ -21,6 +21,7 @@ export interface ServeOptions {
   logFormat?: LogFormat;
   headerTimeout?: string;
   idleTimeout?: string;
+  bodyTimeout?: string;
   maxConnections?: string;
   maxConnectionsPerSource?: string;
 }
@@ -114,6 +115,7 @@ export function connectionLimits(options: ServeOptions): Partial<ConnectionLimit
     limits.headerTimeoutMs = timeout(options.headerTimeout, "--header-timeout");
   }
   if (options.idleTimeout) limits.idleTimeoutMs = timeout(options.idleTimeout, "--idle-timeout");
+  if (options.bodyTimeout) limits.bodyTimeoutMs = timeout(options.bodyTimeout, "--body-timeout");
   if (options.maxConnections) {
     limits.maxConnections = count(options.maxConnections, "--max-connections");
   }
