@@ -130,15 +130,17 @@ export class Keepalive {
     const { intervalMs, silenceMs } = this.#options;
     const now = this.#now();
     if (this.#options.paused?.()) this.#lastHeard = now;
+    // A ping that is due goes out first, even when the silence is over too (a wake that came
+    // late, on a stalled event loop): the peer is never given up on without having been pinged.
+    if (now >= this.#nextPing) {
+      this.#nextPing = now + intervalMs;
+      this.#options.ping?.();
+    }
     const silentFor = now - this.#lastHeard;
     if (silentFor >= silenceMs) {
       this.#stopped = true;
       this.#options.silent(silentFor);
       return;
-    }
-    if (now >= this.#nextPing) {
-      this.#nextPing = now + intervalMs;
-      this.#options.ping?.();
     }
     this.#schedule(now);
   }
