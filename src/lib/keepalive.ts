@@ -45,10 +45,12 @@ export function pingSilenceMs(intervalMs: number): number {
  */
 export function keepaliveFromEnv(text: string | undefined, name = "CMDOP_KEEPALIVE"): number {
   if (text === undefined || text === "") return DEFAULT_KEEPALIVE_MS;
-  const ms = Math.round(Number(text) * 1000);
+  // Seconds, as "10" or "10s" (or "500ms"), as the relay's and agent's duration flags take them.
+  const unit = /^\s*([0-9.]+)\s*(ms|s)?\s*$/.exec(text);
+  const ms = unit ? Math.round(Number(unit[1]) * (unit[2] === "ms" ? 1 : 1000)) : Number.NaN;
   if (!Number.isFinite(ms) || ms < MIN_KEEPALIVE_MS || ms > MAX_KEEPALIVE_MS) {
     throw new Error(
-      `${name} "${text}" is not a keepalive interval: give seconds from ` +
+      `${name} "${text}" is not a keepalive interval: give seconds (10, 10s, 500ms) from ` +
         `${MIN_KEEPALIVE_MS / 1000} to ${MAX_KEEPALIVE_MS / 1000}`,
     );
   }

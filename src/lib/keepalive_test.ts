@@ -72,8 +72,11 @@ describe("keepaliveFromEnv()", () => {
   it("reads seconds, defaults to 10 s and names a bad value", () => {
     assert.equal(keepaliveFromEnv(undefined), 10_000);
     assert.equal(keepaliveFromEnv("2.5"), 2_500);
+    assert.equal(keepaliveFromEnv("2s"), 2_000);
+    assert.equal(keepaliveFromEnv("500ms"), 500);
+    assert.throws(() => keepaliveFromEnv("2m"), /CMDOP_KEEPALIVE "2m" is not a keepalive/);
     assert.throws(() => keepaliveFromEnv("soon"), /CMDOP_KEEPALIVE "soon" is not a keepalive/);
-    assert.throws(() => keepaliveFromEnv("0"), /from 0.2 to 600/);
+    assert.throws(() => keepaliveFromEnv("0"), /from 0\.2 to 600/);
   });
 
   it("gives the pinging side a shorter patience than the pinged side", () => {
