@@ -120,6 +120,9 @@ export function serveWithLimits(
       () => {},
     );
     const ending = served.finished.catch((error) => {
+      // A peer that hung up mid-answer is ordinary (a client's Ctrl-C): one line per such
+      // connection would bury the log; anything else is worth a line.
+      if (peerHungUp(error)) return;
       log(`connection from ${peer.hostname} failed: ${(error as Error)?.message ?? error}`);
     }).finally(() => {
       clearTimeout(tracked.timer);
@@ -182,6 +185,15 @@ export function serveWithLimits(
       refusal.dispose();
     })(),
   };
+}
+
+/** Errors of a connection whose peer went away: reset, broken pipe, closed mid-message. */
+function peerHungUp(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.UnexpectedEof ||
+    error instanceof Deno.errors.NotConnected;
 }
 
 /** True when this Deno can serve accepted connections itself (see {@linkcode serveWithLimits}). */
