@@ -1,7 +1,12 @@
 /** connectRelay: the relay URL, the credential (and where each came from), and typed clients over one transport. */
 import type { CallOptions, Client } from "@connectrpc/connect";
 import type { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
-import type { SessionOutput } from "../../gen/cmdop/v1/session_pb.ts";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type {
+  OpenSessionSchema,
+  SendInputRequestSchema,
+  SessionOutput,
+} from "../../gen/cmdop/v1/session_pb.ts";
 import type { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
 import type { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
 import { keepaliveFromEnv } from "../lib/keepalive.ts";
@@ -13,13 +18,25 @@ import { resolveAccess, type ResolvedAccess } from "./access.ts";
 import type { GlobalOptions, RunState } from "./globals.ts";
 import { LOGIN_AGAIN_HINT, LoginSession } from "./login_session.ts";
 
-/** The one session call: frames as `create(SessionInputSchema, …)` takes them, frames from the agent back. */
+/** The session calls: frames as `create(SessionInputSchema, …)` takes them, frames from the agent back. */
 export interface SessionCalls {
   session(
     inputs: AsyncIterable<SessionInputInit>,
     options?: CallOptions,
   ): AsyncIterable<SessionOutput>;
+  /** The half-duplex session (half_duplex.ts): output only, its first frame the handle. */
+  halfSession(
+    open: MessageInitShape<typeof OpenSessionSchema>,
+    options?: CallOptions,
+  ): AsyncIterable<SessionOutput>;
+  sendInput(
+    request: MessageInitShape<typeof SendInputRequestSchema>,
+    options?: CallOptions,
+  ): Promise<void>;
 }
+
+/** How sessions reach the relay (`CMDOP_TRANSPORT`): auto tries full duplex and falls back. */
+export type SessionTransport = "auto" | "duplex" | "half";
 
 /** The clients of one relay connection. */
 export interface RelayClients {
@@ -36,6 +53,10 @@ export interface RelayConnection extends ResolvedAccess, RelayClients {
   relayWorkspace?: { id: string; name: string };
   /** How often sessions ping the relay (`CMDOP_KEEPALIVE`, seconds). */
   keepaliveMs: number;
+  /** `CMDOP_TRANSPORT`; after a fallback in this run, "half" (the path will not change). */
+  transport: SessionTransport;
+  /** Writes one line to stderr (the half-duplex fallback says so there). */
+  note(line: string): void;
 }
 
 /**
@@ -68,6 +89,8 @@ export async function openRelayConnection(
   access: ResolvedAccess,
 ): Promise<RelayConnection> {
   const keepaliveMs = sessionKeepalive(ctx);
+  const transport = sessionTransport(ctx);
+  const note = (line: string) => void ctx.stderr.write(`${line}\n`).catch(() => {});
   state.credentialSource = access.credentialSource;
   const { warnCredentialExposure } = await import("./exposure_warnings.ts");
   await warnCredentialExposure(ctx, state, access);
@@ -92,13 +115,20 @@ export async function openRelayConnection(
       bearer: undefined,
       interceptors: [session.interceptor()],
     });
-    return { ...access, ...clients, machineTokens: new Map(), keepaliveMs };
+    return { ...access, ...clients, machineTokens: new Map(), keepaliveMs, transport, note };
   }
   // The lean clients speak over their own sockets: not through a proxy, nor a fetch of the caller's.
   const caCerts = (fetch as { caCerts?: string[] } | undefined)?.caCerts;
   if (proxyConfigured() || (fetch && !caCerts)) {
     const { fullRelayClients } = await import("./relay_full.ts");
-    return { ...access, ...fullRelayClients(options), machineTokens: new Map(), keepaliveMs };
+    return {
+      ...access,
+      ...fullRelayClients(options),
+      machineTokens: new Map(),
+      keepaliveMs,
+      transport,
+      note,
+    };
   }
   const { leanRelayClients } = await import("./relay_lean.ts");
   return {
@@ -106,7 +136,18 @@ export async function openRelayConnection(
     ...leanRelayClients({ ...options, caCerts }),
     machineTokens: new Map(),
     keepaliveMs,
+    transport,
+    note,
   };
+}
+
+/** `CMDOP_TRANSPORT`: auto (the default), duplex or half; anything else is an error naming it. */
+function sessionTransport(ctx: CliContext): SessionTransport {
+  const value = (ctx.env("CMDOP_TRANSPORT") ?? "").trim().toLowerCase() || "auto";
+  if (value === "auto" || value === "duplex" || value === "half") return value;
+  throw new CliError(`CMDOP_TRANSPORT must be auto, duplex or half, not "${value}"`, {
+    hint: "auto tries a full-duplex stream and falls back to half duplex when the path holds it",
+  });
 }
 
 /** `CMDOP_KEEPALIVE` as milliseconds, or an error naming it. */

@@ -33,6 +33,10 @@ export function fullRelayClients(options: FullClientOptions): RelayClients {
     machines: createClient(MachineService, transport),
     sessions: {
       session: (inputs, callOptions) => sessions.session(asMessages(inputs), callOptions),
+      halfSession: (open, callOptions) => sessions.halfSession(open, callOptions),
+      sendInput: async (request, callOptions) => {
+        await sessions.sendInput(request, callOptions);
+      },
     },
     shares: createClient(ShareService, transport),
     workspaces: createClient(WorkspaceService, transport),

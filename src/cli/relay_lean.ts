@@ -60,6 +60,12 @@ export function leanRelayClients(
           yield decodeSessionOutput(bytes);
         }
       },
+      // The fallback for paths without full duplex: not worth a codec of its own.
+      async *halfSession(open, callOptions) {
+        yield* (await loadFull()).sessions.halfSession(open, callOptions);
+      },
+      sendInput: async (request, callOptions) =>
+        (await loadFull()).sessions.sendInput(request, callOptions),
     },
     shares: lazyClient(() => loadFull().then((c) => c.shares)),
     workspaces: lazyClient(() => loadFull().then((c) => c.workspaces)),

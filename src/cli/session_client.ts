@@ -12,6 +12,7 @@ import { AsyncQueue } from "../lib/async_queue.ts";
 import { CreditCounter, CreditGate, DEFAULT_WINDOW_BYTES } from "../lib/credit.ts";
 import { answerSilenceMs, Keepalive } from "../lib/keepalive.ts";
 import { CliError, ExitCode } from "./errors.ts";
+import { halfDuplexSession } from "./half_duplex.ts";
 import type { RelayConnection } from "./relay_client.ts";
 
 /** Asks for a machine's password; undefined means none can be had (non-interactive). */
@@ -49,13 +50,8 @@ export async function openSession(
   signal: AbortSignal,
   windowBytes = DEFAULT_WINDOW_BYTES,
 ): Promise<OpenedSession> {
-  // Frames as `create()` takes them: the lean clients encode them without protobuf-es.
-  const inputs = new AsyncQueue<SessionInputInit>();
-  const abort = new AbortController();
-  const onAbort = () => abort.abort(signal.reason);
-  signal.addEventListener("abort", onAbort, { once: true });
   const machineId = open.machineId ?? "";
-  inputs.push({
+  const openFrame = (): SessionInputInit => ({
     msg: {
       case: "open",
       value: {
@@ -66,12 +62,28 @@ export async function openSession(
       },
     },
   });
-  const frames = conn.sessions.session(inputs, { signal: abort.signal })[Symbol.asyncIterator]();
+  let call = startCall(conn, openFrame(), signal, conn.transport === "half");
+  let early: IteratorResult<SessionOutput> | undefined;
+  if (conn.transport === "auto") {
+    const probe = await probeDuplex(call.frames);
+    if (probe.carried) early = probe.first;
+    else {
+      call.abort.abort();
+      call.release();
+      // Later sessions of this run go half-duplex at once: the path will not have changed.
+      conn.transport = "half";
+      call = startCall(conn, openFrame(), signal, true, () => conn.note(fallbackNote(conn.server)));
+    }
+  }
+  const { inputs, abort, frames } = call;
+  const onAbort = call.release;
 
   let ready: Ready | undefined;
   let answered = false;
   while (!ready) {
-    const next = await frames.next().catch((error) => {
+    const pending = early ? Promise.resolve(early) : frames.next();
+    early = undefined;
+    const next = await pending.catch((error) => {
       throw answered ? wrongPassword(error) : error;
     });
     if (next.done) throw new CliError("the relay ended the session before it started");
@@ -134,7 +146,7 @@ export async function openSession(
     } finally {
       keepalive.stop();
       inputGate.close();
-      signal.removeEventListener("abort", onAbort);
+      onAbort();
     }
   }
   return {
@@ -159,6 +171,82 @@ export async function openSession(
       abort.abort();
     },
   };
+}
+
+/** How long a full-duplex session may take to show that its path carries it (the relay's first frame). */
+const DUPLEX_PROBE_MS = 5_000;
+
+/** Refusals of a streaming request body (HTTP/1.0 paths, no chunked bodies, a proxy's 502). */
+const REFUSED_STREAMING_BODY = /^HTTP (411|413|501|502|505)$/;
+
+interface SessionCall {
+  inputs: AsyncQueue<SessionInputInit>;
+  abort: AbortController;
+  frames: AsyncIterator<SessionOutput>;
+  /** Stops following the caller's signal. */
+  release(): void;
+}
+
+/** Opens the session call, full or half duplex, with the open frame queued. */
+function startCall(
+  conn: RelayConnection,
+  open: SessionInputInit,
+  signal: AbortSignal,
+  half: boolean,
+  onHalfDuplex?: () => void,
+): SessionCall {
+  // Frames as `create()` takes them: the lean clients encode them without protobuf-es.
+  const inputs = new AsyncQueue<SessionInputInit>();
+  const abort = new AbortController();
+  const onAbort = () => abort.abort(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  inputs.push(open);
+  const options = { signal: abort.signal };
+  const stream = half
+    ? halfDuplexSession(conn.sessions, inputs, { ...options, onHandle: onHalfDuplex })
+    : conn.sessions.session(inputs, options);
+  return {
+    inputs,
+    abort,
+    frames: stream[Symbol.asyncIterator](),
+    release: () => signal.removeEventListener("abort", onAbort),
+  };
+}
+
+type Probe = { carried: true; first: IteratorResult<SessionOutput> } | { carried: false };
+
+/**
+ * Waits for the full-duplex call's first frame, which the relay sends before it
+ * reads anything of the request: nothing within {@linkcode DUPLEX_PROBE_MS}
+ * while the request is still open, or a refusal of its streaming body, means a
+ * path (a buffering proxy) that holds request bodies until they end.
+ */
+async function probeDuplex(frames: AsyncIterator<SessionOutput>): Promise<Probe> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const first = frames.next();
+  const outcome = await Promise.race([
+    first.then(
+      (next): Probe => ({ carried: true, first: next }),
+      (error): Probe => {
+        if (isConnectError(error) && REFUSED_STREAMING_BODY.test(error.rawMessage)) {
+          return { carried: false };
+        }
+        throw error;
+      },
+    ),
+    new Promise<Probe>((resolve) =>
+      timer = setTimeout(() => resolve({ carried: false }), DUPLEX_PROBE_MS)
+    ),
+  ]).finally(() => clearTimeout(timer));
+  // The abandoned call rejects once aborted.
+  if (!outcome.carried) first.catch(() => {});
+  return outcome;
+}
+
+/** Said once, when a run falls back to half duplex. */
+function fallbackNote(server: string): string {
+  return `note: the path to ${server} does not carry full-duplex streams (a buffering proxy?); ` +
+    "using server-streaming output with input calls";
 }
 
 /** The relay (or the network to it) went quiet: pings brought nothing back. */

@@ -84,6 +84,21 @@ export async function startNginx(
 }
 
 /**
+ * nginx as it is most often left: the doc's snippet without `proxy_request_buffering off`,
+ * so that it reads a request's whole body before it passes any of it on. No full-duplex
+ * stream gets through it (a session's request body ends only with the session): cmdop's
+ * sessions fall back to half duplex there.
+ *
+ * @example
+ * ```ts
+ * const nginx = await startBufferingNginx(relayPort, certDir);
+ * ```
+ */
+export function startBufferingNginx(relayPort: number, certs: string): Promise<ProxyProcess> {
+  return startNginx(relayPort, certs, ["proxy_request_buffering off;"]);
+}
+
+/**
  * haproxy with Debian's stock `defaults` (50 s client and server timeouts) and the doc's
  * frontend and backend, which must override them.
  *

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cmdop/v1/session.proto.
  */
 export const file_cmdop_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("ChZjbWRvcC92MS9zZXNzaW9uLnByb3RvEghjbWRvcC52MSKuAgoLT3BlblNlc3Npb24SEgoKbWFjaGluZV9pZBgBIAEoCRIjCgRraW5kGAIgASgOMhUuY21kb3AudjEuU2Vzc2lvbktpbmQSDAoEYXJndhgDIAMoCRISCgp0aW1lb3V0X21zGAQgASgNEgwKBHRlcm0YBSABKAkSDAoEcm93cxgGIAEoDRIMCgRjb2xzGAcgASgNEisKA2VudhgIIAMoCzIeLmNtZG9wLnYxLk9wZW5TZXNzaW9uLkVudkVudHJ5EhQKDHdpbmRvd19ieXRlcxgJIAEoDRIVCg1tYWNoaW5lX3Rva2VuGAogASgJEhQKDGtlZXBhbGl2ZV9tcxgLIAEoDRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIisKCUtlZXBhbGl2ZRIPCgdzZW50X21zGAEgASgDEg0KBXJlcGx5GAIgASgIIiQKBlJlc2l6ZRIMCgRyb3dzGAEgASgNEgwKBGNvbHMYAiABKA0iDgoMQ2xvc2VTZXNzaW9uIiAKDEF1dGhSZXNwb25zZRIQCghwYXNzd29yZBgBIAEoCSL9AQoMU2Vzc2lvbklucHV0EiUKBG9wZW4YASABKAsyFS5jbWRvcC52MS5PcGVuU2Vzc2lvbkgAEg4KBGRhdGEYAiABKAxIABIiCgZyZXNpemUYAyABKAsyEC5jbWRvcC52MS5SZXNpemVIABIQCgZjcmVkaXQYBCABKA1IABInCgVjbG9zZRgFIAEoCzIWLmNtZG9wLnYxLkNsb3NlU2Vzc2lvbkgAEiYKBGF1dGgYBiABKAsyFi5jbWRvcC52MS5BdXRoUmVzcG9uc2VIABIoCglrZWVwYWxpdmUYByABKAsyEy5jbWRvcC52MS5LZWVwYWxpdmVIAEIFCgNtc2ciVQoFUmVhZHkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIiCgdtYWNoaW5lGAIgASgLMhEuY21kb3AudjEuTWFjaGluZRIUCgx3aW5kb3dfYnl0ZXMYAyABKA0iPgoGT3V0cHV0EiYKBnN0cmVhbRgBIAEoDjIWLmNtZG9wLnYxLk91dHB1dFN0cmVhbRIMCgRkYXRhGAIgASgMIkYKBEV4aXQSDAoEY29kZRgBIAEoBRIOCgZzaWduYWwYAiABKAkSEQoJdGltZWRfb3V0GAMgASgIEg0KBWVycm9yGAQgASgJIjMKDUF1dGhDaGFsbGVuZ2USEgoKbWFjaGluZV9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiOAoLQXV0aEdyYW50ZWQSFQoNbWFjaGluZV90b2tlbhgBIAEoCRISCgpleHBpcmVzX21zGAIgASgDIpACCg1TZXNzaW9uT3V0cHV0EiAKBXJlYWR5GAEgASgLMg8uY21kb3AudjEuUmVhZHlIABIiCgZvdXRwdXQYAiABKAsyEC5jbWRvcC52MS5PdXRwdXRIABIeCgRleGl0GAMgASgLMg4uY21kb3AudjEuRXhpdEgAEhAKBmNyZWRpdBgEIAEoDUgAEiwKCWNoYWxsZW5nZRgFIAEoCzIXLmNtZG9wLnYxLkF1dGhDaGFsbGVuZ2VIABIoCgdncmFudGVkGAYgASgLMhUuY21kb3AudjEuQXV0aEdyYW50ZWRIABIoCglrZWVwYWxpdmUYByABKAsyEy5jbWRvcC52MS5LZWVwYWxpdmVIAEIFCgNtc2cqWAoLU2Vzc2lvbktpbmQSHAoYU0VTU0lPTl9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRU0VTU0lPTl9LSU5EX0VYRUMQARIUChBTRVNTSU9OX0tJTkRfUFRZEAIqYQoMT3V0cHV0U3RyZWFtEh0KGU9VVFBVVF9TVFJFQU1fVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfU1RSRUFNX1NURE9VVBABEhgKFE9VVFBVVF9TVFJFQU1fU1RERVJSEAIyUAoOU2Vzc2lvblNlcnZpY2USPgoHU2Vzc2lvbhIWLmNtZG9wLnYxLlNlc3Npb25JbnB1dBoXLmNtZG9wLnYxLlNlc3Npb25PdXRwdXQoATABYgZwcm90bzM", [file_cmdop_v1_machine]);
+  fileDesc("ChZjbWRvcC92MS9zZXNzaW9uLnByb3RvEghjbWRvcC52MSKuAgoLT3BlblNlc3Npb24SEgoKbWFjaGluZV9pZBgBIAEoCRIjCgRraW5kGAIgASgOMhUuY21kb3AudjEuU2Vzc2lvbktpbmQSDAoEYXJndhgDIAMoCRISCgp0aW1lb3V0X21zGAQgASgNEgwKBHRlcm0YBSABKAkSDAoEcm93cxgGIAEoDRIMCgRjb2xzGAcgASgNEisKA2VudhgIIAMoCzIeLmNtZG9wLnYxLk9wZW5TZXNzaW9uLkVudkVudHJ5EhQKDHdpbmRvd19ieXRlcxgJIAEoDRIVCg1tYWNoaW5lX3Rva2VuGAogASgJEhQKDGtlZXBhbGl2ZV9tcxgLIAEoDRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIisKCUtlZXBhbGl2ZRIPCgdzZW50X21zGAEgASgDEg0KBXJlcGx5GAIgASgIIiQKBlJlc2l6ZRIMCgRyb3dzGAEgASgNEgwKBGNvbHMYAiABKA0iDgoMQ2xvc2VTZXNzaW9uIiAKDEF1dGhSZXNwb25zZRIQCghwYXNzd29yZBgBIAEoCSL9AQoMU2Vzc2lvbklucHV0EiUKBG9wZW4YASABKAsyFS5jbWRvcC52MS5PcGVuU2Vzc2lvbkgAEg4KBGRhdGEYAiABKAxIABIiCgZyZXNpemUYAyABKAsyEC5jbWRvcC52MS5SZXNpemVIABIQCgZjcmVkaXQYBCABKA1IABInCgVjbG9zZRgFIAEoCzIWLmNtZG9wLnYxLkNsb3NlU2Vzc2lvbkgAEiYKBGF1dGgYBiABKAsyFi5jbWRvcC52MS5BdXRoUmVzcG9uc2VIABIoCglrZWVwYWxpdmUYByABKAsyEy5jbWRvcC52MS5LZWVwYWxpdmVIAEIFCgNtc2ciVQoFUmVhZHkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIiCgdtYWNoaW5lGAIgASgLMhEuY21kb3AudjEuTWFjaGluZRIUCgx3aW5kb3dfYnl0ZXMYAyABKA0iPgoGT3V0cHV0EiYKBnN0cmVhbRgBIAEoDjIWLmNtZG9wLnYxLk91dHB1dFN0cmVhbRIMCgRkYXRhGAIgASgMIkYKBEV4aXQSDAoEY29kZRgBIAEoBRIOCgZzaWduYWwYAiABKAkSEQoJdGltZWRfb3V0GAMgASgIEg0KBWVycm9yGAQgASgJIjMKDUF1dGhDaGFsbGVuZ2USEgoKbWFjaGluZV9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiOAoLQXV0aEdyYW50ZWQSFQoNbWFjaGluZV90b2tlbhgBIAEoCRISCgpleHBpcmVzX21zGAIgASgDIr0CCg1TZXNzaW9uT3V0cHV0EiAKBXJlYWR5GAEgASgLMg8uY21kb3AudjEuUmVhZHlIABIiCgZvdXRwdXQYAiABKAsyEC5jbWRvcC52MS5PdXRwdXRIABIeCgRleGl0GAMgASgLMg4uY21kb3AudjEuRXhpdEgAEhAKBmNyZWRpdBgEIAEoDUgAEiwKCWNoYWxsZW5nZRgFIAEoCzIXLmNtZG9wLnYxLkF1dGhDaGFsbGVuZ2VIABIoCgdncmFudGVkGAYgASgLMhUuY21kb3AudjEuQXV0aEdyYW50ZWRIABIoCglrZWVwYWxpdmUYByABKAsyEy5jbWRvcC52MS5LZWVwYWxpdmVIABIrCgtoYWxmX2R1cGxleBgIIAEoCzIULmNtZG9wLnYxLkhhbGZEdXBsZXhIAEIFCgNtc2ciTgoKSGFsZkR1cGxleBISCgpzZXNzaW9uX2lkGAEgASgJEhMKC2lucHV0X3Rva2VuGAIgASgJEhcKD21heF9pbnB1dF9ieXRlcxgDIAEoDSJjChBTZW5kSW5wdXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEwoLaW5wdXRfdG9rZW4YAiABKAkSJgoGZnJhbWVzGAMgAygLMhYuY21kb3AudjEuU2Vzc2lvbklucHV0IhMKEVNlbmRJbnB1dFJlc3BvbnNlKlgKC1Nlc3Npb25LaW5kEhwKGFNFU1NJT05fS0lORF9VTlNQRUNJRklFRBAAEhUKEVNFU1NJT05fS0lORF9FWEVDEAESFAoQU0VTU0lPTl9LSU5EX1BUWRACKmEKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACMtcBCg5TZXNzaW9uU2VydmljZRI+CgdTZXNzaW9uEhYuY21kb3AudjEuU2Vzc2lvbklucHV0GhcuY21kb3AudjEuU2Vzc2lvbk91dHB1dCgBMAESPwoLSGFsZlNlc3Npb24SFS5jbWRvcC52MS5PcGVuU2Vzc2lvbhoXLmNtZG9wLnYxLlNlc3Npb25PdXRwdXQwARJECglTZW5kSW5wdXQSGi5jbWRvcC52MS5TZW5kSW5wdXRSZXF1ZXN0GhsuY21kb3AudjEuU2VuZElucHV0UmVzcG9uc2ViBnByb3RvMw", [file_cmdop_v1_machine]);
 
 /**
  * @generated from message cmdop.v1.OpenSession
@@ -437,6 +437,14 @@ export type SessionOutput = Message<"cmdop.v1.SessionOutput"> & {
      */
     value: Keepalive;
     case: "keepalive";
+  } | {
+    /**
+     * First frame of a HalfSession call: how its input calls name the session.
+     *
+     * @generated from field: cmdop.v1.HalfDuplex half_duplex = 8;
+     */
+    value: HalfDuplex;
+    case: "halfDuplex";
   } | { case: undefined; value?: undefined };
 };
 
@@ -446,6 +454,83 @@ export type SessionOutput = Message<"cmdop.v1.SessionOutput"> & {
  */
 export const SessionOutputSchema: GenMessage<SessionOutput> = /*@__PURE__*/
   messageDesc(file_cmdop_v1_session, 11);
+
+/**
+ * A half-duplex session's handle. Input calls must carry both fields and the
+ * credential that opened the session (the same API key, the same share link,
+ * the same user): the id alone is not enough.
+ *
+ * @generated from message cmdop.v1.HalfDuplex
+ */
+export type HalfDuplex = Message<"cmdop.v1.HalfDuplex"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Random 256-bit secret of this session; never logged.
+   *
+   * @generated from field: string input_token = 2;
+   */
+  inputToken: string;
+
+  /**
+   * Largest SendInput request the relay takes, in bytes.
+   *
+   * @generated from field: uint32 max_input_bytes = 3;
+   */
+  maxInputBytes: number;
+};
+
+/**
+ * Describes the message cmdop.v1.HalfDuplex.
+ * Use `create(HalfDuplexSchema)` to create a new message.
+ */
+export const HalfDuplexSchema: GenMessage<HalfDuplex> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_session, 12);
+
+/**
+ * @generated from message cmdop.v1.SendInputRequest
+ */
+export type SendInputRequest = Message<"cmdop.v1.SendInputRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: string input_token = 2;
+   */
+  inputToken: string;
+
+  /**
+   * data, credit, resize, close, auth, keepalive: as on the Session stream, in order.
+   *
+   * @generated from field: repeated cmdop.v1.SessionInput frames = 3;
+   */
+  frames: SessionInput[];
+};
+
+/**
+ * Describes the message cmdop.v1.SendInputRequest.
+ * Use `create(SendInputRequestSchema)` to create a new message.
+ */
+export const SendInputRequestSchema: GenMessage<SendInputRequest> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_session, 13);
+
+/**
+ * @generated from message cmdop.v1.SendInputResponse
+ */
+export type SendInputResponse = Message<"cmdop.v1.SendInputResponse"> & {
+};
+
+/**
+ * Describes the message cmdop.v1.SendInputResponse.
+ * Use `create(SendInputResponseSchema)` to create a new message.
+ */
+export const SendInputResponseSchema: GenMessage<SendInputResponse> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_session, 14);
 
 /**
  * @generated from enum cmdop.v1.SessionKind
@@ -510,6 +595,9 @@ export const SessionService: GenService<{
   /**
    * One exec or terminal session. Output flows only within the credit the
    * client has granted, so no hop buffers more than the window.
+   * The relay's first frame on it is a keepalive reply with sent_ms 0, sent before
+   * it reads the client's open frame: a client that sees nothing come back while
+   * its request is still open knows the path holds request bodies back.
    *
    * @generated from rpc cmdop.v1.SessionService.Session
    */
@@ -517,6 +605,32 @@ export const SessionService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof SessionInputSchema;
     output: typeof SessionOutputSchema;
+  },
+  /**
+   * The same session for paths that cannot carry a request and a response body
+   * at the same time (a buffering proxy, Connect-Web clients): output as a
+   * server stream, its first frame a HalfDuplex handle; input through SendInput.
+   * A session nobody sends input to (pings included) for the keepalive's
+   * silence time is ended, as is one whose output stream goes away.
+   *
+   * @generated from rpc cmdop.v1.SessionService.HalfSession
+   */
+  halfSession: {
+    methodKind: "server_streaming";
+    input: typeof OpenSessionSchema;
+    output: typeof SessionOutputSchema;
+  },
+  /**
+   * Input frames of a HalfSession, in order; calls of one session are made one
+   * at a time. Frames beyond what the session may queue are refused
+   * (RESOURCE_EXHAUSTED).
+   *
+   * @generated from rpc cmdop.v1.SessionService.SendInput
+   */
+  sendInput: {
+    methodKind: "unary";
+    input: typeof SendInputRequestSchema;
+    output: typeof SendInputResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cmdop_v1_session, 0);

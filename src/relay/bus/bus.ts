@@ -35,6 +35,26 @@ export interface DialedSession {
 }
 
 /**
+ * One SendInput call of a half-duplex session, on its way to the node that
+ * holds the session's output stream (where its input queue is).
+ */
+export interface InputDelivery {
+  /** Who calls, as the session is bound to it (see half_session.ts); never a secret itself. */
+  binding: string;
+  inputToken: string;
+  frames: SessionInput[];
+}
+
+/** What became of an {@linkcode InputDelivery}; `code` is a Connect code name. */
+export type InputReply =
+  | { ok: true }
+  | {
+    ok: false;
+    code: "not_found" | "permission_denied" | "resource_exhausted" | "unavailable";
+    message: string;
+  };
+
+/**
  * Routing between relay services and agents. The embedded relay routes in
  * process; a cluster routes across nodes. Services depend only on this.
  */
@@ -60,6 +80,17 @@ export interface Bus {
   dial(machineId: string, sessionId: string, signal: AbortSignal): Promise<DialedSession>;
   /** Hands an agent's dial-back stream to the waiting session; false when none waits. */
   acceptDial(machineId: string, sessionId: string, session: DialedSession): boolean;
+  /**
+   * Receives the input calls of a half-duplex session held on this node,
+   * wherever they land; resolves once every node can reach it, with the
+   * function that stops it.
+   */
+  holdInputs(
+    sessionId: string,
+    deliver: (delivery: InputDelivery) => InputReply,
+  ): Promise<() => void>;
+  /** Hands an input call to the node holding the session; `not_found` when none does. */
+  sendInputs(sessionId: string, delivery: InputDelivery): Promise<InputReply>;
   /** Agents holding a control stream on this node. */
   readonly connectedAgents: number;
   /** Resolves when the routing backend answers (the relay's /readyz); in process, at once. */

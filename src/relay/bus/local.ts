@@ -6,6 +6,8 @@ import {
   AgentUnreachableError,
   type Bus,
   type DialedSession,
+  type InputDelivery,
+  type InputReply,
   type Presence,
   REPLACED,
 } from "./bus.ts";
@@ -31,6 +33,7 @@ interface Attached {
 export class LocalBus implements Bus {
   #agents = new Map<string, Attached>();
   #waiters = new Map<string, Waiter>();
+  #inputs = new Map<string, (delivery: InputDelivery) => InputReply>();
   #now: () => number;
   #dialTimeoutMs: number;
 
@@ -116,6 +119,21 @@ export class LocalBus implements Bus {
     return true;
   }
 
+  holdInputs(
+    sessionId: string,
+    deliver: (delivery: InputDelivery) => InputReply,
+  ): Promise<() => void> {
+    this.#inputs.set(sessionId, deliver);
+    return Promise.resolve(() => {
+      if (this.#inputs.get(sessionId) === deliver) this.#inputs.delete(sessionId);
+    });
+  }
+
+  sendInputs(sessionId: string, delivery: InputDelivery): Promise<InputReply> {
+    const deliver = this.#inputs.get(sessionId);
+    return Promise.resolve(deliver ? deliver(delivery) : SESSION_GONE);
+  }
+
   ping(): Promise<void> {
     return Promise.resolve();
   }
@@ -125,3 +143,10 @@ export class LocalBus implements Bus {
     return Promise.resolve();
   }
 }
+
+/** The answer to input for a session no node holds (never opened, or ended). */
+export const SESSION_GONE: InputReply = {
+  ok: false,
+  code: "not_found",
+  message: "session not found (it has ended, or never was)",
+};

@@ -1,7 +1,8 @@
 /** NatsBus: routing for a relay cluster; agents and clients on different nodes meet over NATS subjects. */
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { AgentCommandSchema } from "../../../gen/cmdop/v1/agent_pb.ts";
+import { SendInputRequestSchema } from "../../../gen/cmdop/v1/session_pb.ts";
 import { isUuidShaped, newId } from "../../lib/secrets.ts";
 import type { NodeWatch } from "../cluster/node_watch.ts";
 import type { PresenceRegistry } from "../cluster/presence.ts";
@@ -19,9 +20,12 @@ import {
   AgentUnreachableError,
   type Bus,
   type DialedSession,
+  type InputDelivery,
+  type InputReply,
   type Presence,
   REPLACED,
 } from "./bus.ts";
+import { SESSION_GONE } from "./local.ts";
 
 /** Options of {@linkcode NatsBus}. */
 export interface NatsBusOptions {
@@ -74,6 +78,7 @@ export class NatsBus implements Bus {
   #bridge: BridgeContext;
   #held = new Map<string, Held>();
   #waiters = new Map<string, Waiter>();
+  #inputs = new Map<string, (delivery: InputDelivery) => InputReply>();
   #attachedSub: Subscription;
   #heartbeatSub: Subscription;
   #closed = false;
@@ -220,6 +225,62 @@ export class NatsBus implements Bus {
     return true;
   }
 
+  async holdInputs(
+    sessionId: string,
+    deliver: (delivery: InputDelivery) => InputReply,
+  ): Promise<() => void> {
+    this.#inputs.set(sessionId, deliver);
+    // An input call may land on any node (a load balancer picks): the others ask here.
+    const sub = this.#options.nc.subscribe(Subjects.sessionInput(sessionId), {
+      callback: (error, msg) => {
+        if (error) return;
+        let reply: InputReply;
+        try {
+          reply = deliver(decodeDelivery(msg.data));
+        } catch {
+          reply = { ok: false, code: "unavailable", message: "malformed input delivery" };
+        }
+        msg.respond(JSON.stringify(reply));
+      },
+    });
+    const stop = () => {
+      sub.unsubscribe();
+      if (this.#inputs.get(sessionId) === deliver) this.#inputs.delete(sessionId);
+    };
+    // The client learns the session's id only after this: its first input call, wherever it
+    // lands, must find the subscription in place.
+    try {
+      await this.#options.nc.flush();
+    } catch (error) {
+      stop();
+      throw error;
+    }
+    return stop;
+  }
+
+  async sendInputs(sessionId: string, delivery: InputDelivery): Promise<InputReply> {
+    const local = this.#inputs.get(sessionId);
+    if (local) return local(delivery);
+    if (this.#closed || !isUuidShaped(sessionId)) return SESSION_GONE;
+    let msg: Msg;
+    try {
+      msg = await this.#options.nc.request(
+        Subjects.sessionInput(sessionId),
+        encodeDelivery(sessionId, delivery),
+        { timeout: 5_000 },
+      );
+    } catch (error) {
+      // No responders: no node holds the session.
+      if ((error as { isNoResponders?(): boolean }).isNoResponders?.()) return SESSION_GONE;
+      return {
+        ok: false,
+        code: "unavailable",
+        message: `the relay node holding the session did not answer (${(error as Error).message})`,
+      };
+    }
+    return msg.json<InputReply>();
+  }
+
   /** A round trip to the NATS server; fails at once when the connection is closed. */
   async ping(): Promise<void> {
     if (this.#options.nc.isClosed()) throw new Error("the NATS connection is closed");
@@ -302,6 +363,32 @@ export class NatsBus implements Bus {
     void this.#options.presence.release(machineId, held.linkId);
     if (replacedBy) held.link.close?.(replacedBy);
   }
+}
+
+/** An input call over NATS: the binding as a line of JSON, then the request as protobuf. */
+function encodeDelivery(sessionId: string, delivery: InputDelivery): Uint8Array {
+  const head = new TextEncoder().encode(JSON.stringify({ binding: delivery.binding }) + "\n");
+  const body = toBinary(
+    SendInputRequestSchema,
+    create(SendInputRequestSchema, {
+      sessionId,
+      inputToken: delivery.inputToken,
+      frames: delivery.frames,
+    }),
+  );
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+function decodeDelivery(data: Uint8Array): InputDelivery {
+  const newline = data.indexOf(10);
+  if (newline < 0) throw new Error("no header line");
+  const { binding } = JSON.parse(new TextDecoder().decode(data.subarray(0, newline)));
+  if (typeof binding !== "string") throw new Error("no binding");
+  const request = fromBinary(SendInputRequestSchema, data.subarray(newline + 1));
+  return { binding, inputToken: request.inputToken, frames: request.frames };
 }
 
 function dialCommand(sessionId: string) {

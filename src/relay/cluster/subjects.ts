@@ -32,6 +32,8 @@ export const Subjects = {
   sessionIn: (sessionId: string) => `cmdop.session.${token("session id", sessionId)}.in`,
   /** Agent to client frames of one bridged session. */
   sessionOut: (sessionId: string) => `cmdop.session.${token("session id", sessionId)}.out`,
+  /** Request: a half-duplex session's input call, to the node holding its output stream. */
+  sessionInput: (sessionId: string) => `cmdop.session.${token("session id", sessionId)}.input`,
   /** A node's "still here", a few times per second. */
   nodeAlive: (instanceId: string) => `cmdop.node.${token("instance id", instanceId)}.alive`,
   /** A node's goodbye on orderly shutdown. */

@@ -22,8 +22,18 @@ import type { MachineRecord } from "../store/store.ts";
 import { toMachineMessage } from "./machine_service.ts";
 import { SessionKeepalive } from "./session_keepalive.ts";
 import type { AccessTokenResolver } from "../auth.ts";
+import { HalfSessions } from "./half_session.ts";
 
 const MAX_ARGV_BYTES = 256 * 1024;
+
+/**
+ * The first frame of every Session call, sent before the client's open frame is read: a
+ * client that does not get it while its request is still open is behind a path that holds
+ * request bodies back (a buffering proxy), and reopens the session half-duplex.
+ */
+const PATH_PROBE_REPLY = create(SessionOutputSchema, {
+  msg: { case: "keepalive", value: { sentMs: 0n, reply: true } },
+});
 
 /** Registers the client-facing session service. */
 export function registerSessionService(
@@ -32,148 +42,172 @@ export function registerSessionService(
   resolveAccessToken?: AccessTokenResolver,
 ): void {
   // Sessions between a client and an agent right now, reported as each one ends.
-  let openSessions = 0;
+  const counter = { open: 0 };
+  const half = new HalfSessions(deps, resolveAccessToken);
   router.service(SessionService, {
     async *session(reqs, ctx: HandlerContext) {
       const principal = await authenticateClient(deps, ctx.requestHeader, resolveAccessToken);
-      const inputs = reqs[Symbol.asyncIterator]();
-      const first = await inputs.next();
-      if (first.done || first.value.msg.case !== "open") {
-        throw new ConnectError("first session frame must be open", Code.InvalidArgument);
-      }
-      const open = first.value.msg.value;
-      validateOpen(open);
-      const machine = await machineForPrincipal(deps, principal, open.machineId);
-
-      let machineToken = open.machineToken;
-      if (machine.passwordHash && !(await machineTokenValid(deps, machine, machineToken))) {
-        const granted = yield* challenge(deps, machine, inputs, ctx);
-        machineToken = granted;
-      }
-
-      const presence = (await deps.bus.presence([machine.id])).get(machine.id);
-      if (!presence?.online) throw offline(machine);
-      const sessionId = newId();
-      let dialed: DialedSession;
-      try {
-        dialed = await deps.bus.dial(machine.id, sessionId, ctx.signal);
-      } catch (error) {
-        if (error instanceof AgentUnreachableError) throw offline(machine, error.message);
-        throw error;
-      }
-      deps.log(sessionLine(principal, machine, open, sessionId));
-      openSessions++;
-      let ending = "the client hung up";
-
-      // However the client goes (close frame, abort, a broken connection), the agent is told at once:
-      // it ends the command's process group, even while the output waits for credit.
-      let hungUp = false;
-      const hangUp = () => {
-        if (hungUp) return;
-        hungUp = true;
-        dialed.send(create(SessionInputSchema, { msg: { case: "close", value: {} } }));
-        dialed.end();
-      };
-      ctx.signal.addEventListener("abort", hangUp);
-      if (ctx.signal.aborted) hangUp();
-      // A share link revoked or expired, an API key revoked, a machine removed: each ends the
-      // sessions it let in.
-      const access = await watchSession(
-        deps,
-        principal,
-        ctx.requestHeader,
-        machine.id,
-        `session ${sessionId}`,
-      );
-      access.signal.addEventListener("abort", hangUp);
-      const keepalive = new SessionKeepalive({
-        intervalMs: deps.keepaliveMs,
-        clientIntervalMs: open.keepaliveMs,
-        hostname: machine.hostname,
-        sessionId,
-        dialed,
-        hangUp,
-        log: deps.log,
-      });
-      const frames = keepalive.outputs(
-        untilAborted(dialed.frames, access.signal),
-      );
-      // The window is clamped and the client's credit metered: a client cannot make the
-      // agent (or this relay) hold more than one window of its output.
-      const credit = new CreditCap(sessionWindow(open.windowBytes));
-      dialed.send(keepalive.openFor(
-        create(SessionInputSchema, {
-          msg: { case: "open", value: { ...open, windowBytes: credit.window, machineToken: "" } },
-        }),
-      ));
-      // Supervised from the moment it starts: the client's body fails the instant its connection
-      // drops, usually while this handler is still waiting for the agent's next frame. Its end is a
-      // hang-up too: a client keeps its request stream open for the whole session (end of input is
-      // an empty data frame, and credit travels on it), and over HTTP/1.1 a connection that drops
-      // mid-body can read as a body that simply ended, with no abort signal: the session, stalled
-      // on credit, would otherwise wait forever with its command running.
-      const forwarding = forwardInputs(inputs, dialed, keepalive, credit);
-      supervise(`session ${sessionId}: client input`, forwarding, {
-        log: deps.log,
-        quiet: isPeerGone,
-        cleanup: hangUp,
-      });
-      let exited = false;
-      try {
-        for await (const frame of frames) {
-          if (frame.msg.case === "ready") {
-            yield create(SessionOutputSchema, {
-              msg: {
-                case: "ready",
-                value: {
-                  ...frame.msg.value,
-                  sessionId,
-                  machine: toMachineMessage(machine, presence),
-                },
-              },
-            });
-            continue;
-          }
-          if (frame.msg.case === "challenge" || frame.msg.case === "granted") continue;
-          if (frame.msg.case === "output") credit.delivered(frame.msg.value.data.length);
-          yield frame;
-          if (frame.msg.case === "exit") {
-            exited = true;
-            ending = "the command exited";
-            break;
-          }
-        }
-        // The response ends only once the client has ended its request (it does on reading
-        // the exit frame, or by closing its connection), within a bound. Ending it earlier
-        // leaves the client's unread request bytes on the socket: the close then resets the
-        // connection, and a forward proxy (squid, tinyproxy) drops the output it still held
-        // for the client — 1-2 MB of a 20 MB exec in 4 runs of 10 here.
-        if (exited) await settledWithin(forwarding, CLIENT_END_LINGER_MS);
-        if (!exited && !ctx.signal.aborted && !hungUp) ending = "the agent's stream ended";
-      } catch (error) {
-        ending = access.signal.aborted
-          ? (access.signal.reason as ConnectError).rawMessage
-          : ctx.signal.aborted || hungUp
-          ? "the client went away"
-          : `failed: ${describeError(error)}`;
-        throw error;
-      } finally {
-        keepalive.stop();
-        ctx.signal.removeEventListener("abort", hangUp);
-        access.stop();
-        if (!exited) hangUp();
-        dialed.end();
-        openSessions--;
-        deps.log(`session ${sessionId}: ended, ${ending}; ${openSessions} open`);
-      }
-      if (!exited && !ctx.signal.aborted) {
-        throw new ConnectError(
-          `connection to machine "${machine.hostname}" was lost`,
-          Code.Aborted,
-        );
-      }
+      yield PATH_PROBE_REPLY;
+      yield* runSession(deps, counter, principal, reqs[Symbol.asyncIterator](), ctx, newId());
     },
+    halfSession: (open, ctx) =>
+      half.open(
+        open,
+        ctx,
+        (principal, inputs, sessionId) =>
+          runSession(deps, counter, principal, inputs, ctx, sessionId),
+      ),
+    sendInput: (request, ctx) => half.send(request, ctx),
   });
+}
+
+/**
+ * One session from the client's open frame to its end: the password challenge,
+ * the dial to the agent, the splice with keepalive and credit. `inputs` is the
+ * client's frames (its request stream, or a half-duplex session's input queue).
+ */
+async function* runSession(
+  deps: RelayDeps,
+  counter: { open: number },
+  principal: ClientPrincipal,
+  inputs: AsyncIterator<SessionInput>,
+  ctx: HandlerContext,
+  sessionId: string,
+): AsyncGenerator<SessionOutput> {
+  const first = await inputs.next();
+  if (first.done || first.value.msg.case !== "open") {
+    throw new ConnectError("first session frame must be open", Code.InvalidArgument);
+  }
+  const open = first.value.msg.value;
+  validateOpen(open);
+  const machine = await machineForPrincipal(deps, principal, open.machineId);
+
+  let machineToken = open.machineToken;
+  if (machine.passwordHash && !(await machineTokenValid(deps, machine, machineToken))) {
+    const granted = yield* challenge(deps, machine, inputs, ctx);
+    machineToken = granted;
+  }
+
+  const presence = (await deps.bus.presence([machine.id])).get(machine.id);
+  if (!presence?.online) throw offline(machine);
+  let dialed: DialedSession;
+  try {
+    dialed = await deps.bus.dial(machine.id, sessionId, ctx.signal);
+  } catch (error) {
+    if (error instanceof AgentUnreachableError) throw offline(machine, error.message);
+    throw error;
+  }
+  deps.log(sessionLine(principal, machine, open, sessionId));
+  counter.open++;
+  let ending = "the client hung up";
+
+  // However the client goes (close frame, abort, a broken connection), the agent is told at once:
+  // it ends the command's process group, even while the output waits for credit.
+  let hungUp = false;
+  const hangUp = () => {
+    if (hungUp) return;
+    hungUp = true;
+    dialed.send(create(SessionInputSchema, { msg: { case: "close", value: {} } }));
+    dialed.end();
+  };
+  ctx.signal.addEventListener("abort", hangUp);
+  if (ctx.signal.aborted) hangUp();
+  // A share link revoked or expired, an API key revoked, a machine removed: each ends the
+  // sessions it let in.
+  const access = await watchSession(
+    deps,
+    principal,
+    ctx.requestHeader,
+    machine.id,
+    `session ${sessionId}`,
+  );
+  access.signal.addEventListener("abort", hangUp);
+  const keepalive = new SessionKeepalive({
+    intervalMs: deps.keepaliveMs,
+    clientIntervalMs: open.keepaliveMs,
+    hostname: machine.hostname,
+    sessionId,
+    dialed,
+    hangUp,
+    log: deps.log,
+  });
+  const frames = keepalive.outputs(
+    untilAborted(dialed.frames, access.signal),
+  );
+  // The window is clamped and the client's credit metered: a client cannot make the
+  // agent (or this relay) hold more than one window of its output.
+  const credit = new CreditCap(sessionWindow(open.windowBytes));
+  dialed.send(keepalive.openFor(
+    create(SessionInputSchema, {
+      msg: { case: "open", value: { ...open, windowBytes: credit.window, machineToken: "" } },
+    }),
+  ));
+  // Supervised from the moment it starts: the client's body fails the instant its connection
+  // drops, usually while this handler is still waiting for the agent's next frame. Its end is a
+  // hang-up too: a client keeps its request stream open for the whole session (end of input is
+  // an empty data frame, and credit travels on it), and over HTTP/1.1 a connection that drops
+  // mid-body can read as a body that simply ended, with no abort signal: the session, stalled
+  // on credit, would otherwise wait forever with its command running.
+  const forwarding = forwardInputs(inputs, dialed, keepalive, credit);
+  supervise(`session ${sessionId}: client input`, forwarding, {
+    log: deps.log,
+    quiet: isPeerGone,
+    cleanup: hangUp,
+  });
+  let exited = false;
+  try {
+    for await (const frame of frames) {
+      if (frame.msg.case === "ready") {
+        yield create(SessionOutputSchema, {
+          msg: {
+            case: "ready",
+            value: {
+              ...frame.msg.value,
+              sessionId,
+              machine: toMachineMessage(machine, presence),
+            },
+          },
+        });
+        continue;
+      }
+      if (frame.msg.case === "challenge" || frame.msg.case === "granted") continue;
+      if (frame.msg.case === "output") credit.delivered(frame.msg.value.data.length);
+      yield frame;
+      if (frame.msg.case === "exit") {
+        exited = true;
+        ending = "the command exited";
+        break;
+      }
+    }
+    // The response ends only once the client has ended its request (it does on reading
+    // the exit frame, or by closing its connection), within a bound. Ending it earlier
+    // leaves the client's unread request bytes on the socket: the close then resets the
+    // connection, and a forward proxy (squid, tinyproxy) drops the output it still held
+    // for the client — 1-2 MB of a 20 MB exec in 4 runs of 10 here.
+    if (exited) await settledWithin(forwarding, CLIENT_END_LINGER_MS);
+    if (!exited && !ctx.signal.aborted && !hungUp) ending = "the agent's stream ended";
+  } catch (error) {
+    ending = access.signal.aborted
+      ? (access.signal.reason as ConnectError).rawMessage
+      : ctx.signal.aborted || hungUp
+      ? "the client went away"
+      : `failed: ${describeError(error)}`;
+    throw error;
+  } finally {
+    keepalive.stop();
+    ctx.signal.removeEventListener("abort", hangUp);
+    access.stop();
+    if (!exited) hangUp();
+    dialed.end();
+    counter.open--;
+    deps.log(`session ${sessionId}: ended, ${ending}; ${counter.open} open`);
+  }
+  if (!exited && !ctx.signal.aborted) {
+    throw new ConnectError(
+      `connection to machine "${machine.hostname}" was lost`,
+      Code.Aborted,
+    );
+  }
 }
 
 /** A client whose connection dropped: its request body ends in one of these. */
