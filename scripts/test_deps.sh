@@ -11,9 +11,14 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 list="$root/scripts/test_packages.txt"
 
-# Where a program is: PATH, the sbin folders, or PostgreSQL's versioned bin folder.
+# Where a program is: PATH, the sbin folders, or PostgreSQL's versioned bin folder; a python3:MODULE
+# entry is there when Debian's python3 imports the module.
 have() {
   local program=$1
+  if [[ "$program" == python3:* ]]; then
+    /usr/bin/python3 -c "import ${program#python3:}" >/dev/null 2>&1
+    return
+  fi
   PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin" command -v "$program" >/dev/null 2>&1 && return 0
   compgen -G "/usr/lib/postgresql/*/bin/$program" >/dev/null
 }

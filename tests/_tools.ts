@@ -8,20 +8,36 @@ export const PACKAGE_LIST = join(ROOT, "scripts", "test_packages.txt");
 
 /**
  * Where `name` is installed: PATH, the sbin folders, or PostgreSQL's versioned folder
- * (`/usr/lib/postgresql/N/bin`, not on PATH); undefined when it is not.
+ * (`/usr/lib/postgresql/N/bin`, not on PATH); undefined when it is not. For `python3:MODULE`,
+ * Debian's python3 when it imports the module.
  *
  * @example
  * ```ts
  * const haproxy = findProgram("haproxy") ?? "haproxy";
+ * const python = findProgram("python3:grpc"); // "/usr/bin/python3"
  * ```
  */
 export function findProgram(name: string): string | undefined {
+  if (name.startsWith("python3:")) return pythonWith(name.slice("python3:".length));
   const path = (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "");
   for (const dir of [...path, "/usr/sbin", "/sbin", "/usr/local/sbin"]) {
     if (isFile(join(dir, name))) return join(dir, name);
   }
   const dir = postgresBinDir();
   return dir && isFile(join(dir, name)) ? join(dir, name) : undefined;
+}
+
+/** Debian's python3 (a pyenv's on PATH lacks Debian's modules), when it imports `module`. */
+function pythonWith(module: string): string | undefined {
+  const python = "/usr/bin/python3";
+  if (!isFile(python)) return undefined;
+  const out = new Deno.Command(python, {
+    args: ["-c", `import ${module}`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).outputSync();
+  return out.success ? python : undefined;
 }
 
 /** The newest PostgreSQL's server folder, which Debian keeps off PATH. */
