@@ -12,6 +12,7 @@ import { type AgentClient, serveSession } from "./dial_session.ts";
 import { ProcessTracker, reapLeftovers } from "./process_tracker.ts";
 import type { PtySessionEnvironment } from "./pty_session.ts";
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts";
+import { formatLabels, type Labels } from "../lib/labels.ts";
 
 /** Silence that means a dead link when the relay does not say how often it pings (older relays ping every 15 s). */
 const CONTROL_SILENCE_MS = 45_000;
@@ -33,6 +34,11 @@ export interface AgentOptions {
   stateDir: string;
   hostname: string;
   displayName?: string;
+  /**
+   * The machine's labels from `--label`: they replace (and are saved over) the labels in
+   * the state; `undefined` keeps the saved ones.
+   */
+  labels?: Labels;
   /** Attach password to register (from --password-stdin). */
   password?: string;
   signal: AbortSignal;
@@ -111,6 +117,7 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
     arch: Deno.build.arch,
     agentVersion: VERSION,
     answersPings: true,
+    labels: state.labels ?? {},
   };
   while (!options.signal.aborted) {
     const server = ring.current;
@@ -162,7 +169,9 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
           2,
         );
       }
-      if (connectError.code === Code.AlreadyExists) {
+      if (
+        connectError.code === Code.AlreadyExists || connectError.code === Code.InvalidArgument
+      ) {
         throw new AgentFatalError(`the relay refused: ${connectError.rawMessage}`, 1);
       }
       const reason = proxyFailure(connectError.rawMessage, server) ?? connectError.rawMessage;
@@ -214,7 +223,7 @@ async function enrollOnce(
   ring: ServerRing,
 ): Promise<AgentState> {
   const existing = await loadAgentState(options.stateDir);
-  if (existing) return existing;
+  if (existing) return await withLabels(options, existing);
   if (!options.enrollToken) {
     throw new AgentFatalError(
       `not enrolled yet: no "${options.stateDir}/agent.json"; pass --enroll-token`,
@@ -240,10 +249,23 @@ async function enrollOnce(
     machine_id: response.machineId,
     workspace_id: response.workspaceId,
     credential: response.machineSecret,
+    labels: options.labels ?? {},
   };
   await saveAgentState(options.stateDir, state);
   options.log(`enrolled as machine ${state.machine_id}`);
   return state;
+}
+
+/** The state with the labels of `--label` when given, saved when they changed. */
+async function withLabels(options: AgentOptions, state: AgentState): Promise<AgentState> {
+  if (options.labels === undefined) return state;
+  if (formatLabels(state.labels ?? {}) === formatLabels(options.labels)) return state;
+  const updated = { ...state, labels: options.labels };
+  await saveAgentState(options.stateDir, updated);
+  options.log(
+    `labels set: ${Object.keys(options.labels).length ? formatLabels(options.labels) : "none"}`,
+  );
+  return updated;
 }
 
 /** Retries network failures forever; credential errors are fatal. */

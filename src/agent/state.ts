@@ -1,5 +1,6 @@
 /** The agent's machine credential on disk: written once at enrollment, 0600, reused on every start. */
 import { join } from "node:path";
+import { checkLabels, type Labels } from "../lib/labels.ts";
 import { refuseLinkedFile, securePrivateDir } from "../lib/private_files.ts";
 
 export interface AgentState {
@@ -8,6 +9,8 @@ export interface AgentState {
   workspace_id: string;
   /** `cmm_<machine id>.<secret>`: the agent's bearer credential. */
   credential: string;
+  /** The machine's labels as last given with `agent run --label`; sent in every hello. */
+  labels?: Labels;
 }
 
 const FILE = "agent.json";
@@ -34,6 +37,20 @@ export async function loadAgentState(stateDir: string): Promise<AgentState | und
   for (const key of ["server", "machine_id", "workspace_id", "credential"] as const) {
     if (typeof state[key] !== "string" || state[key] === "") {
       throw new Error(`"${path}" is not valid: ${key} must be a non-empty string`);
+    }
+  }
+  if (state.labels !== undefined) {
+    const labels = state.labels as unknown;
+    if (
+      typeof labels !== "object" || labels === null || Array.isArray(labels) ||
+      Object.values(labels).some((v) => typeof v !== "string")
+    ) {
+      throw new Error(`"${path}" is not valid: labels must be an object of strings`);
+    }
+    try {
+      checkLabels(labels as Labels);
+    } catch (error) {
+      throw new Error(`"${path}" is not valid: ${(error as Error).message}`);
     }
   }
   return state as AgentState;

@@ -2,7 +2,8 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "./context.ts";
 import type { RunState } from "./globals.ts";
-import { globalsOf, withGlobalFlags } from "./program.ts";
+import { collectValues, globalsOf, withGlobalFlags } from "./program.ts";
+import { DEFAULT_PARALLEL, EXEC_MANY_HELP } from "./commands/connect/exec_many_args.ts";
 
 /** `cmdop connect` itself, whatever its own arguments and options. */
 type Parent = Command<unknown[], Record<string, unknown>>;
@@ -15,14 +16,26 @@ export function registerConnectCommands(program: Command, ctx: CliContext, state
       .argument("[hostname]", "hostname, display name, unique prefix, UUID or share link")
       .option("--link-file <file>", "a file holding a share link: attach to its machine")
       .option("--list", "print the machine inventory and exit")
-      .option("--online", "with --list: only machines that are online"),
+      .option("--online", "with --list: only machines that are online")
+      .option(
+        "--label <key=value>",
+        "with --list: only machines with this label (repeatable; all must match)",
+        collectValues,
+      ),
   );
   connect.action(async (hostname, opts, command) => {
     const globals = globalsOf(command);
     if (opts.list) {
       const { runList } = await import("./commands/connect/list.ts");
-      await runList(ctx, globals, state, { online: opts.online === true });
+      await runList(ctx, globals, state, { online: opts.online === true, labels: opts.label });
       return;
+    }
+    if (opts.label) {
+      const { CliError } = await import("./errors.ts");
+      throw new CliError("--label selects machines for --list or exec, not for attach", {
+        hint:
+          "cmdop connect --list --label role=web, or cmdop connect exec --label role=web -- CMD",
+      });
     }
     const { runAttach } = await import("./commands/connect/attach.ts");
     await runAttach(ctx, globals, state, { host: hostname, linkFile: opts.linkFile });
@@ -42,13 +55,46 @@ export function registerConnectCommands(program: Command, ctx: CliContext, state
       "30",
     )
     .option("--shell", "run the command as one line through sh -c on the machine, as ssh does")
+    .option(
+      "--label <key=value>",
+      "run on every machine with this label instead of one host (repeatable; all must match)",
+      collectValues,
+    )
+    .option("--all", "run on every machine of the workspace")
+    .option("--parallel <n>", "with --label/--all: machines at once", String(DEFAULT_PARALLEL))
+    .option("--group", "with --label/--all: each machine's output in one block when it ends")
+    .addHelpText("after", EXEC_MANY_HELP)
     .action(async (host, cmd, opts, command) => {
       // Commander drops `--`; the root keeps the raw words, which say where the command began.
       const rawArgs = (program as unknown as { rawArgs: string[] }).rawArgs;
       const { operandsOfCommander } = await import("./direct_exec.ts");
       const operands = operandsOfCommander(host, cmd, rawArgs);
       // connect's own --link-file is read wherever it sits on the line, this one's included.
-      const { linkFile } = command.optsWithGlobals() as { linkFile?: string };
+      const { linkFile, label } = command.optsWithGlobals() as {
+        linkFile?: string;
+        label?: string[];
+      };
+      if (opts.all || label?.length) {
+        const { checkFanOut } = await import("./commands/connect/exec_many_args.ts");
+        checkFanOut(ctx, { host: operands.host, linkFile });
+        const { runExecMany } = await import("./commands/connect/exec_many.ts");
+        await runExecMany(ctx, globalsOf(command), state, {
+          labels: label ?? [],
+          all: opts.all === true,
+          argv: operands.argv,
+          timeout: opts.timeout,
+          shell: opts.shell === true,
+          parallel: opts.parallel,
+          group: opts.group === true,
+        });
+        return;
+      }
+      if (opts.group || command.getOptionValueSource("parallel") === "cli") {
+        const { CliError } = await import("./errors.ts");
+        throw new CliError("--parallel and --group go with --label or --all", {
+          hint: "cmdop connect exec --label role=web --parallel 8 -- CMD",
+        });
+      }
       if (operands.argv.length === 0 && operands.host === undefined && !linkFile) {
         command.help({ error: true });
         return;

@@ -9,6 +9,12 @@ export const ExitCode = {
   ambiguous: 4,
 } as const;
 
+/**
+ * `exec --label …` / `--all`: some machine failed, timed out or was offline. Past the
+ * spec's 0–4 so that it is never mistaken for one of them.
+ */
+export const FANOUT_FAILED_EXIT = 5;
+
 /** Options of a {@linkcode CliError}. */
 export interface CliErrorOptions {
   /** Process exit code; 1 unless given. */

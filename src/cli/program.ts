@@ -110,6 +110,12 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     .option("--hostname <name>", "hostname to register (default: this machine's)")
     .option("--display-name <name>", "friendly name shown in lists")
     .option("--password-stdin", "read an attach password from stdin and register it")
+    .option(
+      "--label <key=value>",
+      "label this machine, e.g. env=prod (repeatable); labels given here replace the saved " +
+        "ones, which are kept when none is given",
+      collectValues,
+    )
     .addOption(logFormatOption())
     .option("--max-sessions <n>", "sessions running at once; more are refused", "64")
     .action(async (opts) => {
@@ -124,6 +130,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
         hostname: opts.hostname,
         displayName: opts.displayName,
         passwordStdin: opts.passwordStdin === true,
+        labels: opts.label,
         maxSessions: opts.maxSessions,
       });
     });
@@ -171,6 +178,18 @@ export function withGlobalFlags<C extends Command<unknown[], Record<string, unkn
 /** The global options as seen from any subcommand. */
 export function globalsOf(command: { optsWithGlobals(): Record<string, unknown> }): GlobalOptions {
   return toGlobalOptions(command.optsWithGlobals());
+}
+
+/**
+ * Collects a repeatable option's values in order (`--label a=1 --label b=2`).
+ *
+ * @example
+ * ```ts
+ * new Command().option("--label <key=value>", "a label", collectValues);
+ * ```
+ */
+export function collectValues(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** `--log-format text|json` of the long-running commands (relay serve, agent run). */

@@ -26,6 +26,7 @@ function machine(id: string, workspaceId: string): MachineRecord {
     passwordHash: null,
     createdMs: 1,
     lastSeenMs: 0,
+    labels: { env: "test" },
   };
 }
 
@@ -73,6 +74,9 @@ describe("PostgresStore", { skip }, () => {
       undefined,
     );
     assert.equal(await nodes[1].updateMachineInfo("z", { ...z, os: "darwin" }), undefined);
+    assert.deepEqual(z.labels, { env: "test" });
+    await nodes[1].updateMachineInfo("z", { ...z, labels: { env: "prod", role: "web" } });
+    assert.deepEqual((await nodes[0].machineById("z"))!.labels, { env: "prod", role: "web" });
     await Promise.all(nodes.map((n) => n.close()));
   });
 

@@ -266,6 +266,18 @@ export function decodeListMachinesResponse(bytes: Uint8Array): ListMachinesRespo
   return list;
 }
 
+/** One entry of a `map<string, string>` field: key 1, value 2, either absent when empty. */
+function decodeMapEntry(bytes: Uint8Array, into: Record<string, string>): void {
+  const r = new ProtoReader(bytes);
+  let key = "";
+  let value = "";
+  fields(
+    r,
+    (f) => f === 1 ? (key = r.string(), true) : f === 2 ? (value = r.string(), true) : false,
+  );
+  into[key] = value;
+}
+
 function decodeMachine(bytes: Uint8Array): Machine {
   const r = new ProtoReader(bytes);
   const m: Machine = {
@@ -280,6 +292,7 @@ function decodeMachine(bytes: Uint8Array): Machine {
     hasPassword: false,
     createdMs: 0n,
     agentVersion: "",
+    labels: {},
   };
   const strings = [
     "",
@@ -301,6 +314,7 @@ function decodeMachine(bytes: Uint8Array): Machine {
     else if (f === 5) m.lastHeartbeatMs = r.int64();
     else if (f === 8) m.hasPassword = r.bool();
     else if (f === 9) m.createdMs = r.int64();
+    else if (f === 11) decodeMapEntry(r.bytes(), m.labels);
     else return false;
     return true;
   });

@@ -33,6 +33,7 @@ const machine = {
   hasPassword: true,
   createdMs: -5n,
   agentVersion: "0.1.0",
+  labels: { env: "prod", role: "web", empty: "" },
 };
 
 const INPUTS: SessionInputInit[] = [

@@ -17,6 +17,7 @@ import { authenticateAgent, SecretPrefix } from "../auth.ts";
 import type { RelayDeps } from "../deps.ts";
 import { namesTaken, renameLine } from "../machine_names.ts";
 import { hashPassword } from "../passwords.ts";
+import { checkLabels, LabelError } from "../../lib/labels.ts";
 
 const MAX_FIELD = 255;
 
@@ -51,6 +52,7 @@ export function registerAgentService(router: ConnectRouter, deps: RelayDeps): vo
         passwordHash: req.password ? await hashPassword(req.password) : null,
         createdMs: now,
         lastSeenMs: 0,
+        labels: {},
       });
       if (other) throw namesTaken(other, hostname, displayName);
       deps.log(`machine ${machineId} (${hostname}) enrolled in workspace ${workspaceId}`);
@@ -136,6 +138,12 @@ export async function* agentControl(
   ctx: ControlCall,
 ): AsyncGenerator<AgentCommand> {
   const machine = await authenticateAgent(deps, ctx.requestHeader);
+  try {
+    checkLabels(req.labels);
+  } catch (error) {
+    if (!(error instanceof LabelError)) throw error;
+    throw new ConnectError(error.message, Code.InvalidArgument);
+  }
   const hostname = req.hostname.trim().slice(0, MAX_FIELD) || machine.hostname;
   const displayName = req.displayName.trim().slice(0, MAX_FIELD) || machine.displayName;
   const renamed = renameLine(machine, hostname, displayName);
@@ -145,6 +153,8 @@ export async function* agentControl(
     os: req.os.slice(0, MAX_FIELD) || machine.os,
     arch: req.arch.slice(0, MAX_FIELD) || machine.arch,
     agentVersion: req.agentVersion.slice(0, MAX_FIELD) || machine.agentVersion,
+    // The agent keeps its labels and sends them every time: what it says now replaces them.
+    labels: { ...req.labels },
   });
   if (other) throw namesTaken(other, hostname, displayName);
   if (renamed) deps.log(renamed);

@@ -85,5 +85,6 @@ export function toMachineMessage(machine: MachineRecord, presence?: Presence): M
     hasPassword: machine.passwordHash !== null,
     createdMs: BigInt(machine.createdMs),
     agentVersion: machine.agentVersion,
+    labels: machine.labels,
   });
 }

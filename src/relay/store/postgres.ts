@@ -201,9 +201,10 @@ export class PostgresStore implements Store {
       const other = await namedIn(tx, m.workspaceId, [m.hostname, m.displayName], m.id);
       if (other) return other;
       await tx`INSERT INTO machines (id, workspace_id, hostname, display_name, os, arch,
-          agent_version, secret_hash, password_hash, created_ms, last_seen_ms)
+          agent_version, secret_hash, password_hash, created_ms, last_seen_ms, labels)
         VALUES (${m.id}, ${m.workspaceId}, ${m.hostname}, ${m.displayName}, ${m.os}, ${m.arch},
-          ${m.agentVersion}, ${m.secretHash}, ${m.passwordHash}, ${m.createdMs}, ${m.lastSeenMs})`;
+          ${m.agentVersion}, ${m.secretHash}, ${m.passwordHash}, ${m.createdMs}, ${m.lastSeenMs},
+          ${JSON.stringify(m.labels)})`;
       return undefined;
     });
   }
@@ -231,7 +232,7 @@ export class PostgresStore implements Store {
       }
       await tx`UPDATE machines SET hostname = ${info.hostname},
           display_name = ${info.displayName}, os = ${info.os}, arch = ${info.arch},
-          agent_version = ${info.agentVersion}
+          agent_version = ${info.agentVersion}, labels = ${JSON.stringify(info.labels)}
         WHERE id = ${id}`;
       return undefined;
     });

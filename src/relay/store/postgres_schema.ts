@@ -122,6 +122,9 @@ export const POSTGRES_MIGRATIONS: string[] = [
    CREATE INDEX machines_hostname ON machines(workspace_id, lower(hostname));
    CREATE INDEX machines_display_name ON machines(workspace_id, lower(display_name));
    ALTER TABLE enroll_tokens ADD COLUMN expires_ms BIGINT NOT NULL DEFAULT 0;`,
+
+  // Machine labels (env=prod), a JSON object as the agent last sent it (SQLite's 4).
+  `ALTER TABLE machines ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';`,
 ];
 
 /** Key of the advisory lock that serialises migrations across nodes starting together. */

@@ -1,4 +1,5 @@
 /** Row → record mappers of the relay's tables, shared by the SQLite and PostgreSQL stores. */
+import type { Labels } from "../../lib/labels.ts";
 import type {
   CredentialRecord,
   MachineRecord,
@@ -74,7 +75,15 @@ export function toMachine(row: StoreRow | undefined): MachineRecord | undefined 
     passwordHash: stringOrNull(row.password_hash),
     createdMs: Number(row.created_ms),
     lastSeenMs: Number(row.last_seen_ms),
+    labels: labelsOf(row.labels),
   };
+}
+
+/** The `labels` column: a JSON object of strings (absent before the migration that added it). */
+function labelsOf(value: unknown): Labels {
+  if (typeof value !== "string" || value === "") return {};
+  const parsed = JSON.parse(value);
+  return typeof parsed === "object" && parsed !== null ? parsed as Labels : {};
 }
 
 /**

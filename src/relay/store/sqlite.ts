@@ -158,7 +158,8 @@ export class SqliteStore implements Store {
       if (other) return other;
       this.#sql.run(
         `INSERT INTO machines (id, workspace_id, hostname, display_name, os, arch, agent_version,
-          secret_hash, password_hash, created_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          secret_hash, password_hash, created_ms, last_seen_ms, labels)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         m.id,
         m.workspaceId,
         m.hostname,
@@ -170,6 +171,7 @@ export class SqliteStore implements Store {
         m.passwordHash,
         m.createdMs,
         m.lastSeenMs,
+        JSON.stringify(m.labels),
       );
       return undefined;
     }));
@@ -197,13 +199,14 @@ export class SqliteStore implements Store {
         this.#named(String(own.workspace_id), [info.hostname, info.displayName], id);
       if (other) return other;
       this.#sql.run(
-        `UPDATE machines SET hostname = ?, display_name = ?, os = ?, arch = ?, agent_version = ?
-          WHERE id = ?`,
+        `UPDATE machines SET hostname = ?, display_name = ?, os = ?, arch = ?, agent_version = ?,
+          labels = ? WHERE id = ?`,
         info.hostname,
         info.displayName,
         info.os,
         info.arch,
         info.agentVersion,
+        JSON.stringify(info.labels),
         id,
       );
       return undefined;

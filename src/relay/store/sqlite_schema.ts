@@ -94,4 +94,6 @@ export const SQLITE_MIGRATIONS: string[] = [
    CREATE INDEX machines_hostname ON machines(workspace_id, lower(hostname));
    CREATE INDEX machines_display_name ON machines(workspace_id, lower(display_name));
    ALTER TABLE enroll_tokens ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;`,
+  // 4: machine labels (env=prod), a JSON object as the agent last sent it.
+  `ALTER TABLE machines ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';`,
 ];

@@ -76,6 +76,7 @@ describe("SqliteStore", () => {
       passwordHash: null,
       createdMs: 1,
       lastSeenMs: 0,
+      labels: {},
     });
     await store.insertShare({
       id: "s1",
@@ -90,6 +91,34 @@ describe("SqliteStore", () => {
     assert.equal(await store.revokeShare(ws.workspace_id, "s1", 20), true);
     assert.equal((await store.shareByToken("t"))?.revokedMs, 10);
     assert.equal(await store.revokeShare("other-workspace", "s1", 30), false);
+    await store.close();
+  });
+
+  it("keeps a machine's labels and replaces them with what its agent says next", async () => {
+    const store = await openSqliteStore(await Deno.makeTempDir());
+    const ws = await createWorkspace(store, "l", 1);
+    const info = {
+      hostname: "h",
+      displayName: "h",
+      os: "linux",
+      arch: "x86_64",
+      agentVersion: "0",
+    };
+    await store.insertMachine({
+      ...info,
+      id: "m1",
+      workspaceId: ws.workspace_id,
+      secretHash: "x",
+      passwordHash: null,
+      createdMs: 1,
+      lastSeenMs: 0,
+      labels: {},
+    });
+    assert.deepEqual((await store.machineById("m1"))?.labels, {});
+    await store.updateMachineInfo("m1", { ...info, labels: { env: "prod", role: "web" } });
+    assert.deepEqual((await store.machineById("m1"))?.labels, { env: "prod", role: "web" });
+    await store.updateMachineInfo("m1", { ...info, labels: { env: "staging" } });
+    assert.deepEqual((await store.listMachines(ws.workspace_id))[0].labels, { env: "staging" });
     await store.close();
   });
 });

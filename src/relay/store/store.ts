@@ -1,4 +1,5 @@
 /** Store: the relay's durable state, behind an interface so SQLite and PostgreSQL are interchangeable. */
+import type { Labels } from "../../lib/labels.ts";
 import type { AttemptRule } from "../rate_limit.ts";
 
 export interface WorkspaceRecord {
@@ -21,6 +22,8 @@ export interface MachineRecord {
   passwordHash: string | null;
   createdMs: number;
   lastSeenMs: number;
+  /** What its agent last said in its hello (`env=prod`); `{}` before that. */
+  labels: Labels;
 }
 
 export interface ShareRecord {
@@ -44,7 +47,7 @@ export interface MachineTokenRecord {
 /** Fields an agent may update about itself. */
 export type MachineInfo = Pick<
   MachineRecord,
-  "hostname" | "displayName" | "os" | "arch" | "agentVersion"
+  "hostname" | "displayName" | "os" | "arch" | "agentVersion" | "labels"
 >;
 
 /**

@@ -16,6 +16,8 @@ export interface AgentRunOptions {
   passwordStdin: boolean;
   /** Log lines on stderr: text (default) or JSON. */
   logFormat?: LogFormat;
+  /** `--label key=value`, repeated; none keeps the labels saved in the state. */
+  labels?: string[];
   /** Sessions at once (`--max-sessions`). */
   maxSessions?: string;
 }
@@ -37,6 +39,7 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
       },
     );
   }
+  const labels = await labelsOf(options.labels);
   const fetch = await caFetch(ctx, options.caFile);
   const { isLoopbackUrl } = await import("../../exposure_warnings.ts");
   for (const url of servers.filter((s) => s.startsWith("http://") && !isLoopbackUrl(s))) {
@@ -63,6 +66,7 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
       hostname: options.hostname ?? Deno.hostname(),
       displayName: options.displayName,
       password,
+      labels,
       signal: ctx.signal,
       log,
       runPtySession: await loadPtySupport(),
@@ -118,6 +122,20 @@ async function enrollTokenOf(
     return options.enrollToken;
   }
   return ctx.env("CMDOP_ENROLL_TOKEN");
+}
+
+/** `--label` values checked as the relay would; `undefined` when none was given. */
+async function labelsOf(texts: string[] | undefined) {
+  if (!texts?.length) return undefined;
+  const { parseLabels, LabelError } = await import("../../../lib/labels.ts");
+  try {
+    return parseLabels(texts);
+  } catch (error) {
+    if (!(error instanceof LabelError)) throw error;
+    throw new CliError(`--label: ${error.message}`, {
+      hint: "labels are key=value, e.g. --label env=prod --label role=web",
+    });
+  }
 }
 
 async function readPassword(ctx: CliContext): Promise<string> {

@@ -2,11 +2,15 @@
 import type { Machine } from "../../../../gen/cmdop/v1/machine_pb.ts";
 import type { CliContext } from "../../context.ts";
 import type { GlobalOptions, RunState } from "../../globals.ts";
+import { formatLabels } from "../../../lib/labels.ts";
+import { labelSelector, selectByLabels } from "../../label_selector.ts";
 import { connectRelay } from "../../relay_client.ts";
 import { formatAgo, formatTable } from "../../ui/table.ts";
 
 export interface ListOptions {
   online: boolean;
+  /** `--label key=value` values: only machines carrying all of them. */
+  labels?: string[];
 }
 
 /** Prints the workspace's machines. */
@@ -16,18 +20,27 @@ export async function runList(
   state: RunState,
   options: ListOptions,
 ): Promise<void> {
+  const selector = labelSelector(options.labels);
   const conn = await connectRelay(ctx, globals, state);
   const listed = await conn.machines.listMachines(
     { onlineOnly: options.online },
     { signal: ctx.signal },
   );
-  const machines = sortMachines(listed.machines);
+  // Filtered here, not by the relay: a relay without labels must not make a filter match all.
+  const machines = sortMachines(selectByLabels(listed.machines, selector));
   if (globals.json) {
     await ctx.stdout.write(JSON.stringify(machines.map(machineJson), null, 2) + "\n");
     return;
   }
   if (machines.length === 0) {
-    await ctx.stderr.write(options.online ? "no machines online\n" : "no machines yet\n");
+    const filtered = Object.keys(selector).length > 0;
+    await ctx.stderr.write(
+      filtered
+        ? `no ${options.online ? "online " : ""}machine has the labels ${formatLabels(selector)}\n`
+        : options.online
+        ? "no machines online\n"
+        : "no machines yet\n",
+    );
     return;
   }
   const now = ctx.now();
@@ -37,9 +50,10 @@ export async function runList(
     m.id,
     m.online ? "online" : "offline",
     formatAgo(Number(m.lastHeartbeatMs), now),
+    formatLabels(m.labels ?? {}),
   ]);
   await ctx.stdout.write(
-    formatTable(["NAME", "HOSTNAME", "ID", "STATUS", "LAST HEARTBEAT"], rows),
+    formatTable(["NAME", "HOSTNAME", "ID", "STATUS", "LAST HEARTBEAT", "LABELS"], rows),
   );
 }
 
@@ -74,5 +88,6 @@ export function machineJson(m: Machine): Record<string, unknown> {
     os: m.os,
     arch: m.arch,
     has_password: m.hasPassword,
+    labels: Object.fromEntries(Object.entries(m.labels ?? {}).sort(([a], [b]) => a < b ? -1 : 1)),
   };
 }
