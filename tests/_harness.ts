@@ -235,6 +235,8 @@ export async function startAgent(
     marker?: string;
     /** `--ca-file`: a private CA for an `https://` relay. */
     caFile?: string;
+    /** More flags of `agent run`, e.g. `["--label", "role=web"]`. */
+    extraArgs?: string[];
   },
 ): Promise<AgentProcess> {
   const marker = options.marker ?? options.hostname;
@@ -254,6 +256,7 @@ export async function startAgent(
   if (options.displayName) args.push("--display-name", options.displayName);
   if (options.caFile) args.push("--ca-file", options.caFile);
   if (options.password !== undefined) args.push("--password-stdin");
+  args.push(...(options.extraArgs ?? []));
   const child = spawnCmdop(args, {
     env: { [MACHINE_VARIABLE]: marker },
     stdin: options.password !== undefined ? "piped" : "null",
