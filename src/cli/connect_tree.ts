@@ -44,7 +44,8 @@ export function registerConnectCommands(program: Command, ctx: CliContext, state
   connect.command("exec")
     .description("Run one command and exit with its status")
     .usage(
-      "[options] <host> -- <cmd...>\n       cmdop connect exec [options] --link-file <file> -- <cmd...>",
+      "[options] <host> -- <cmd...>\n       cmdop connect exec [options] --link-file <file> -- <cmd...>\n" +
+        "       cmdop connect exec [options] (--label <key=value>... | --all) -- <cmd...>",
     )
     .argument("[host]", "machine to run on (left out with --link-file or CMDOP_SHARE_LINK)")
     .argument("[cmd...]", "the command, after --")

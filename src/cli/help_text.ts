@@ -7,6 +7,7 @@ const EXAMPLES: Record<string, string[]> = {
     "cmdop connect --list                      # machines in the workspace",
     "cmdop connect web-1                       # a terminal on web-1",
     "cmdop connect exec web-1 -- uname -a      # one command, its exit status",
+    "cmdop connect exec --label role=web -- uptime   # on every machine labelled role=web",
     "cmdop relay serve --data /var/lib/cmdop   # run a relay",
   ],
   "relay serve": [
@@ -22,12 +23,15 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   "agent run": [
     "cmdop agent run --server https://relay.example.com --enroll-token cme_… --state /var/lib/cmdop-agent",
+    "cmdop agent run --server https://relay.example.com --state /var/lib/cmdop-agent \\\n" +
+    "    --label env=prod --label role=web   # replaces the saved labels; none given keeps them",
   ],
   "connect": [
     "cmdop connect                 # picker → confirm → attach",
     "cmdop connect web-1           # attach directly",
     "cmdop connect --link-file link.txt   # through a share link kept in a file",
     "cmdop connect --list --online",
+    "cmdop connect --list --label role=web --online   # every label given must match",
   ],
   "connect exec": [
     "cmdop connect exec web-1 -- uname -a",
@@ -36,6 +40,8 @@ const EXAMPLES: Record<string, string[]> = {
     "cmdop connect exec web-1 --timeout 0 -- ./long-job.sh        # no time limit",
     "cmdop connect exec --link-file link.txt -- uname -a          # through a share link",
     'CMDOP_SHARE_LINK="$(cat link.txt)" cmdop connect exec -- uname -a',
+    "cmdop connect exec --label role=web --label env=prod -- uptime   # every matching machine",
+    "cmdop connect exec --all --parallel 8 --json -- df -h            # NDJSON, one per machine",
   ],
   "connect share": ["cmdop connect share web-1 --ttl 4h", "cmdop connect share list"],
   "connect share list": ["cmdop connect share list --json"],

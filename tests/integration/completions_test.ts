@@ -31,6 +31,17 @@ describe("cmdop completions", () => {
     const keyVerbs = await complete(r.stdout, ["cmdop", "connect", "-k", "x", "key", ""]);
     assert.ok(["set", "get", "clear"].every((v) => keyVerbs.includes(v)), keyVerbs.join(" "));
     assert.deepEqual(await complete(r.stdout, ["cmdop", "relay", "serve", "--li"]), ["--listen"]);
+    // Running on many machines, and labelling one.
+    assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "exec", "--la"]), ["--label"]);
+    assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "exec", "--al"]), ["--all"]);
+    assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "exec", "--pa"]), [
+      "--parallel",
+    ]);
+    assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "exec", "--gr"]), ["--group"]);
+    assert.deepEqual(await complete(r.stdout, ["cmdop", "agent", "run", "--la"]), ["--label"]);
+    assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "--list", "--la"]), [
+      "--label",
+    ]);
   });
 
   it("writes zsh and fish scripts, and refuses other shells", async () => {
@@ -39,6 +50,8 @@ describe("cmdop completions", () => {
     const fish = await runCmdop(["completions", "fish"]);
     assert.match(fish.stdout, /complete -c cmdop -f -n '__cmdop_at "connect"' -a 'exec share/);
     assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect exec"' -l timeout/);
+    assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect exec"' -l label/);
+    assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect exec"' -l all/);
     // Where fish is installed, ask it what it would complete.
     if (await hasCommand("fish")) {
       const script = await Deno.makeTempFile({ suffix: ".fish" });

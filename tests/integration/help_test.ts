@@ -75,6 +75,30 @@ describe("help a new user reads", () => {
     assert.match(r.stdout, /--shell\s+run the command as one line through sh -c/);
   });
 
+  it("tells in exec's help how to run on many machines and what its exit codes mean", async () => {
+    const r = await cmdop(["connect", "exec", "--help"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /cmdop connect exec \[options\] \(--label <key=value>\.\.\. \| --all\)/);
+    assert.match(r.stdout, /--label <key=value>\s+run on every machine with this label/);
+    assert.match(r.stdout, /--all\s+run on every machine of the workspace/);
+    assert.match(
+      r.stdout,
+      /--parallel <n>\s+with --label\/--all: machines at once\s+\(default:\s+"16"\)/,
+    );
+    assert.match(r.stdout, /--group\s+/);
+    assert.match(r.stdout, /Exit 0 when every machine ran the command with status 0; 5 when any/);
+    const agent = await cmdop(["agent", "run", "--help"]);
+    assert.match(
+      agent.stdout,
+      /--label <key=value>\s+label this machine, e\.g\. env=prod \(repeatable\);\s+labels\s+given\s+here\s+replace\s+the\s+saved\s+ones,\s+which\s+are\s+kept\s+when\s+none\s+is\s+given/,
+    );
+    const connect = await cmdop(["connect", "--help"]);
+    assert.match(
+      connect.stdout,
+      /--label <key=value>\s+with --list: only machines with this\s+label/,
+    );
+  });
+
   it("names cmdop's, Deno's, the platform's and the protocol's versions", async () => {
     const r = await cmdop(["--version"]);
     assert.equal(r.code, 0);
