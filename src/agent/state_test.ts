@@ -33,4 +33,21 @@ describe("agent state file", () => {
     assert.match(lines.join("\n"), /was mode 0755/);
     assert.deepEqual(await loadAgentState(dir), STATE);
   });
+
+  it("keeps the machine's labels, and refuses a file whose labels are not valid", async () => {
+    const dir = await Deno.makeTempDir();
+    const labelled = { ...STATE, labels: { env: "prod", role: "web" } };
+    await saveAgentState(dir, labelled, () => {});
+    assert.deepEqual(await loadAgentState(dir), labelled);
+    for (
+      const [labels, why] of [
+        [["env=prod"], /labels must be an object of strings/],
+        [{ env: 1 }, /labels must be an object of strings/],
+        [{ "bad key": "x" }, /key must start with a letter or digit/],
+      ] as const
+    ) {
+      await Deno.writeTextFile(join(dir, "agent.json"), JSON.stringify({ ...STATE, labels }));
+      await assert.rejects(loadAgentState(dir), why);
+    }
+  });
 });
