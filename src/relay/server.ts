@@ -171,11 +171,16 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       if (options.tls) response.headers.set(RELAY_TLS_HEADER, "relay");
       return response;
     }
-    const page = await observePage(path, { store, bus, metrics });
-    if (page) return page;
-    if (path.startsWith("/s/")) return sharePage();
-    const extra = await login?.handleHttp?.(request, { peer });
-    return extra ?? new Response("not found\n", { status: 404 });
+    const page = await observePage(path, { store, bus, metrics }) ??
+      (path.startsWith("/s/") ? sharePage() : await login?.handleHttp?.(request, { peer })) ??
+      new Response("not found\n", { status: 404 });
+    // A body the page did not read must still be let go of: until it is, the connection serves
+    // nothing else, and a keep-alive client's next request on it waited for good (a POST of 5 KB
+    // to /healthz was enough; bodies that came in with the head did not stall it).
+    if (request.body && !request.bodyUsed && !request.body.locked) {
+      discardBody(request.body.getReader());
+    }
+    return page;
   });
   const host = server.addr.hostname.includes(":")
     ? `[${server.addr.hostname}]`

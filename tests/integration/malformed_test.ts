@@ -119,6 +119,35 @@ describe("relay under malformed requests", () => {
     }, /machine credential is not valid/);
   });
 
+  it("keeps a keep-alive connection serving after a page is sent a body it does not read", async () => {
+    const { hostname, port } = new URL(relay.url);
+    const conn = await Deno.connect({ hostname, port: Number(port) });
+    const text = new TextEncoder();
+    const answers: string[] = [];
+    try {
+      // Head and body in one write: a relay that left the body unread answered it and hung up.
+      const head = text.encode("POST /healthz HTTP/1.1\r\nhost: x\r\ncontent-length: 5000\r\n\r\n");
+      const request = new Uint8Array(head.length + 5000);
+      request.set(head);
+      for (const bytes of [request, text.encode("GET /readyz HTTP/1.1\r\nhost: x\r\n\r\n")]) {
+        await conn.write(bytes);
+        // Read until the page's body is in (or the relay hangs up: null).
+        let answer = "";
+        const buffer = new Uint8Array(4096);
+        while (!/\r\n\r\n\w+\n$/.test(answer)) {
+          const n = await conn.read(buffer);
+          if (n === null) break;
+          answer += new TextDecoder().decode(buffer.subarray(0, n));
+        }
+        answers.push(answer);
+      }
+    } finally {
+      conn.close();
+    }
+    assert.match(answers[0], /^HTTP\/1\.1 200[^]*\r\n\r\nok\n$/);
+    assert.match(answers[1], /^HTTP\/1\.1 200[^]*\r\n\r\nready\n$/);
+  });
+
   it("is still serving afterwards", async () => {
     const r = await fetch(`${relay.url}/healthz`);
     assert.equal(await r.text(), "ok\n");
