@@ -182,11 +182,19 @@ function authHeader(rng: Rng, route: FuzzRoute, credentials: FuzzCredentials): s
     undefined,
     "Bearer",
     "Bearer cmk_forged",
-    `Bearer cmm_${crypto.randomUUID()}.nope`,
+    `Bearer cmm_${uuidShaped(rng)}.nope`,
     "Basic dXNlcjpwYXNz",
     `Bearer ${"x".repeat(4000)}`,
     "Bearer cma_expired",
   ]);
+}
+
+/** A random UUID-shaped id from `rng` (crypto.randomUUID would make the corpus unrepeatable). */
+function uuidShaped(rng: Rng): string {
+  const hex = Array.from(rng.bytes(16), (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+    hex.slice(20)
+  }`;
 }
 
 function connectRequest(
