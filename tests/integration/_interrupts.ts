@@ -13,6 +13,8 @@ export interface Client {
   cliPid(): Promise<number>;
   /** Everything written to stdout so far (drained continuously unless `drain` was false). */
   stdout(): string;
+  /** The start of what it wrote to stderr, for a failure message. */
+  stderr(): string;
   /** Ends stdin and stops reading; waits for the process (up to `timeoutMs`, then kills it) and reports whether it exited. */
   finish(timeoutMs: number): Promise<boolean>;
 }
@@ -44,7 +46,7 @@ export function startClient(
     env: { NO_COLOR: "1", ...env },
     stdin: mode === "exec" ? "null" : "piped",
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
   started.add(child);
   child.status.then(() => started.delete(child));
@@ -56,6 +58,13 @@ export function startClient(
       if (text.length < 4096) text += decoder.decode(chunk, { stream: true });
     }
   })().catch(() => {});
+  let errors = "";
+  const errorDecoder = new TextDecoder();
+  const readingErrors = (async () => {
+    for await (const chunk of child.stderr) {
+      if (errors.length < 2048) errors += errorDecoder.decode(chunk, { stream: true });
+    }
+  })().catch(() => {});
   const stdin = mode === "exec" ? undefined : child.stdin.getWriter();
   // The remote shell reads this once the session is open; the line stays queued until then.
   stdin?.write(new TextEncoder().encode(`${command}\n`)).catch(() => {});
@@ -63,6 +72,7 @@ export function startClient(
     child,
     cliPid: mode === "pty" ? () => childOf(child.pid) : () => Promise.resolve(child.pid),
     stdout: () => text,
+    stderr: () => errors,
     async finish(timeoutMs) {
       await stdin?.close().catch(() => {});
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -78,6 +88,7 @@ export function startClient(
         await child.status;
       }
       await reading;
+      await readingErrors;
       return exited;
     },
   };

@@ -131,8 +131,10 @@ describe("interrupts", { skip: missing }, () => {
     } else {
       remote = await markerPid(marker, START_MS);
       if (remote === undefined) {
-        await client.finish(0);
-        return `${mode} ${phase}: the command never started`;
+        const exited = await client.finish(5_000);
+        return `${mode} ${phase}: the command never started (the client ${
+          exited ? "exited" : "still ran"
+        }; its stderr: ${JSON.stringify(client.stderr().slice(0, 500))})`;
       }
       if (phase === "after exit") {
         await waitFor("the last output", () => client.stdout().includes("fin2ished"), BOUND_MS)
