@@ -37,10 +37,7 @@ export function startClient(
     : mode === "piped"
     ? { program: DENO, args: [...cli, machine] }
     // `script` gives the CLI a real terminal, so it runs its raw-mode attach.
-    : {
-      program: "script",
-      args: ["-qfec", [DENO, ...cli, machine].map(shellQuote).join(" "), "/dev/null"],
-    };
+    : { program: "script", args: scriptArgs([DENO, ...cli, machine]) };
   const child = new Deno.Command(program, {
     args,
     env: { NO_COLOR: "1", ...env },
@@ -70,7 +67,7 @@ export function startClient(
   stdin?.write(new TextEncoder().encode(`${command}\n`)).catch(() => {});
   return {
     child,
-    cliPid: mode === "pty" ? () => childOf(child.pid) : () => Promise.resolve(child.pid),
+    cliPid: mode === "pty" ? () => cliUnderScript(child.pid) : () => Promise.resolve(child.pid),
     stdout: () => text,
     stderr: () => errors,
     async finish(timeoutMs) {
@@ -109,12 +106,26 @@ function shellQuote(word: string): string {
 }
 
 /** The first child of `pid` (Linux). */
-async function childOf(pid: number): Promise<number> {
+/**
+ * Arguments for `script` that run `argv` on a terminal of its own. `script` runs its command
+ * with `$SHELL -c`; `exec` makes the program the shell's child itself whatever the shell is
+ * (dash, /bin/sh when SHELL is unset, forks and waits instead, and holds back a SIGINT meant
+ * for the program).
+ */
+export function scriptArgs(argv: string[]): string[] {
+  return ["-qfec", `exec ${argv.map(shellQuote).join(" ")}`, "/dev/null"];
+}
+
+/** The pid of the program `script` (pid `scriptPid`) runs, once it is that program (Deno). */
+export async function cliUnderScript(scriptPid: number): Promise<number> {
   let found = 0;
-  await waitFor(`process ${pid} to start its child`, async () => {
-    const children = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`).catch(() => "");
+  await waitFor(`script ${scriptPid} to start the CLI`, async () => {
+    const children = await Deno.readTextFile(`/proc/${scriptPid}/task/${scriptPid}/children`)
+      .catch(() => "");
     found = Number(children.trim().split(/\s+/)[0] || 0);
-    return found > 0;
+    if (found === 0) return false;
+    const exe = await Deno.readLink(`/proc/${found}/exe`).catch(() => "");
+    return exe === DENO;
   }, 30_000);
   return found;
 }

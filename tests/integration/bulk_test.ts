@@ -13,6 +13,13 @@ import {
 
 const SIZE = 100 * 1024 * 1024;
 const MIB = 1024 * 1024;
+/**
+ * What the relay or agent may grow by while the client reads nothing for 2 s. Each holds at most
+ * one 4 MiB window of output then, but every chunk of it passes through a few copies (frame,
+ * message, envelope) that the garbage collector takes back later: 18.5 MiB was seen once in CI.
+ * Unbounded buffering would take most of the remaining 80 MB in those 2 s.
+ */
+const PAUSE_BOUND = 32 * MIB;
 
 async function sha256(
   bytes: AsyncIterable<Uint8Array>,
@@ -113,10 +120,9 @@ describe("bulk exec output", () => {
     assert.equal(status.code, 0, stderr);
     assert.equal(got.length, SIZE);
     assert.equal(got.hex, want);
-    // Unbounded buffering would hold most of the remaining 80 MB during the pause.
-    assert.ok(pauseGrowth < 16 * MIB, `relay grew by ${pauseGrowth / MIB} MiB while paused`);
+    assert.ok(pauseGrowth < PAUSE_BOUND, `relay grew by ${pauseGrowth / MIB} MiB while paused`);
     assert.ok(
-      agentPauseGrowth < 16 * MIB,
+      agentPauseGrowth < PAUSE_BOUND,
       `agent grew by ${agentPauseGrowth / MIB} MiB while paused`,
     );
     // Never anywhere near the payload: the rest is garbage-collector slack.

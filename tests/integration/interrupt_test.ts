@@ -74,6 +74,12 @@ function keepContinued(pid: number): { stop(): void } {
   return { stop: () => stopped = true };
 }
 
+/** The relay's `cmdop_sessions_waiting` gauge: sessions whose machine has not dialled back. */
+async function sessionsWaiting(url: string): Promise<number> {
+  const page = await (await fetch(new URL("/metrics", url))).text();
+  return Number(/^cmdop_sessions_waiting (\S+)$/m.exec(page)?.[1] ?? NaN);
+}
+
 const random = (ms: number) => Math.floor(Math.random() * ms);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -191,6 +197,15 @@ describe("interrupts", { skip: missing }, () => {
         if (problem) problems.push(problem);
       });
     } finally {
+      // The relay notices the last clients gone a moment after they exit; a machine that woke
+      // before then could still be handed their sessions.
+      await waitFor(
+        "the relay to give up the sessions of interrupted clients",
+        async () => (await sessionsWaiting(relay.url)) === 0,
+        BOUND_MS,
+      ).catch(() =>
+        problems.push(`sessions still waited for the frozen machine ${BOUND_MS} ms on`)
+      );
       signal(frozen.pid, "SIGCONT");
     }
     assert.deepEqual(problems, [], unendedSessions(relay.stderr()));

@@ -4,10 +4,12 @@ import assert from "node:assert/strict";
 // @ts-types="./_prometheus_text.d.ts"
 import parsePrometheus from "parse-prometheus-text-format";
 import {
+  type AgentProcess,
   clientEnv,
   killAll,
   type RelayProcess,
   runCmdop,
+  spawnCli,
   startAgent,
   startRelay,
   waitFor,
@@ -65,12 +67,13 @@ describe("relay health, metrics and logs", () => {
   let relay: RelayProcess;
   let ws: Workspace;
   let env: Record<string, string>;
+  let agent: AgentProcess;
 
   before(async () => {
     relay = await startRelay({ extraArgs: ["--log-format", "json"] });
     ws = await relay.createWorkspace("acme");
     env = await clientEnv(relay.url, ws.api_key);
-    await startAgent(relay.url, ws.enroll_token, { hostname: "web-1" });
+    agent = await startAgent(relay.url, ws.enroll_token, { hostname: "web-1" });
   });
 
   after(async () => {
@@ -163,5 +166,26 @@ describe("relay health, metrics and logs", () => {
     assert.ok(!text.includes(ws.api_key), "the API key never reaches the log");
     assert.ok(!text.includes("cmk_notarealkey"), "a wrong key never reaches the log");
     assert.ok(!text.includes(ws.enroll_token), "the enroll token never reaches the log");
+  });
+
+  it("counts a session whose machine has not dialled back in cmdop_sessions_waiting, until its client leaves", async () => {
+    Deno.kill(agent.pid, "SIGSTOP");
+    try {
+      const client = spawnCli(["connect", "exec", "web-1", "--", "true"], env);
+      await waitFor(
+        "the session to wait for the stopped machine",
+        async () => value(await scrape(relay), "cmdop_sessions_waiting") === 1,
+      );
+      client.kill("SIGKILL");
+      await client.status;
+      await client.stdout.cancel();
+      await client.stderr.cancel();
+      await waitFor(
+        "the relay to give the session up",
+        async () => value(await scrape(relay), "cmdop_sessions_waiting") === 0,
+      );
+    } finally {
+      Deno.kill(agent.pid, "SIGCONT");
+    }
   });
 });

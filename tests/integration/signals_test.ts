@@ -1,6 +1,7 @@
 /** A real SIGTERM to the CLI mid-session: it exits 143 and the remote command is hung up, for exec and for a piped attach. */
 import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
+import { cliUnderScript, scriptArgs } from "./_interrupts.ts";
 import {
   clientEnv,
   killAll,
@@ -93,12 +94,7 @@ describe("cmdop connect under SIGTERM", () => {
   it("a terminal attach exits 143 within its grace even when its terminal is not read", async () => {
     // `script` gives the CLI a terminal; stopped, it reads none of it, and the CLI's writes block.
     const script = new Deno.Command("script", {
-      args: [
-        "-qfec",
-        [Deno.execPath(), "run", "-A", "--quiet", MAIN, "connect", "term-box"]
-          .map((w) => `'${w}'`).join(" "),
-        "/dev/null",
-      ],
+      args: scriptArgs([Deno.execPath(), "run", "-A", "--quiet", MAIN, "connect", "term-box"]),
       env: { NO_COLOR: "1", ...env },
       stdin: "piped",
       stdout: "piped",
@@ -106,12 +102,7 @@ describe("cmdop connect under SIGTERM", () => {
     }).spawn();
     const writer = script.stdin.getWriter();
     await writer.write(new TextEncoder().encode("exec cat /dev/zero\n"));
-    let cli = 0;
-    await waitFor("script to start the CLI", async () => {
-      const children = await Deno.readTextFile(`/proc/${script.pid}/task/${script.pid}/children`);
-      cli = Number(children.trim().split(/\s+/)[0] || 0);
-      return cli > 0;
-    }, 30_000);
+    const cli = await cliUnderScript(script.pid);
     let seen = 0;
     const reading = (async () => {
       for await (const chunk of script.stdout) {

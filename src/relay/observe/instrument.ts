@@ -52,8 +52,8 @@ export function instrumentStore<S extends Store>(store: S, metrics: RelayMetrics
 }
 
 /**
- * The same bus, every dialed session counted: open sessions, how they ended, payload
- * bytes each way.
+ * The same bus, every dialed session counted: waiting for its agent, open, how it ended,
+ * payload bytes each way.
  *
  * @example
  * ```ts
@@ -64,8 +64,14 @@ export function instrumentBus(bus: Bus, metrics: RelayMetrics): Bus {
   return new Proxy(bus, {
     get(target, prop) {
       if (prop === "dial") {
-        return async (machineId: string, sessionId: string, signal: AbortSignal) =>
-          countSession(await target.dial(machineId, sessionId, signal), metrics);
+        return async (machineId: string, sessionId: string, signal: AbortSignal) => {
+          metrics.sessionsWaiting.inc();
+          try {
+            return countSession(await target.dial(machineId, sessionId, signal), metrics);
+          } finally {
+            metrics.sessionsWaiting.dec();
+          }
+        };
       }
       const value = Reflect.get(target, prop, target);
       return typeof value === "function" ? value.bind(target) : value;

@@ -6,6 +6,8 @@ export interface RelayMetrics {
   registry: Registry;
   /** Exec and terminal sessions currently spliced through this relay. */
   sessionsOpen: Gauge;
+  /** Sessions asked of an agent that has not dialled back yet. */
+  sessionsWaiting: Gauge;
   /** Sessions opened since start, by kind of end (`exit`, `lost`). */
   sessionsTotal: Counter<"end">;
   /** Agents holding a control stream on this relay. */
@@ -54,6 +56,11 @@ export function createRelayMetrics(
     sessionsOpen: new Gauge({
       name: "cmdop_sessions_open",
       help: "Exec and terminal sessions currently relayed",
+      registers,
+    }),
+    sessionsWaiting: new Gauge({
+      name: "cmdop_sessions_waiting",
+      help: "Sessions asked of an agent that has not dialled back yet",
       registers,
     }),
     sessionsTotal: new Counter({
