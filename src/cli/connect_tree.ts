@@ -2,7 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "./context.ts";
 import type { RunState } from "./globals.ts";
-import { collectValues, globalsOf, withGlobalFlags } from "./program.ts";
+import { collectValues, globalsOf, withGlobalFlags } from "./command_options.ts";
 import { DEFAULT_PARALLEL, EXEC_MANY_HELP } from "./commands/connect/exec_many_args.ts";
 
 /** `cmdop connect` itself, whatever its own arguments and options. */

@@ -7,7 +7,7 @@ import {
   parseDirectExec,
   withDoubleDash,
 } from "./direct_exec.ts";
-import { globalsOf } from "./program.ts";
+import { globalsOf } from "./command_options.ts";
 
 /** What the command tree itself hands to exec for `argv`, with exec's action swapped for a probe. */
 async function viaCommander(argv: string[]): Promise<DirectExec> {

@@ -2,7 +2,8 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { versionText } from "../version.ts";
 import type { CliContext } from "./context.ts";
-import { type GlobalOptions, type RunState, toGlobalOptions } from "./globals.ts";
+import type { RunState } from "./globals.ts";
+import { collectValues, globalsOf, withGlobalFlags } from "./command_options.ts";
 import { registerConnectCommands } from "./connect_tree.ts";
 import { registerLoginCommands, registerRelayUserCommands } from "./login_tree.ts";
 import { registerRelayAdminCommands } from "./relay_admin_tree.ts";
@@ -158,38 +159,6 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     });
   withHelpText(program);
   return program;
-}
-
-/** Adds the global flags of the spec page to a command. */
-export function withGlobalFlags<C extends Command<unknown[], Record<string, unknown>>>(
-  command: C,
-): C {
-  command
-    .addOption(new Option("-k, --api-key <key>", "override the resolved API key for this call"))
-    .addOption(new Option("-s, --server <addr>", "the relay's URL for this call (or CMDOP_SERVER)"))
-    .addOption(
-      new Option("--workspace <name>", "use the named workspace instead of the active one"),
-    )
-    .addOption(new Option("--json", "emit structured output (implies --no-interactive)"))
-    .addOption(new Option("-q, --no-interactive", "never prompt; fail fast if data is missing"));
-  return command;
-}
-
-/** The global options as seen from any subcommand. */
-export function globalsOf(command: { optsWithGlobals(): Record<string, unknown> }): GlobalOptions {
-  return toGlobalOptions(command.optsWithGlobals());
-}
-
-/**
- * Collects a repeatable option's values in order (`--label a=1 --label b=2`).
- *
- * @example
- * ```ts
- * new Command().option("--label <key=value>", "a label", collectValues);
- * ```
- */
-export function collectValues(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 /** `--log-format text|json` of the long-running commands (relay serve, agent run). */

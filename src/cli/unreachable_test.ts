@@ -2,7 +2,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { toCliError } from "./run.ts";
+import { toCliError } from "./error_mapping.ts";
 import { isUnreachable, underlyingMessage, unreachableRelay } from "./unreachable.ts";
 
 /** What Deno's fetch throws for a relay whose certificate no trusted CA signed. */

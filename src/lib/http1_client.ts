@@ -1,4 +1,5 @@
 /** createHttp1Client: Connect's HTTP client over plain sockets with TCP_NODELAY, full duplex, HTTP/1.1. */
+import { concatBytes } from "./bytes.ts";
 import type {
   UniversalClientFn,
   UniversalClientRequest,
@@ -135,7 +136,7 @@ async function writeRequest(source: ByteSource, url: URL, req: UniversalClientRe
       await writeChunk(source, pending, next.value);
       pending = new Uint8Array(0);
     }
-    await source.write(concat(pending, LAST_CHUNK));
+    await source.write(concatBytes([pending, LAST_CHUNK]));
   } catch (error) {
     source.close();
     await body.return?.();
@@ -151,11 +152,11 @@ async function writeChunk(source: ByteSource, prefix: Uint8Array, data: Uint8Arr
   }
   const header = encoder.encode(`${data.length.toString(16)}\r\n`);
   if (prefix.length + data.length < COALESCE_BYTES) {
-    await source.write(concat(prefix, header, data, CRLF));
+    await source.write(concatBytes([prefix, header, data, CRLF]));
     return;
   }
   // Large frames are written in place rather than copied next to their header.
-  await source.write(concat(prefix, header));
+  await source.write(concatBytes([prefix, header]));
   await source.write(data);
   await source.write(CRLF);
 }
@@ -167,14 +168,4 @@ async function settledSoon<T>(promise: Promise<T>): Promise<T | undefined> {
   // A frame passes through a handful of async generators (Connect's pipeline) before it is here.
   for (let turn = 0; turn < 64 && !settled; turn++) await null;
   return settled ? await promise : undefined;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }

@@ -1,4 +1,5 @@
 /** What a request must show before the relay reads its body: a credential in its headers, and a body within its cap. */
+import { concatBytes } from "../lib/bytes.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-connect";
 import { type AccessTokenResolver, authenticateAgent, authenticateClient } from "./auth.ts";
@@ -195,14 +196,7 @@ export async function readBodyCapped(
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 /** Request bytes read and dropped before a refused body is cancelled. */

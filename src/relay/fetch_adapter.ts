@@ -1,4 +1,5 @@
 /** Runs a Connect universal handler on a Deno.serve request, releasing the request body once the response is over. */
+import { concatBytes } from "../lib/bytes.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalHandlerFn, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { bodyDeadline, discardBody } from "./admission.ts";
@@ -125,8 +126,7 @@ async function clientFaultUnary(
   const chunks: Uint8Array[] = [];
   for await (const chunk of response.body ?? []) chunks.push(chunk);
   release();
-  const body = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  chunks.reduce((offset, c) => (body.set(c, offset), offset + c.length), 0);
+  const body = concatBytes(chunks);
   const error = header.has("content-encoding") ? undefined : parseJson(body);
   if (error?.code === "internal" && PARSE_ERROR.test(error.message ?? "")) {
     const fixed = encoder.encode(JSON.stringify({ ...error, code: "invalid_argument" }));

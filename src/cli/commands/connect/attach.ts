@@ -7,7 +7,7 @@ import type { GlobalOptions, RunState } from "../../globals.ts";
 import { passwordSource } from "../../machine_password.ts";
 import { connectRelay, type RelayConnection } from "../../relay_client.ts";
 import { requireOnline } from "../../resolve_machine.ts";
-import { toCliError } from "../../run.ts";
+import { toCliError } from "../../error_mapping.ts";
 import { openSession, type PasswordSource } from "../../session_client.ts";
 import { readSuppliedLink } from "../../share_link_input.ts";
 import { resolveTarget } from "../../target.ts";

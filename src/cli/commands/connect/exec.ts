@@ -1,5 +1,6 @@
 /** `cmdop connect exec <host> -- <cmd...>`: one command, its output streams apart, its exit status. */
 // Plain constants: the generated module would load protobuf-es (~20 ms) for two enums.
+import { concatBytes } from "../../../lib/bytes.ts";
 import { OUTPUT_STREAM, SESSION_KIND } from "../../../lib/wire/session_codec.ts";
 import type { CliContext } from "../../context.ts";
 import { CliError, ExitRequest, interruptedExitCode } from "../../errors.ts";
@@ -54,8 +55,8 @@ export async function runExec(
   const decoder = new TextDecoder();
   // The spec's envelope on every path, errors included: runCli adds exit_code and error.
   const envelope = (): Record<string, unknown> => ({
-    stdout: decoder.decode(concat(collected.stdout)),
-    stderr: decoder.decode(concat(collected.stderr)),
+    stdout: decoder.decode(concatBytes(collected.stdout)),
+    stderr: decoder.decode(concatBytes(collected.stderr)),
     exit_code: null,
     duration_ms: ctx.now() - started,
   });
@@ -190,15 +191,4 @@ function forwardStdin(ctx: CliContext, session: OpenedSession): void {
     }
     session.endInput();
   })();
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const total = chunks.reduce((n, c) => n + c.length, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
 }

@@ -1,4 +1,5 @@
 /** `cmdop connect exec --label k=v | --all -- CMD`: one command on every matching machine, a bounded number at a time. */
+import { concatBytes } from "../../../lib/bytes.ts";
 import type { Machine } from "../../../../gen/cmdop/v1/machine_pb.ts";
 import { OUTPUT_STREAM, SESSION_KIND } from "../../../lib/wire/session_codec.ts";
 import type { CliContext, OutputStream } from "../../context.ts";
@@ -9,6 +10,7 @@ import {
   FANOUT_FAILED_EXIT,
   interruptedExitCode,
 } from "../../errors.ts";
+import { toCliError } from "../../error_mapping.ts";
 import type { GlobalOptions, RunState } from "../../globals.ts";
 import { describeSelector, labelSelector, selectByLabels } from "../../label_selector.ts";
 import { passwordSource } from "../../machine_password.ts";
@@ -213,7 +215,6 @@ async function runOne(
       result.error = ctx.signal.aborted ? "interrupted" : "no answer within the timeout";
     }
   } catch (error) {
-    const { toCliError } = await import("../../run.ts");
     const cliError = toCliError(error, {});
     if (cliError.exitCode === ExitCode.offline) result.status = "offline";
     // A command that could not start (127) has its status like any other.
@@ -243,8 +244,8 @@ function reporter(
       output: () => Promise.resolve(),
       async ended(r) {
         const head = `=== ${machineName(r.machine)} (${outcome(r)}) ===\n`;
-        await out.write(head + withNewline(decoder.decode(concat(r.stdout))));
-        const errors = withNewline(decoder.decode(concat(r.stderr)));
+        await out.write(head + withNewline(decoder.decode(concatBytes(r.stdout))));
+        const errors = withNewline(decoder.decode(concatBytes(r.stderr)));
         if (errors) await err.write(head + errors);
       },
     };
@@ -282,8 +283,8 @@ function envelope(r: MachineResult, decoder: TextDecoder): Record<string, unknow
   const shape: Record<string, unknown> = {
     machine: machineName(r.machine),
     machine_id: r.machine.id,
-    stdout: decoder.decode(concat(r.stdout)),
-    stderr: decoder.decode(concat(r.stderr)),
+    stdout: decoder.decode(concatBytes(r.stdout)),
+    stderr: decoder.decode(concatBytes(r.stderr)),
     exit_code: r.exitCode,
     duration_ms: r.durationMs,
   };
@@ -344,15 +345,4 @@ function serialised(stream: OutputStream): Serialised {
 
 function withNewline(text: string): string {
   return text && !text.endsWith("\n") ? text + "\n" : text;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const total = chunks.reduce((n, c) => n + c.length, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
 }
