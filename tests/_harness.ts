@@ -235,7 +235,9 @@ export async function startAgent(
     marker?: string;
     /** `--ca-file`: a private CA for an `https://` relay. */
     caFile?: string;
-    /** More flags of `agent run`, e.g. `["--label", "role=web"]`. */
+    /** `--label` values, e.g. `["role=web", "env=prod"]`. */
+    labels?: string[];
+    /** More flags of `agent run`, e.g. `["--max-sessions", "4"]`. */
     extraArgs?: string[];
   },
 ): Promise<AgentProcess> {
@@ -256,6 +258,7 @@ export async function startAgent(
   if (options.displayName) args.push("--display-name", options.displayName);
   if (options.caFile) args.push("--ca-file", options.caFile);
   if (options.password !== undefined) args.push("--password-stdin");
+  args.push(...(options.labels ?? []).flatMap((label) => ["--label", label]));
   args.push(...(options.extraArgs ?? []));
   const child = spawnCmdop(args, {
     env: { [MACHINE_VARIABLE]: marker },

@@ -53,10 +53,7 @@ describe("cmdop connect exec on many machines", () => {
     env = await clientEnv(relay.url, acme.api_key);
     otherEnv = await clientEnv(relay.url, other.api_key);
     const agent = (ws: Workspace, hostname: string, ...labels: string[]) =>
-      startAgent(relay.url, ws.enroll_token, {
-        hostname,
-        extraArgs: labels.flatMap((l) => ["--label", l]),
-      });
+      startAgent(relay.url, ws.enroll_token, { hostname, labels });
     // A few at a time: twenty Deno processes starting at once starve a small machine.
     for (let i = 1; i <= FLEET; i += 5) {
       await Promise.all(

@@ -42,10 +42,7 @@ describe("machine labels", () => {
     ws = await relay.createWorkspace("acme");
     env = await clientEnv(relay.url, ws.api_key);
     const labelled = (hostname: string, ...labels: string[]) =>
-      startAgent(relay.url, ws.enroll_token, {
-        hostname,
-        extraArgs: labels.flatMap((l) => ["--label", l]),
-      });
+      startAgent(relay.url, ws.enroll_token, { hostname, labels });
     [web1] = await Promise.all([
       labelled("web-1", "env=prod", "role=web"),
       labelled("web-2", "env=staging", "role=web"),
@@ -102,7 +99,7 @@ describe("machine labels", () => {
       startAgent(relay.url, ws.enroll_token, {
         hostname: "web-1",
         stateDir: web1State,
-        extraArgs: labels.flatMap((l) => ["--label", l]),
+        labels,
       });
     await web1.stop();
     await waitMachineOnline(relay.url, ws.api_key, "web-1", false);

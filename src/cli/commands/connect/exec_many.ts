@@ -2,7 +2,7 @@
 import { concatBytes } from "../../../lib/bytes.ts";
 import type { Machine } from "../../../../gen/cmdop/v1/machine_pb.ts";
 import { OUTPUT_STREAM, SESSION_KIND } from "../../../lib/wire/session_codec.ts";
-import type { CliContext, OutputStream } from "../../context.ts";
+import type { CliContext } from "../../context.ts";
 import {
   CliError,
   ExitCode,
@@ -15,6 +15,7 @@ import type { GlobalOptions, RunState } from "../../globals.ts";
 import { describeSelector, labelSelector, selectByLabels } from "../../label_selector.ts";
 import { passwordSource } from "../../machine_password.ts";
 import { connectRelay, type RelayConnection } from "../../relay_client.ts";
+import { type Serialised, serialised } from "../../serialised_output.ts";
 import { openSession } from "../../session_client.ts";
 import { parseDuration } from "../../duration.ts";
 import { LinePrefixer } from "../../ui/line_prefixer.ts";
@@ -99,29 +100,14 @@ export async function runExecMany(
   const err = serialised(ctx.stderr);
   const report = reporter(globals, options, out, err);
   const collect = globals.json || options.group === true;
-  const results: MachineResult[] = [];
-  for (const machine of matched.filter((m) => !m.online)) {
-    const result = offlineResult(machine);
-    results.push(result);
-    await report.ended(result);
-  }
-  const queue = matched.filter((m) => m.online);
-  const worker = async () => {
-    for (let m = queue.shift(); m; m = queue.shift()) {
-      if (ctx.signal.aborted) break;
-      const result = await runOne(
-        ctx,
-        globals,
-        conn,
-        m,
-        { ...options, timeoutMs, collect },
-        report,
-      );
-      results.push(result);
-      await report.ended(result);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, queue.length) }, worker));
+  const results = await execOnMachines(
+    ctx,
+    globals,
+    conn,
+    matched,
+    { argv: options.argv, shell: options.shell, timeoutMs, collect, parallel },
+    report,
+  );
   await out.done();
   await summarise(err, sortResults(results, matched));
   await err.done();
@@ -129,7 +115,63 @@ export async function runExecMany(
   throw new ExitRequest(results.every((r) => r.status === "ok") ? 0 : FANOUT_FAILED_EXIT);
 }
 
-function parallelOf(text: string | undefined): number {
+/** How one command is run on each machine. */
+export interface MachineRunOptions {
+  argv: string[];
+  /** Run the words joined as one `sh -c` command line. */
+  shell?: boolean;
+  /** The remote time limit; 0 = none. */
+  timeoutMs: number;
+  /** Keep the output in the result (else it only goes to the reporter). */
+  collect: boolean;
+}
+
+/**
+ * Runs the command on every online machine of `machines`, `parallel` at a time, and reports
+ * the offline ones without a run; each result goes to `report` as it ends, and all come back
+ * in the order they ended.
+ *
+ * @example
+ * ```ts
+ * const results = await execOnMachines(ctx, globals, conn, machines, options, report);
+ * ```
+ */
+export async function execOnMachines(
+  ctx: CliContext,
+  globals: GlobalOptions,
+  conn: RelayConnection,
+  machines: readonly Machine[],
+  options: MachineRunOptions & { parallel: number },
+  report: MachineReporter,
+): Promise<MachineResult[]> {
+  const results: MachineResult[] = [];
+  for (const machine of machines.filter((m) => !m.online)) {
+    const result = offlineResult(machine);
+    results.push(result);
+    await report.ended(result);
+  }
+  const queue = machines.filter((m) => m.online);
+  const worker = async () => {
+    for (let m = queue.shift(); m; m = queue.shift()) {
+      if (ctx.signal.aborted) break;
+      const result = await execOnMachine(ctx, globals, conn, m, options, report);
+      results.push(result);
+      await report.ended(result);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.parallel, queue.length) }, worker));
+  return results;
+}
+
+/**
+ * `--parallel`'s value: a whole number of at least 1, {@linkcode DEFAULT_PARALLEL} when not given.
+ *
+ * @example
+ * ```ts
+ * parallelOf("8"); // 8
+ * ```
+ */
+export function parallelOf(text: string | undefined): number {
   if (text === undefined) return DEFAULT_PARALLEL;
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) {
@@ -153,18 +195,28 @@ function offlineResult(machine: Machine): MachineResult {
 }
 
 /** Where a machine's output goes while it runs, and what is said once it ends. */
-interface Reporter {
+export interface MachineReporter {
   output(machine: Machine, stderr: boolean, data: Uint8Array): Promise<void>;
   ended(result: MachineResult): Promise<void>;
 }
 
-async function runOne(
+/**
+ * Runs the command on one online machine, never prompting (a remembered password works), and
+ * says how it ended: a command that could not start, a timeout or an unreachable machine is a
+ * result too, never a throw. Output goes to `report` as it comes (`report.ended` is the caller's).
+ *
+ * @example
+ * ```ts
+ * const result = await execOnMachine(ctx, globals, conn, machine, options, report);
+ * ```
+ */
+export async function execOnMachine(
   ctx: CliContext,
   globals: GlobalOptions,
   conn: RelayConnection,
   machine: Machine,
-  options: ExecManyOptions & { timeoutMs: number; collect: boolean },
-  report: Reporter,
+  options: MachineRunOptions,
+  report: Pick<MachineReporter, "output">,
 ): Promise<MachineResult> {
   const { timeoutMs } = options;
   const started = ctx.now();
@@ -231,7 +283,7 @@ function reporter(
   options: ExecManyOptions,
   out: Serialised,
   err: Serialised,
-): Reporter {
+): MachineReporter {
   const decoder = new TextDecoder();
   if (globals.json) {
     return {
@@ -320,27 +372,6 @@ async function summarise(err: Serialised, results: MachineResult[]): Promise<voi
     lines.push(`  ${machineName(r.machine).padEnd(width)}  ${outcome(r)}${why}`);
   }
   await err.write(lines.join("\n") + "\n");
-}
-
-/** An output whose writes go out one after another, each whole, in the order they were asked. */
-interface Serialised {
-  write(data: Uint8Array | string): Promise<void>;
-  /** Resolves once every write asked for is done. */
-  done(): Promise<void>;
-}
-
-function serialised(stream: OutputStream): Serialised {
-  // A write may be cut short by the pipe and finished in a second call: one at a time keeps
-  // another machine's bytes from landing in between.
-  let tail: Promise<void> = Promise.resolve();
-  return {
-    write(data) {
-      const next = tail.then(() => stream.write(data));
-      tail = next.catch(() => {});
-      return next;
-    },
-    done: () => tail,
-  };
 }
 
 function withNewline(text: string): string {
