@@ -6,14 +6,22 @@ import { type GlobalOptions, toGlobalOptions } from "./globals.ts";
 export function withGlobalFlags<C extends Command<unknown[], Record<string, unknown>>>(
   command: C,
 ): C {
+  withCredentialFlags(command)
+    .addOption(new Option("--json", "emit structured output (implies --no-interactive)"))
+    .addOption(new Option("-q, --no-interactive", "never prompt; fail fast if data is missing"));
+  return command;
+}
+
+/** Adds the global flags that choose the relay and credential: `--api-key`, `--server`, `--workspace`. */
+export function withCredentialFlags<C extends Command<unknown[], Record<string, unknown>>>(
+  command: C,
+): C {
   command
     .addOption(new Option("-k, --api-key <key>", "override the resolved API key for this call"))
     .addOption(new Option("-s, --server <addr>", "the relay's URL for this call (or CMDOP_SERVER)"))
     .addOption(
       new Option("--workspace <name>", "use the named workspace instead of the active one"),
-    )
-    .addOption(new Option("--json", "emit structured output (implies --no-interactive)"))
-    .addOption(new Option("-q, --no-interactive", "never prompt; fail fast if data is missing"));
+    );
   return command;
 }
 

@@ -65,6 +65,11 @@ const EXAMPLES: Record<string, string[]> = {
   "login": ["cmdop login --server https://relay.example.com"],
   "logout": ["cmdop logout"],
   "terminal": ["cmdop terminal web-1", "cmdop terminal --link-file link.txt"],
+  "mcp": [
+    "cmdop mcp                                   # for an MCP client: all tools",
+    "cmdop mcp --read-only                       # list machines, run nothing",
+    "cmdop mcp --allow-label env=staging --deny-command '^(rm|reboot|shutdown)\\b'",
+  ],
   "completions": ['eval "$(cmdop completions bash)"'],
 };
 

@@ -3,11 +3,17 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { versionText } from "../version.ts";
 import type { CliContext } from "./context.ts";
 import type { RunState } from "./globals.ts";
-import { collectValues, globalsOf, withGlobalFlags } from "./command_options.ts";
+import {
+  collectValues,
+  globalsOf,
+  withCredentialFlags,
+  withGlobalFlags,
+} from "./command_options.ts";
 import { registerConnectCommands } from "./connect_tree.ts";
 import { registerLoginCommands, registerRelayUserCommands } from "./login_tree.ts";
 import { registerRelayAdminCommands } from "./relay_admin_tree.ts";
 import { ATTACH_HELP } from "./commands/connect/attach_help.ts";
+import { DEFAULT_PARALLEL } from "./commands/connect/exec_many_args.ts";
 import { withHelpText } from "./help_text.ts";
 
 /**
@@ -150,6 +156,42 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
       const { runAttach } = await import("./commands/connect/attach.ts");
       await runAttach(ctx, globalsOf(command), state, { host, linkFile: opts.linkFile });
     });
+  withCredentialFlags(
+    program.command("mcp")
+      .description(
+        "Serve the Model Context Protocol on stdin/stdout: AI assistants list machines and run commands",
+      )
+      .option("--read-only", "no exec tools: list machines only")
+      .option(
+        "--allow-machine <name>",
+        "reach only this machine (hostname, display name or id; repeatable)",
+        collectValues,
+      )
+      .option(
+        "--allow-label <key=value>",
+        "reach only machines with this label (repeatable; any may match)",
+        collectValues,
+      )
+      .option(
+        "--deny-command <regex>",
+        "refuse command lines that match this pattern (repeatable)",
+        collectValues,
+      )
+      .option("--max-output <bytes>", "bytes kept of each output stream per machine", "64k")
+      .option("--parallel <n>", "machines exec_many runs on at once", String(DEFAULT_PARALLEL)),
+  )
+    .addHelpText("after", MCP_HELP)
+    .action(async (opts, command) => {
+      const { runMcp } = await import("./commands/mcp.ts");
+      await runMcp(ctx, globalsOf(command), state, {
+        readOnly: opts.readOnly === true,
+        allowMachines: opts.allowMachine,
+        allowLabels: opts.allowLabel,
+        denyCommands: opts.denyCommand,
+        maxOutput: opts.maxOutput,
+        parallel: opts.parallel,
+      });
+    });
   program.command("completions")
     .description("Print a shell completion script: bash, zsh or fish")
     .argument("<shell>", "bash, zsh or fish")
@@ -160,6 +202,16 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
   withHelpText(program);
   return program;
 }
+
+/** The part of `mcp --help` about what it serves and how a client starts it. */
+const MCP_HELP = `
+Tools: list_machines (online, labels), exec (machine, argv or command, timeout_seconds),
+exec_many (labels or all, argv or command, timeout_seconds); resource cmdop://machines.
+Each output stream keeps --max-output bytes: past that its start and end, a marker
+with the full size between. A refused or failed call is a tool error; the server goes on.
+--allow-machine/--allow-label hide and refuse every other machine; --deny-command
+patterns are searched in the command line (argv joined with spaces, or the shell line).
+A client starts it as: {"command": "cmdop", "args": ["mcp", "--read-only"]}`;
 
 /** `--log-format text|json` of the long-running commands (relay serve, agent run). */
 function logFormatOption() {

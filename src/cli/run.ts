@@ -6,7 +6,7 @@ import { CliError, ExitCode, ExitRequest, interruptedExitCode } from "./errors.t
 import type { RunState } from "./globals.ts";
 
 /** The verbs that read the client's files in CMDOP_HOME. */
-const CLIENT_VERBS = new Set(["connect", "terminal", "login", "logout"]);
+const CLIENT_VERBS = new Set(["connect", "terminal", "login", "logout", "mcp"]);
 
 /**
  * Runs the cmdop command line and returns the process exit code.
