@@ -26,22 +26,29 @@ readable=$home
 if [ -n "${CMDOP_CA_FILE:-}" ]; then
   case "$CMDOP_CA_FILE" in /*) readable+=",$CMDOP_CA_FILE" ;; *) readable+=",$PWD/$CMDOP_CA_FILE" ;; esac
 fi
-# So may a share link's file named by --link-file (commander takes the last one; the remote
-# command after -- is not cmdop's).
+# So may a share link's file named by --link-file, and an agent's state file named by
+# --machine-credential or CMDOP_MACHINE_CREDENTIAL, that one file each, read only (commander
+# takes the last flag; the remote command after -- is not cmdop's).
 link_file=
+machine_file=${CMDOP_MACHINE_CREDENTIAL:-}
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[i]}" in
     --) break ;;
     --link-file) link_file=${args[i + 1]:-} && i=$((i + 1)) ;;
     --link-file=*) link_file=${args[i]#--link-file=} ;;
+    --machine-credential) machine_file=${args[i + 1]:-} && i=$((i + 1)) ;;
+    --machine-credential=*) machine_file=${args[i]#--machine-credential=} ;;
   esac
 done
 if [ -n "$link_file" ] && [ "$link_file" != "-" ]; then
   case "$link_file" in /*) readable+=",$link_file" ;; *) readable+=",$PWD/$link_file" ;; esac
 fi
+if [ -n "$machine_file" ]; then
+  case "$machine_file" in /*) readable+=",$machine_file" ;; *) readable+=",$PWD/$machine_file" ;; esac
+fi
 # Deno splits permission lists at commas, with no escape.
-for path in "$home" "${CMDOP_CA_FILE:-}" "$link_file"; do
+for path in "$home" "${CMDOP_CA_FILE:-}" "$link_file" "$machine_file"; do
   if [[ "$path" == *,* ]]; then
     echo "error: cmdop cannot be granted a path with a comma in it: \"$path\"" >&2
     exit 1

@@ -9,12 +9,18 @@ const SERVER_VERBS = new Set(["relay", "agent"]);
 
 /** The file `--link-file` names (the last one, as commander reads it), before the remote command's `--`. */
 export function linkFileOf(args: readonly string[]): string | undefined {
+  const file = fileFlagOf(args, "--link-file");
+  return file && file !== "-" ? file : undefined;
+}
+
+/** The file a flag names (the last one, as commander reads it), before the remote command's `--`. */
+function fileFlagOf(args: readonly string[], flag: string): string | undefined {
   let file: string | undefined;
   for (let i = 0; i < args.length && args[i] !== "--"; i++) {
-    if (args[i] === "--link-file") file = args[++i];
-    else if (args[i].startsWith("--link-file=")) file = args[i].slice("--link-file=".length);
+    if (args[i] === flag) file = args[++i];
+    else if (args[i].startsWith(`${flag}=`)) file = args[i].slice(flag.length + 1);
   }
-  return file && file !== "-" ? file : undefined;
+  return file || undefined;
 }
 
 /** What the client may touch, computed here because compiled-in permission paths cannot name the user's home. */
@@ -31,6 +37,9 @@ export function clientPermissions(
   }
   const caFile = env("CMDOP_CA_FILE");
   const linkFile = linkFileOf(args);
+  // An agent's state file, when the client is told to act as that machine: that file only.
+  const machineFile = fileFlagOf(args, "--machine-credential") ??
+    env("CMDOP_MACHINE_CREDENTIAL");
   const files = home ? [home] : [];
   return {
     // codeRoot is the binary's embedded file system: the modules and npm packages it carries.
@@ -38,6 +47,7 @@ export function clientPermissions(
       ...files,
       ...(caFile ? [resolve(caFile)] : []),
       ...(linkFile ? [resolve(linkFile)] : []),
+      ...(machineFile ? [resolve(machineFile)] : []),
       codeRoot,
     ],
     write: files,

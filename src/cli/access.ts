@@ -1,6 +1,10 @@
 /** resolveAccess: which relay to call and with which credential, each with the place it came from. */
 import type { LoginTokens } from "../config/auth_tokens.ts";
-import { resolveConnection } from "../config/credentials.ts";
+import { resolveConnection, resolveServer } from "../config/credentials.ts";
+import {
+  MACHINE_CREDENTIAL_VARIABLE,
+  readMachineCredential,
+} from "../config/machine_credential.ts";
 import { resolveHome } from "../config/paths.ts";
 import type { CliContext } from "./context.ts";
 import { CliError, ExitCode } from "./errors.ts";
@@ -13,8 +17,11 @@ export interface ResolvedAccess {
   serverSource: string;
   credential: string;
   credentialSource: string;
-  /** What the credential is; login tokens are refreshed, share links reach one machine. */
-  kind: "api_key" | "login_token" | "share_link";
+  /**
+   * What the credential is; login tokens are refreshed, share links reach one machine, a
+   * machine credential acts as its machine (when its workspace allows that).
+   */
+  kind: "api_key" | "login_token" | "share_link" | "machine_credential";
   /** CMDOP_HOME; `undefined` for a share link, which needs no local state. */
   home?: string;
   /** The whole login, when `kind` is `login_token`. */
@@ -39,6 +46,8 @@ export async function resolveAccess(
 ): Promise<ResolvedAccess> {
   const home = resolveHome(ctx.env);
   const flags = { apiKey: globals.apiKey, server: globals.server, workspace: globals.workspace };
+  const machine = await machineAccess(ctx, globals, home);
+  if (machine) return machine;
   const { credential, server } = await resolveConnection({ home, env: ctx.env, flags });
   const access: ResolvedAccess = {
     server: normaliseServer(server.server),
@@ -66,6 +75,49 @@ export async function resolveAccess(
     serverSource: `login server in ${credential.source}`,
     login: credential.login,
     workspaceHint: workspace?.workspace_id ?? workspace?.name,
+  };
+}
+
+/**
+ * The machine credential, when one is asked for: `--machine-credential FILE`, else
+ * `CMDOP_MACHINE_CREDENTIAL` unless `CMDOP_API_KEY` is set (an explicit key wins over the
+ * variable, as a flag wins over both). Never looked for on its own: acting as the machine
+ * is always a choice. Its relay is `--server`, `CMDOP_SERVER`, else the one in the file.
+ */
+async function machineAccess(
+  ctx: CliContext,
+  globals: GlobalOptions,
+  home: string,
+): Promise<ResolvedAccess | undefined> {
+  const flag = globals.machineCredential?.trim();
+  const variable = ctx.env(MACHINE_CREDENTIAL_VARIABLE)?.trim();
+  if (flag && globals.apiKey?.trim()) {
+    throw new CliError("give either --api-key or --machine-credential, not both");
+  }
+  if (!flag && (!variable || globals.apiKey?.trim() || ctx.env("CMDOP_API_KEY")?.trim())) {
+    return undefined;
+  }
+  if (globals.workspace !== undefined) {
+    throw new CliError("--workspace cannot be combined with a machine credential", {
+      hint: "a machine acts in its own workspace only",
+    });
+  }
+  const path = (flag || variable)!;
+  const source = flag
+    ? `machine credential in ${path} (--machine-credential)`
+    : `machine credential in ${path} (${MACHINE_CREDENTIAL_VARIABLE})`;
+  const machine = await readMachineCredential(path);
+  const explicit = globals.server?.trim() || ctx.env("CMDOP_SERVER")?.trim();
+  const server = explicit || !machine.server
+    ? await resolveServer({ home, env: ctx.env, flags: { server: globals.server } })
+    : { server: machine.server, source: `server in ${path}` };
+  return {
+    server: normaliseServer(server.server),
+    serverSource: server.source,
+    credential: machine.credential,
+    credentialSource: source,
+    kind: "machine_credential",
+    home,
   };
 }
 

@@ -12,7 +12,10 @@ export function withGlobalFlags<C extends Command<unknown[], Record<string, unkn
   return command;
 }
 
-/** Adds the global flags that choose the relay and credential: `--api-key`, `--server`, `--workspace`. */
+/**
+ * Adds the global flags that choose the relay and credential: `--api-key`, `--server`,
+ * `--workspace`, `--machine-credential`.
+ */
 export function withCredentialFlags<C extends Command<unknown[], Record<string, unknown>>>(
   command: C,
 ): C {
@@ -21,6 +24,13 @@ export function withCredentialFlags<C extends Command<unknown[], Record<string, 
     .addOption(new Option("-s, --server <addr>", "the relay's URL for this call (or CMDOP_SERVER)"))
     .addOption(
       new Option("--workspace <name>", "use the named workspace instead of the active one"),
+    )
+    .addOption(
+      new Option(
+        "--machine-credential <file>",
+        "act as this machine: its agent's state file, e.g. /var/lib/cmdop-agent/agent.json " +
+          "(or CMDOP_MACHINE_CREDENTIAL); its workspace must allow it",
+      ),
     );
   return command;
 }

@@ -56,7 +56,12 @@ function fromConnectError(error: ConnectError, state: RunState): CliError {
       );
     case Code.PermissionDenied:
     case Code.ResourceExhausted:
-      return new CliError(message, { exitCode: ExitCode.auth, cause: error });
+      // The relay may say what would allow the call (a machine not let act as a client).
+      return new CliError(message, {
+        exitCode: ExitCode.auth,
+        hint: error.metadata.get("cmdop-hint") ?? undefined,
+        cause: error,
+      });
     case Code.FailedPrecondition:
       if (error.metadata.get("cmdop-reason") === "offline") {
         return new CliError(message, { exitCode: ExitCode.offline, cause: error });

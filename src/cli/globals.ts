@@ -4,6 +4,8 @@ export interface GlobalOptions {
   apiKey?: string;
   server?: string;
   workspace?: string;
+  /** `--machine-credential FILE`: act as the machine whose agent state file this is. */
+  machineCredential?: string;
   json: boolean;
   /** False with --no-interactive / -q, and implied false by --json. */
   interactive: boolean;
@@ -16,6 +18,9 @@ export function toGlobalOptions(opts: Record<string, unknown>): GlobalOptions {
     apiKey: typeof opts.apiKey === "string" ? opts.apiKey : undefined,
     server: typeof opts.server === "string" ? opts.server : undefined,
     workspace: typeof opts.workspace === "string" ? opts.workspace : undefined,
+    machineCredential: typeof opts.machineCredential === "string"
+      ? opts.machineCredential
+      : undefined,
     json,
     interactive: opts.interactive !== false && !json,
   };

@@ -11,7 +11,7 @@ import {
 } from "./command_options.ts";
 import { registerConnectCommands } from "./connect_tree.ts";
 import { registerLoginCommands, registerRelayUserCommands } from "./login_tree.ts";
-import { registerRelayAdminCommands } from "./relay_admin_tree.ts";
+import { registerMachineClientCommands, registerRelayAdminCommands } from "./relay_admin_tree.ts";
 import { ATTACH_HELP } from "./commands/connect/attach_help.ts";
 import { DEFAULT_PARALLEL } from "./commands/connect/exec_many_args.ts";
 import { withHelpText } from "./help_text.ts";
@@ -84,8 +84,9 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
         maxConnectionsPerSource: opts.maxConnectionsPerSource,
       });
     });
-  relay.command("workspace").description("Manage workspaces in the relay's store")
-    .command("create")
+  const relayWorkspace = relay.command("workspace")
+    .description("Manage workspaces in the relay's store");
+  relayWorkspace.command("create")
     .description("Create a workspace and print its API key and enroll token")
     .argument("<name>")
     .option("--data <dir>", "the embedded relay's state directory (relay serve's --data)")
@@ -103,6 +104,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
       });
     });
 
+  registerMachineClientCommands(relayWorkspace, ctx);
   registerRelayUserCommands(relay, ctx);
   registerRelayAdminCommands(relay, ctx);
 

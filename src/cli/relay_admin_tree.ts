@@ -1,5 +1,6 @@
-/** Registers the operator's credential and machine verbs under `cmdop relay`: key, enroll-token, machine. */
+/** Registers the operator's credential and machine verbs under `cmdop relay`: key, enroll-token, machine, workspace machine-clients. */
 import type { Command } from "@commander-js/extra-typings";
+import { collectValues } from "./command_options.ts";
 import type { CliContext } from "./context.ts";
 
 type Kind = "api_key" | "enroll_token";
@@ -81,5 +82,68 @@ export function registerRelayAdminCommands(relay: Command, ctx: CliContext): voi
     .option("--json", "print JSON")
     .action(async (machineId, opts) =>
       await (await load()).runMachineRemove(ctx, machineId, options(opts))
+    );
+}
+
+/** The help of `relay workspace machine-clients`: what the setting lets a machine do. */
+const MACHINE_CLIENTS_HELP = `
+A machine whose labels match an --allow-from selector may run cmdop connect exec,
+connect --list and cmdop mcp against the machines of its own workspace with its agent's
+credential (--machine-credential /var/lib/cmdop-agent/agent.json): list machines, exec,
+attach, unlock with an attach password. Never anything of another workspace, never keys,
+share links or machine removal. Off by default; set replaces the list, clear empties it,
+and both take effect on the machine's next call (running sessions end within 2 s).
+
+Examples:
+  cmdop relay workspace machine-clients set prod --allow-from role=ci --data /var/lib/cmdop
+  cmdop relay workspace machine-clients set prod --allow-from env=build,team=infra --allow-from role=ci
+  cmdop relay workspace machine-clients show prod --data /var/lib/cmdop
+  cmdop relay workspace machine-clients clear prod --data /var/lib/cmdop`;
+
+/**
+ * `cmdop relay workspace machine-clients show|set|clear NAME`: which machines of the
+ * workspace may act as its clients with their machine credential.
+ *
+ * @example
+ * ```ts
+ * registerMachineClientCommands(relay.command("workspace"), ctx);
+ * ```
+ */
+export function registerMachineClientCommands(workspace: Command, ctx: CliContext): void {
+  const noun = workspace.command("machine-clients")
+    .description("Show, set or clear which machines may act as clients of the workspace")
+    .addHelpText("after", MACHINE_CLIENTS_HELP);
+  const load = () => import("./commands/relay/machine_clients.ts");
+  const verb = (name: string, description: string) =>
+    noun.command(name)
+      .description(description)
+      .argument("<workspace>", "the workspace's name")
+      .option("--data <dir>", "the embedded relay's state directory")
+      .option("--store <url>", "postgres://… a cluster's store (or CMDOP_RELAY_STORE)")
+      .option("--json", "print JSON");
+  const options = (name: string, opts: { data?: string; store?: string; json?: true }) => ({
+    workspace: name,
+    data: opts.data,
+    store: opts.store,
+    json: opts.json === true,
+  });
+  verb("show", "Print the selectors of the machines allowed (none by default)")
+    .action(async (name, opts) =>
+      await (await load()).runMachineClientsShow(ctx, options(name, opts))
+    );
+  verb("set", "Allow machines whose labels match a selector (replaces the list)")
+    .option(
+      "--allow-from <key=value[,…]>",
+      "a selector: every label must match (repeatable; any selector may match)",
+      collectValues,
+    )
+    .action(async (name, opts) => {
+      const module = await load();
+      const selectors = module.parseAllowFrom(opts.allowFrom ?? []);
+      await module.runMachineClientsSet(ctx, selectors, options(name, opts));
+    });
+  verb("clear", "Let no machine act as a client (the default)")
+    .action(async (name, opts) =>
+      await (await load()).runMachineClientsClear(ctx, options(name, opts))
     );
 }

@@ -76,6 +76,8 @@ const REFUSED_HINTS: Record<ResolvedAccess["kind"], string> = {
   api_key: "fix or replace that credential",
   login_token: LOGIN_AGAIN_HINT,
   share_link: "the link may have been revoked or have expired: ask for a new one",
+  machine_credential: "the machine may have been removed from its workspace; " +
+    "its agent enrolls again with a new enroll token",
 };
 
 /**

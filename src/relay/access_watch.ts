@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { hashSecret } from "../lib/secrets.ts";
 import { bearerToken, type ClientPrincipal } from "./auth.ts";
 import type { RelayDeps } from "./deps.ts";
+import { machineClientRevoked } from "./machine_clients.ts";
 
 /** How often a running session looks at its credentials again: revocation on any node reaches it within this. */
 export const ACCESS_RECHECK_MS = 2_000;
@@ -56,7 +57,8 @@ export function watchAccess(
 
 /**
  * Watches what let a session in: its share link (revoked, expired or removed), its API
- * key (revoked), and its machine (removed). Each is read again from the store every
+ * key (revoked), the machine acting as its client (removed, relabelled or no longer
+ * allowed by its workspace's machine-clients setting), and its machine (removed). Each is read again from the store every
  * {@linkcode ACCESS_RECHECK_MS}, so a revocation made on this relay, on another node of
  * a cluster or by `cmdop relay …` on the store itself ends the session too.
  *
@@ -74,7 +76,8 @@ export async function watchSession(
   label: string,
   recheckMs = ACCESS_RECHECK_MS,
 ): Promise<AccessWatch> {
-  const bearer = principal.kind === "share" || principal.via === "api_key"
+  const bearer = principal.kind === "share" ||
+      (principal.kind === "workspace" && principal.via === "api_key")
     ? await hashSecret(bearerToken(header))
     : "";
   const credential = async (): Promise<string | undefined> => {
@@ -85,6 +88,8 @@ export async function watchSession(
       if (share.expiresMs !== 0 && deps.now() >= share.expiresMs) {
         return `its share link expired at ${new Date(share.expiresMs).toISOString()}`;
       }
+    } else if (principal.kind === "machine") {
+      return await machineClientRevoked(deps.store, principal.machineId, principal.workspaceId);
     } else if (principal.via === "api_key") {
       const workspaceId = await deps.store.workspaceIdByApiKey(bearer);
       if (workspaceId !== principal.workspaceId) return "its API key was revoked";

@@ -2,6 +2,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { constantTimeEqual, hashSecret } from "../lib/secrets.ts";
 import type { RelayDeps } from "./deps.ts";
+import { admitMachineClient } from "./machine_clients.ts";
 import type { MachineRecord } from "./store/store.ts";
 
 /** Prefixes make each secret's kind visible, and routable without a lookup. */
@@ -16,10 +17,15 @@ export const SecretPrefix = {
   deviceCode: "cmc",
 } as const;
 
-/** A client acting in a whole workspace, or through a share link on one machine. */
+/**
+ * A client acting in a whole workspace, through a share link on one machine, or a
+ * machine of the workspace acting as a client with its own credential (when the
+ * workspace's machine-clients setting lets it).
+ */
 export type ClientPrincipal =
   | { kind: "workspace"; workspaceId: string; via: "api_key" | "login_token"; userId?: string }
-  | { kind: "share"; workspaceId: string; machineId: string; shareId: string };
+  | { kind: "share"; workspaceId: string; machineId: string; shareId: string }
+  | { kind: "machine"; workspaceId: string; machineId: string; hostname: string };
 
 /** Resolves the bearer of a login access token; provided by the login service when present. */
 export type AccessTokenResolver = (
@@ -38,8 +44,8 @@ export function bearerToken(header: Headers): string {
 }
 
 /**
- * Authenticates a client call: API key, share token, or (with a resolver)
- * a login access token.
+ * Authenticates a client call: API key, share token, a machine credential of a machine
+ * its workspace lets act as a client, or (with a resolver) a login access token.
  *
  * @example
  * ```ts
@@ -77,6 +83,16 @@ export async function authenticateClient(
       shareId: share.id,
     };
   }
+  if (prefix === SecretPrefix.machineSecret) {
+    const machine = await machineByCredential(deps, token);
+    await admitMachineClient(deps.store, machine);
+    return {
+      kind: "machine",
+      workspaceId: machine.workspaceId,
+      machineId: machine.id,
+      hostname: machine.hostname,
+    };
+  }
   if (prefix === SecretPrefix.accessToken && resolveAccessToken) {
     return await resolveAccessToken(token, header.get("cmdop-workspace"));
   }
@@ -85,7 +101,11 @@ export async function authenticateClient(
 
 /** Authenticates an agent by its machine credential `cmm_<machine id>.<secret>`. */
 export async function authenticateAgent(deps: RelayDeps, header: Headers): Promise<MachineRecord> {
-  const token = bearerToken(header);
+  return await machineByCredential(deps, bearerToken(header));
+}
+
+/** The machine whose credential `cmm_<machine id>.<secret>` this is; Unauthenticated otherwise. */
+async function machineByCredential(deps: RelayDeps, token: string): Promise<MachineRecord> {
   const match = /^cmm_([0-9a-f-]{36})\.(.+)$/.exec(token);
   if (!match) throw new ConnectError("machine credential is not valid", Code.Unauthenticated);
   const machine = await deps.store.machineById(match[1]);
@@ -113,7 +133,8 @@ export async function machineForPrincipal(
 
 /**
  * Authenticates a workspace member (an API key or a login token): a share link reaches
- * one machine and may not manage the workspace, so it gets PermissionDenied naming `what`.
+ * one machine and a machine credential may only list and reach machines, so neither may
+ * manage the workspace; they get PermissionDenied naming `what`.
  *
  * @example
  * ```ts
@@ -127,8 +148,9 @@ export async function authenticateMember(
   resolveAccessToken?: AccessTokenResolver,
 ): Promise<Extract<ClientPrincipal, { kind: "workspace" }>> {
   const principal = await authenticateClient(deps, header, resolveAccessToken);
-  if (principal.kind === "share") {
-    throw new ConnectError(`a share link cannot ${what}`, Code.PermissionDenied);
+  if (principal.kind !== "workspace") {
+    const who = principal.kind === "share" ? "a share link" : "a machine credential";
+    throw new ConnectError(`${who} cannot ${what}`, Code.PermissionDenied);
   }
   return principal;
 }

@@ -129,11 +129,12 @@ const CODES: Record<Exclude<InputReply, { ok: true }>["code"], Code> = {
 };
 
 /**
- * What a session is bound to: the API key itself (by its hash), the share link, or the
- * user of a login token (whose token is refreshed during a long session).
+ * What a session is bound to: the API key itself (by its hash), the share link, the
+ * calling machine, or the user of a login token (whose token is refreshed during a long session).
  */
 async function bindingOf(principal: ClientPrincipal, header: Headers): Promise<string> {
   if (principal.kind === "share") return `share:${principal.shareId}`;
+  if (principal.kind === "machine") return `machine:${principal.machineId}`;
   if (principal.via === "login_token") {
     return `user:${principal.workspaceId}:${principal.userId ?? ""}`;
   }

@@ -321,6 +321,10 @@ function sessionLine(
   sessionId: string,
 ): string {
   const kind = open.kind === SessionKind.EXEC ? "exec" : "pty";
-  const who = principal.kind === "share" ? `share ${principal.shareId}` : principal.via;
+  const who = principal.kind === "share"
+    ? `share ${principal.shareId}`
+    : principal.kind === "machine"
+    ? `machine ${principal.machineId} (${principal.hostname})`
+    : principal.via;
   return `session ${sessionId}: ${kind} on ${machine.id} (${machine.hostname}) by ${who}`;
 }

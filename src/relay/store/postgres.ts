@@ -13,7 +13,15 @@ import {
   type WorkspaceRecord,
 } from "./store.ts";
 import { MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS } from "./postgres_schema.ts";
-import { toCredential, toMachine, toMachineToken, toShare, toWorkspace } from "./rows.ts";
+import type { Labels } from "../../lib/labels.ts";
+import {
+  machineClientsOf,
+  toCredential,
+  toMachine,
+  toMachineToken,
+  toShare,
+  toWorkspace,
+} from "./rows.ts";
 
 /** Options of {@linkcode openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -142,6 +150,17 @@ export class PostgresStore implements Store {
   async listWorkspaces(): Promise<WorkspaceRecord[]> {
     const rows = await this.#sql`SELECT * FROM workspaces ORDER BY name`;
     return rows.map((r) => toWorkspace(r)!);
+  }
+
+  async machineClients(workspaceId: string): Promise<Labels[]> {
+    const [row] = await this.#sql`SELECT machine_clients FROM workspaces WHERE id = ${workspaceId}`;
+    return machineClientsOf(row);
+  }
+
+  async setMachineClients(workspaceId: string, selectors: Labels[]): Promise<boolean> {
+    const changed = await this.#sql`UPDATE workspaces
+      SET machine_clients = ${JSON.stringify(selectors)} WHERE id = ${workspaceId}`;
+    return changed.count > 0;
   }
 
   async insertApiKey(workspaceId: string, keyHash: string, createdMs: number): Promise<void> {

@@ -125,6 +125,9 @@ export const POSTGRES_MIGRATIONS: string[] = [
 
   // Machine labels (env=prod), a JSON object as the agent last sent it (SQLite's 4).
   `ALTER TABLE machines ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';`,
+
+  // Which machines may act as clients of their workspace, a JSON array of label selectors (SQLite's 5).
+  `ALTER TABLE workspaces ADD COLUMN machine_clients TEXT NOT NULL DEFAULT '[]';`,
 ];
 
 /** Key of the advisory lock that serialises migrations across nodes starting together. */

@@ -87,6 +87,21 @@ function labelsOf(value: unknown): Labels {
 }
 
 /**
+ * The `machine_clients` column of a `workspaces` row: a JSON array of label selectors;
+ * none when the row is missing.
+ *
+ * @example
+ * ```ts
+ * machineClientsOf({ machine_clients: '[{"role":"ci"}]' }); // [{ role: "ci" }]
+ * ```
+ */
+export function machineClientsOf(row: StoreRow | undefined): Labels[] {
+  if (!row || typeof row.machine_clients !== "string") return [];
+  const parsed = JSON.parse(row.machine_clients);
+  return Array.isArray(parsed) ? parsed.filter((s) => typeof s === "object" && s !== null) : [];
+}
+
+/**
  * A `machine_tokens` row, or `undefined` when there was none.
  *
  * @example

@@ -12,7 +12,15 @@ import {
   type Store,
   type WorkspaceRecord,
 } from "./store.ts";
-import { toCredential, toMachine, toMachineToken, toShare, toWorkspace } from "./rows.ts";
+import type { Labels } from "../../lib/labels.ts";
+import {
+  machineClientsOf,
+  toCredential,
+  toMachine,
+  toMachineToken,
+  toShare,
+  toWorkspace,
+} from "./rows.ts";
 import { openSqliteDatabase, SqliteStatements } from "./sqlite_db.ts";
 
 /**
@@ -74,6 +82,20 @@ export class SqliteStore implements Store {
   listWorkspaces(): Promise<WorkspaceRecord[]> {
     const rows = this.#sql.all("SELECT * FROM workspaces ORDER BY name");
     return Promise.resolve(rows.map((r) => toWorkspace(r)!));
+  }
+
+  machineClients(workspaceId: string): Promise<Labels[]> {
+    const row = this.#sql.get("SELECT machine_clients FROM workspaces WHERE id = ?", workspaceId);
+    return Promise.resolve(machineClientsOf(row));
+  }
+
+  setMachineClients(workspaceId: string, selectors: Labels[]): Promise<boolean> {
+    const changed = this.#sql.run(
+      "UPDATE workspaces SET machine_clients = ? WHERE id = ?",
+      JSON.stringify(selectors),
+      workspaceId,
+    );
+    return Promise.resolve(changed > 0);
   }
 
   insertApiKey(workspaceId: string, keyHash: string, createdMs: number): Promise<void> {

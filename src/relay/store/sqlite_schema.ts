@@ -96,4 +96,6 @@ export const SQLITE_MIGRATIONS: string[] = [
    ALTER TABLE enroll_tokens ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;`,
   // 4: machine labels (env=prod), a JSON object as the agent last sent it.
   `ALTER TABLE machines ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';`,
+  // 5: which machines may act as clients of their workspace: a JSON array of label selectors.
+  `ALTER TABLE workspaces ADD COLUMN machine_clients TEXT NOT NULL DEFAULT '[]';`,
 ];

@@ -60,6 +60,13 @@ export interface Store {
   workspaceById(id: string): Promise<WorkspaceRecord | undefined>;
   workspaceByName(name: string): Promise<WorkspaceRecord | undefined>;
   listWorkspaces(): Promise<WorkspaceRecord[]>;
+  /**
+   * The label selectors of the workspace's machines that may act as its clients with their
+   * machine credential (a machine matching any one of them may); `[]`, the default, lets none.
+   */
+  machineClients(workspaceId: string): Promise<Labels[]>;
+  /** Replaces the workspace's machine-client selectors; false when there is no such workspace. */
+  setMachineClients(workspaceId: string, selectors: Labels[]): Promise<boolean>;
 
   insertApiKey(workspaceId: string, keyHash: string, createdMs: number): Promise<void>;
   workspaceIdByApiKey(keyHash: string): Promise<string | undefined>;

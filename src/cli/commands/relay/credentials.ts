@@ -12,7 +12,7 @@ export interface WorkspaceStoreOptions {
 }
 
 /** Opens the operator's store and finds the workspace by name, then runs `work`. */
-async function inWorkspace<T>(
+export async function inWorkspace<T>(
   ctx: CliContext,
   options: WorkspaceStoreOptions,
   work: (store: Store, workspaceId: string) => Promise<T>,
