@@ -17,6 +17,21 @@ const EXAMPLES: Record<string, string[]> = {
     "cmdop relay workspace create prod --data /var/lib/cmdop --json",
     "cmdop relay workspace create prod --data ./new-relay --init   # a new store",
   ],
+  "relay workspace machine-clients": [
+    "cmdop relay workspace machine-clients set prod --allow-from role=ci --data /var/lib/cmdop",
+    "cmdop relay workspace machine-clients show prod --data /var/lib/cmdop",
+    "cmdop relay workspace machine-clients clear prod --data /var/lib/cmdop",
+  ],
+  "relay workspace machine-clients set": [
+    "cmdop relay workspace machine-clients set prod --allow-from role=ci --data /var/lib/cmdop",
+    "cmdop relay workspace machine-clients set prod --allow-from env=build,team=infra --allow-from role=ci",
+  ],
+  "relay workspace machine-clients show": [
+    "cmdop relay workspace machine-clients show prod --json --store postgres://cmdop@db/cmdop",
+  ],
+  "relay workspace machine-clients clear": [
+    "cmdop relay workspace machine-clients clear prod --data /var/lib/cmdop   # no machine (the default)",
+  ],
   "relay user add": [
     "printf '%s\\n' \"$PASSWORD\" | cmdop relay user add ana@example.com --data /var/lib/cmdop \\\n" +
     "    --workspace prod --password-stdin",
@@ -42,6 +57,7 @@ const EXAMPLES: Record<string, string[]> = {
     'CMDOP_SHARE_LINK="$(cat link.txt)" cmdop connect exec -- uname -a',
     "cmdop connect exec --label role=web --label env=prod -- uptime   # every matching machine",
     "cmdop connect exec --all --parallel 8 --json -- df -h            # NDJSON, one per machine",
+    "cmdop connect exec web-1 --machine-credential /var/lib/cmdop-agent/agent.json -- uptime   # as this machine",
   ],
   "connect share": ["cmdop connect share web-1 --ttl 4h", "cmdop connect share list"],
   "connect share list": ["cmdop connect share list --json"],

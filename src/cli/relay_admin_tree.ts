@@ -92,13 +92,7 @@ connect --list and cmdop mcp against the machines of its own workspace with its 
 credential (--machine-credential /var/lib/cmdop-agent/agent.json): list machines, exec,
 attach, unlock with an attach password. Never anything of another workspace, never keys,
 share links or machine removal. Off by default; set replaces the list, clear empties it,
-and both take effect on the machine's next call (running sessions end within 2 s).
-
-Examples:
-  cmdop relay workspace machine-clients set prod --allow-from role=ci --data /var/lib/cmdop
-  cmdop relay workspace machine-clients set prod --allow-from env=build,team=infra --allow-from role=ci
-  cmdop relay workspace machine-clients show prod --data /var/lib/cmdop
-  cmdop relay workspace machine-clients clear prod --data /var/lib/cmdop`;
+and both take effect on the machine's next call (running sessions end within 2 s).`;
 
 /**
  * `cmdop relay workspace machine-clients show|set|clear NAME`: which machines of the

@@ -126,6 +126,24 @@ describe("PostgresStore", { skip }, () => {
     assert.equal((await store.listShares(ws.workspace_id)).length, 1);
     await store.close();
   });
+
+  it("keeps each workspace's machine-clients selectors, none by default, seen by every node", async () => {
+    const url = await fresh();
+    const nodes = [await openPostgresStore(url), await openPostgresStore(url)];
+    const [a, b] = [
+      await createWorkspace(nodes[0], "a", 1),
+      await createWorkspace(nodes[0], "b", 1),
+    ];
+    assert.deepEqual(await nodes[1].machineClients(a.workspace_id), []);
+    const selectors: Record<string, string>[] = [{ role: "ci" }, { env: "build", team: "infra" }];
+    assert.equal(await nodes[0].setMachineClients(a.workspace_id, selectors), true);
+    assert.deepEqual(await nodes[1].machineClients(a.workspace_id), selectors);
+    assert.deepEqual(await nodes[1].machineClients(b.workspace_id), []);
+    assert.equal(await nodes[1].setMachineClients("no-such-workspace", selectors), false);
+    await nodes[1].setMachineClients(a.workspace_id, []);
+    assert.deepEqual(await nodes[0].machineClients(a.workspace_id), []);
+    await Promise.all(nodes.map((n) => n.close()));
+  });
 });
 
 describe("PostgresPresence", { skip }, () => {
