@@ -19,12 +19,14 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   "relay workspace machine-clients": [
     "cmdop relay workspace machine-clients set prod --allow-from role=ci --data /var/lib/cmdop",
+    "cmdop relay workspace machine-clients set prod --allow-from role=ci --reach env=staging",
     "cmdop relay workspace machine-clients show prod --data /var/lib/cmdop",
     "cmdop relay workspace machine-clients clear prod --data /var/lib/cmdop",
   ],
   "relay workspace machine-clients set": [
     "cmdop relay workspace machine-clients set prod --allow-from role=ci --data /var/lib/cmdop",
     "cmdop relay workspace machine-clients set prod --allow-from env=build,team=infra --allow-from role=ci",
+    "cmdop relay workspace machine-clients set prod --allow-from role=ci --reach env=staging --reach role=cache",
   ],
   "relay workspace machine-clients show": [
     "cmdop relay workspace machine-clients show prod --json --store postgres://cmdop@db/cmdop",

@@ -90,9 +90,11 @@ const MACHINE_CLIENTS_HELP = `
 A machine whose labels match an --allow-from selector may run cmdop connect exec,
 connect --list and cmdop mcp against the machines of its own workspace with its agent's
 credential (--machine-credential /var/lib/cmdop-agent/agent.json): list machines, exec,
-attach, unlock with an attach password. Never anything of another workspace, never keys,
-share links or machine removal. Off by default; set replaces the list, clear empties it,
-and both take effect on the machine's next call (running sessions end within 2 s).`;
+attach, unlock with an attach password. With --reach, only the machines matching one of
+its selectors (itself included) are listed or reached; to the caller the others do not
+exist. Never anything of another workspace, never keys, share links or machine removal.
+Off by default; set replaces the whole setting, clear empties it, and both take effect on
+the machine's next call (running sessions end within 2 s).`;
 
 /**
  * `cmdop relay workspace machine-clients show|set|clear NAME`: which machines of the
@@ -121,20 +123,25 @@ export function registerMachineClientCommands(workspace: Command, ctx: CliContex
     store: opts.store,
     json: opts.json === true,
   });
-  verb("show", "Print the selectors of the machines allowed (none by default)")
+  verb("show", "Print the selectors of the machines allowed and reached (none by default)")
     .action(async (name, opts) =>
       await (await load()).runMachineClientsShow(ctx, options(name, opts))
     );
-  verb("set", "Allow machines whose labels match a selector (replaces the list)")
+  verb("set", "Allow machines whose labels match a selector (replaces the setting)")
     .option(
       "--allow-from <key=value[,…]>",
       "a selector: every label must match (repeatable; any selector may match)",
       collectValues,
     )
+    .option(
+      "--reach <key=value[,…]>",
+      "only machines matching a selector may be reached (repeatable; default: every machine)",
+      collectValues,
+    )
     .action(async (name, opts) => {
       const module = await load();
-      const selectors = module.parseAllowFrom(opts.allowFrom ?? []);
-      await module.runMachineClientsSet(ctx, selectors, options(name, opts));
+      const setting = module.parseMachineClients(opts.allowFrom ?? [], opts.reach ?? []);
+      await module.runMachineClientsSet(ctx, setting, options(name, opts));
     });
   verb("clear", "Let no machine act as a client (the default)")
     .action(async (name, opts) =>

@@ -4,6 +4,7 @@ import { hashSecret } from "../lib/secrets.ts";
 import { bearerToken, type ClientPrincipal } from "./auth.ts";
 import type { RelayDeps } from "./deps.ts";
 import { machineClientRevoked } from "./machine_clients.ts";
+import type { MachineRecord } from "./store/store.ts";
 
 /** How often a running session looks at its credentials again: revocation on any node reaches it within this. */
 export const ACCESS_RECHECK_MS = 2_000;
@@ -58,9 +59,11 @@ export function watchAccess(
 /**
  * Watches what let a session in: its share link (revoked, expired or removed), its API
  * key (revoked), the machine acting as its client (removed, relabelled or no longer
- * allowed by its workspace's machine-clients setting), and its machine (removed). Each is read again from the store every
- * {@linkcode ACCESS_RECHECK_MS}, so a revocation made on this relay, on another node of
- * a cluster or by `cmdop relay …` on the store itself ends the session too.
+ * allowed by its workspace's machine-clients setting), and its machine (removed, or out
+ * of that client's reach once relabelled or the setting changed). Each is read again
+ * from the store every {@linkcode ACCESS_RECHECK_MS}, so a revocation made on this relay,
+ * on another node of a cluster or by `cmdop relay …` on the store itself ends the
+ * session too.
  *
  * @example
  * ```ts
@@ -80,7 +83,7 @@ export async function watchSession(
       (principal.kind === "workspace" && principal.via === "api_key")
     ? await hashSecret(bearerToken(header))
     : "";
-  const credential = async (): Promise<string | undefined> => {
+  const credential = async (machine?: MachineRecord): Promise<string | undefined> => {
     if (principal.kind === "share") {
       const share = await deps.store.shareByToken(bearer);
       if (!share) return "its share link was removed";
@@ -89,7 +92,12 @@ export async function watchSession(
         return `its share link expired at ${new Date(share.expiresMs).toISOString()}`;
       }
     } else if (principal.kind === "machine") {
-      return await machineClientRevoked(deps.store, principal.machineId, principal.workspaceId);
+      return await machineClientRevoked(
+        deps.store,
+        principal.machineId,
+        principal.workspaceId,
+        machine,
+      );
     } else if (principal.via === "api_key") {
       const workspaceId = await deps.store.workspaceIdByApiKey(bearer);
       if (workspaceId !== principal.workspaceId) return "its API key was revoked";
@@ -97,9 +105,9 @@ export async function watchSession(
     return undefined;
   };
   return watchAccess(deps, label, async () => {
-    const reason = await credential();
-    if (reason) return reason;
     const machine = await deps.store.machineById(machineId);
+    const reason = await credential(machine);
+    if (reason) return reason;
     return machine?.workspaceId === principal.workspaceId ? undefined : "its machine was removed";
   }, recheckMs);
 }

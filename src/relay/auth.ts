@@ -2,7 +2,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { constantTimeEqual, hashSecret } from "../lib/secrets.ts";
 import type { RelayDeps } from "./deps.ts";
-import { admitMachineClient } from "./machine_clients.ts";
+import type { Labels } from "../lib/labels.ts";
+import { admitMachineClient, machineReachable } from "./machine_clients.ts";
 import type { MachineRecord } from "./store/store.ts";
 
 /** Prefixes make each secret's kind visible, and routable without a lookup. */
@@ -20,12 +21,19 @@ export const SecretPrefix = {
 /**
  * A client acting in a whole workspace, through a share link on one machine, or a
  * machine of the workspace acting as a client with its own credential (when the
- * workspace's machine-clients setting lets it).
+ * workspace's machine-clients setting lets it), reaching the machines that match one of
+ * `reach` (all of them when it is empty), as the setting said when the call came in.
  */
 export type ClientPrincipal =
   | { kind: "workspace"; workspaceId: string; via: "api_key" | "login_token"; userId?: string }
   | { kind: "share"; workspaceId: string; machineId: string; shareId: string }
-  | { kind: "machine"; workspaceId: string; machineId: string; hostname: string };
+  | {
+    kind: "machine";
+    workspaceId: string;
+    machineId: string;
+    hostname: string;
+    reach: Labels[];
+  };
 
 /** Resolves the bearer of a login access token; provided by the login service when present. */
 export type AccessTokenResolver = (
@@ -85,12 +93,13 @@ export async function authenticateClient(
   }
   if (prefix === SecretPrefix.machineSecret) {
     const machine = await machineByCredential(deps, token);
-    await admitMachineClient(deps.store, machine);
+    const reach = await admitMachineClient(deps.store, machine);
     return {
       kind: "machine",
       workspaceId: machine.workspaceId,
       machineId: machine.id,
       hostname: machine.hostname,
+      reach,
     };
   }
   if (prefix === SecretPrefix.accessToken && resolveAccessToken) {
@@ -116,8 +125,25 @@ async function machineByCredential(deps: RelayDeps, token: string): Promise<Mach
 }
 
 /**
+ * Whether the principal may see and reach `machine`: any machine of its workspace, the
+ * one machine of a share link, or those a machine client's reach selectors match.
+ *
+ * @example
+ * ```ts
+ * const listed = machines.filter((m) => principalReaches(principal, m));
+ * ```
+ */
+export function principalReaches(principal: ClientPrincipal, machine: MachineRecord): boolean {
+  if (machine.workspaceId !== principal.workspaceId) return false;
+  if (principal.kind === "share") return principal.machineId === machine.id;
+  if (principal.kind === "machine") return machineReachable(machine.labels, principal.reach);
+  return true;
+}
+
+/**
  * Loads a machine the principal may reach; NotFound otherwise, so that other
- * workspaces' machines are indistinguishable from missing ones.
+ * workspaces' machines, and those out of a machine client's reach, are
+ * indistinguishable from missing ones.
  */
 export async function machineForPrincipal(
   deps: RelayDeps,
@@ -125,10 +151,10 @@ export async function machineForPrincipal(
   machineId: string,
 ): Promise<MachineRecord> {
   const machine = await deps.store.machineById(machineId);
-  const visible = machine !== undefined && machine.workspaceId === principal.workspaceId &&
-    (principal.kind !== "share" || principal.machineId === machine.id);
-  if (!visible) throw new ConnectError(`machine "${machineId}" not found`, Code.NotFound);
-  return machine!;
+  if (machine === undefined || !principalReaches(principal, machine)) {
+    throw new ConnectError(`machine "${machineId}" not found`, Code.NotFound);
+  }
+  return machine;
 }
 
 /**

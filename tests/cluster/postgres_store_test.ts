@@ -1,12 +1,16 @@
 /** PostgresStore and PostgresPresence against a real PostgreSQL: migrations, store rules, presence leases. */
 import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
-import type { Sql } from "postgres";
+import postgres, { type Sql } from "postgres";
 import { hashSecret } from "../../src/lib/secrets.ts";
 import { openPostgresStore, type PostgresStore } from "../../src/relay/store/postgres.ts";
 import { PostgresPresence } from "../../src/relay/store/postgres_presence.ts";
 import { POSTGRES_MIGRATIONS } from "../../src/relay/store/postgres_schema.ts";
-import { ConflictError, type MachineRecord } from "../../src/relay/store/store.ts";
+import {
+  ConflictError,
+  type MachineClientsSetting,
+  type MachineRecord,
+} from "../../src/relay/store/store.ts";
 import { createWorkspace } from "../../src/relay/workspace_admin.ts";
 import { clusterSkipReason, createDatabase } from "./_cluster.ts";
 import { type ServiceProcess, startPostgres } from "./_services.ts";
@@ -127,22 +131,51 @@ describe("PostgresStore", { skip }, () => {
     await store.close();
   });
 
-  it("keeps each workspace's machine-clients selectors, none by default, seen by every node", async () => {
+  it("keeps each workspace's machine-clients setting, none by default, seen by every node", async () => {
     const url = await fresh();
     const nodes = [await openPostgresStore(url), await openPostgresStore(url)];
     const [a, b] = [
       await createWorkspace(nodes[0], "a", 1),
       await createWorkspace(nodes[0], "b", 1),
     ];
-    assert.deepEqual(await nodes[1].machineClients(a.workspace_id), []);
-    const selectors: Record<string, string>[] = [{ role: "ci" }, { env: "build", team: "infra" }];
-    assert.equal(await nodes[0].setMachineClients(a.workspace_id, selectors), true);
-    assert.deepEqual(await nodes[1].machineClients(a.workspace_id), selectors);
-    assert.deepEqual(await nodes[1].machineClients(b.workspace_id), []);
-    assert.equal(await nodes[1].setMachineClients("no-such-workspace", selectors), false);
-    await nodes[1].setMachineClients(a.workspace_id, []);
-    assert.deepEqual(await nodes[0].machineClients(a.workspace_id), []);
+    const none = { allowFrom: [], reach: [] };
+    assert.deepEqual(await nodes[1].machineClients(a.workspace_id), none);
+    const setting: MachineClientsSetting = {
+      allowFrom: [{ role: "ci" }, { env: "build", team: "infra" }],
+      reach: [{ env: "staging" }, { role: "cache", team: "infra" }],
+    };
+    assert.equal(await nodes[0].setMachineClients(a.workspace_id, setting), true);
+    assert.deepEqual(await nodes[1].machineClients(a.workspace_id), setting);
+    assert.deepEqual(await nodes[1].machineClients(b.workspace_id), none);
+    assert.equal(await nodes[1].setMachineClients("no-such-workspace", setting), false);
+    // Set again without --reach: the whole setting is replaced, reach included.
+    const everywhere = { allowFrom: [{ role: "ci" }], reach: [] };
+    await nodes[1].setMachineClients(a.workspace_id, everywhere);
+    assert.deepEqual(await nodes[0].machineClients(a.workspace_id), everywhere);
+    await nodes[1].setMachineClients(a.workspace_id, none);
+    assert.deepEqual(await nodes[0].machineClients(a.workspace_id), none);
     await Promise.all(nodes.map((n) => n.close()));
+  });
+
+  it("keeps the machine clients allowed before --reach existed, reaching every machine", async () => {
+    const url = await fresh();
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    await sql`CREATE TABLE cmdop_schema (version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)`;
+    // Every migration up to the one that added machine_clients, then a workspace allowing role=ci.
+    const before = POSTGRES_MIGRATIONS.findIndex((m) => m.includes("machine_clients")) + 1;
+    for (const [i, migration] of POSTGRES_MIGRATIONS.slice(0, before).entries()) {
+      await sql.unsafe(migration).simple();
+      await sql`INSERT INTO cmdop_schema VALUES (${i + 1}, 0)`;
+    }
+    await sql`INSERT INTO workspaces (id, name, created_ms, machine_clients)
+      VALUES ('w1', 'a', 1, '[{"role":"ci"}]')`;
+    await sql.end();
+    const upgraded = await openPostgresStore(url);
+    assert.deepEqual(await upgraded.machineClients("w1"), {
+      allowFrom: [{ role: "ci" }],
+      reach: [],
+    });
+    await upgraded.close();
   });
 });
 

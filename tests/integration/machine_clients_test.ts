@@ -27,7 +27,10 @@ describe("machines as clients", () => {
   let relay: RelayProcess;
   let acme: Workspace;
   let other: Workspace;
-  /** Agents by hostname: ci-1 (role=ci), build-1 (role=build), web-1 in acme; other-ci (role=ci) in other. */
+  /**
+   * Agents by hostname: ci-1 (role=ci), build-1 (role=build), web-1 (env=prod), stage-1 and
+   * stage-2 (env=staging) in acme; other-ci (role=ci) in other.
+   */
   const agents: Record<string, AgentProcess> = {};
   /** A client environment with no credential of its own. */
   let env: Record<string, string>;
@@ -76,7 +79,12 @@ describe("machines as clients", () => {
     const started = await Promise.all([
       startAgent(relay.url, acme.enroll_token, { hostname: "ci-1", labels: ["role=ci"] }),
       startAgent(relay.url, acme.enroll_token, { hostname: "build-1", labels: ["role=build"] }),
-      startAgent(relay.url, acme.enroll_token, { hostname: "web-1", labels: ["role=web"] }),
+      startAgent(relay.url, acme.enroll_token, {
+        hostname: "web-1",
+        labels: ["role=web", "env=prod"],
+      }),
+      startAgent(relay.url, acme.enroll_token, { hostname: "stage-1", labels: ["env=staging"] }),
+      startAgent(relay.url, acme.enroll_token, { hostname: "stage-2", labels: ["env=staging"] }),
       startAgent(relay.url, other.enroll_token, { hostname: "other-ci", labels: ["role=ci"] }),
     ]);
     for (const agent of started) agents[agent.marker] = agent;
@@ -108,7 +116,7 @@ describe("machines as clients", () => {
     const list = await asMachine("ci-1", ["connect", "--list", "--json"]);
     assert.equal(list.code, 0, list.stderr);
     const names = (JSON.parse(list.stdout) as { hostname: string }[]).map((m) => m.hostname);
-    assert.deepEqual(names.sort(), ["build-1", "ci-1", "web-1"]);
+    assert.deepEqual(names.sort(), ["build-1", "ci-1", "stage-1", "stage-2", "web-1"]);
   });
 
   it("is refused when its labels match no selector, and may not manage the workspace", async () => {
@@ -179,6 +187,68 @@ describe("machines as clients", () => {
     } finally {
       await client.close();
     }
+  });
+
+  it("with --reach, lists, runs on and reaches only the machines it matches", async () => {
+    await machineClients(
+      "acme",
+      "set",
+      "--allow-from",
+      "role=ci",
+      "--reach",
+      "env=staging",
+    );
+    const show = await runCmdop([
+      "relay",
+      "workspace",
+      "machine-clients",
+      "show",
+      "acme",
+      "--json",
+      "--data",
+      relay.dataDir,
+    ]);
+    assert.equal(show.code, 0, show.stderr);
+    assert.deepEqual(JSON.parse(show.stdout), {
+      workspace: "acme",
+      allow_from: ["role=ci"],
+      reach: ["env=staging"],
+    });
+    const hostnames = async () => {
+      const list = await asMachine("ci-1", ["connect", "--list", "--json"]);
+      assert.equal(list.code, 0, list.stderr);
+      return (JSON.parse(list.stdout) as { hostname: string }[]).map((m) => m.hostname).sort();
+    };
+    assert.deepEqual(await hostnames(), ["stage-1", "stage-2"]);
+    const staging = await asMachine("ci-1", ["connect", "exec", "stage-1", ...ECHO_MARKER]);
+    assert.equal(staging.code, 0, staging.stderr);
+    assert.equal(staging.stdout, "stage-1\n");
+
+    // A machine out of reach, by name or id, and the caller itself (not env=staging), are
+    // refused exactly as a machine that does not exist.
+    const refusedAs = async (host: string, unknown: string) => {
+      const r = await asMachine("ci-1", ["connect", "exec", host, ...ECHO_MARKER]);
+      const u = await asMachine("ci-1", ["connect", "exec", unknown, ...ECHO_MARKER]);
+      assert.notEqual(u.code, 0, u.stderr);
+      assert.equal(r.code, u.code, r.stderr);
+      assert.equal(r.stdout, "");
+      assert.equal(r.stderr, u.stderr.replaceAll(unknown, host));
+    };
+    await refusedAs("web-1", "no-such-machine");
+    await refusedAs("ci-1", "no-such-machine");
+    const webId = JSON.parse(await Deno.readTextFile(stateFile("web-1"))).machine_id;
+    await refusedAs(webId, crypto.randomUUID());
+
+    const all = await asMachine("ci-1", ["connect", "exec", "--all", "--json", ...ECHO_MARKER]);
+    assert.equal(all.code, 0, all.stderr);
+    const ran = all.stdout.trim().split("\n").map((line) => JSON.parse(line).stdout).sort();
+    assert.deepEqual(ran, ["stage-1\n", "stage-2\n"]);
+
+    // Set again without --reach: every machine of the workspace is reachable again.
+    await machineClients("acme", "set", "--allow-from", "role=ci");
+    assert.deepEqual(await hostnames(), ["build-1", "ci-1", "stage-1", "stage-2", "web-1"]);
+    const web = await asMachine("ci-1", ["connect", "exec", "web-1", ...ECHO_MARKER]);
+    assert.equal(web.stdout, "web-1\n", web.stderr);
   });
 
   it("is refused again on the next call once the setting is cleared", async () => {

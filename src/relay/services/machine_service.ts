@@ -7,6 +7,7 @@ import {
   authenticateClient,
   authenticateMember,
   machineForPrincipal,
+  principalReaches,
 } from "../auth.ts";
 import type { Presence } from "../bus/bus.ts";
 import type { RelayDeps } from "../deps.ts";
@@ -22,10 +23,9 @@ export function registerMachineService(
   router.service(MachineService, {
     async listMachines(req, ctx) {
       const principal = await authenticateClient(deps, ctx.requestHeader, resolveAccessToken);
-      let machines = await deps.store.listMachines(principal.workspaceId);
-      if (principal.kind === "share") {
-        machines = machines.filter((m) => m.id === principal.machineId);
-      }
+      // A share link sees its one machine; a machine acting as a client, those in its reach.
+      const machines = (await deps.store.listMachines(principal.workspaceId))
+        .filter((m) => principalReaches(principal, m));
       const presence = await deps.bus.presence(machines.map((m) => m.id));
       const workspace = await deps.store.workspaceById(principal.workspaceId);
       const listed = machines.map((m) => toMachineMessage(m, presence.get(m.id)));

@@ -112,8 +112,8 @@ async function* runSession(
   };
   ctx.signal.addEventListener("abort", hangUp);
   if (ctx.signal.aborted) hangUp();
-  // A share link revoked or expired, an API key revoked, a machine removed: each ends the
-  // sessions it let in.
+  // A share link revoked or expired, an API key revoked, a machine removed, a calling machine
+  // no longer allowed or its target out of its reach: each ends the sessions it let in.
   const access = await watchSession(
     deps,
     principal,

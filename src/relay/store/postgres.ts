@@ -5,6 +5,7 @@ import {
   type AttemptOutcome,
   ConflictError,
   type CredentialRecord,
+  type MachineClientsSetting,
   type MachineInfo,
   type MachineRecord,
   type MachineTokenRecord,
@@ -13,7 +14,6 @@ import {
   type WorkspaceRecord,
 } from "./store.ts";
 import { MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS } from "./postgres_schema.ts";
-import type { Labels } from "../../lib/labels.ts";
 import {
   machineClientsOf,
   toCredential,
@@ -152,14 +152,17 @@ export class PostgresStore implements Store {
     return rows.map((r) => toWorkspace(r)!);
   }
 
-  async machineClients(workspaceId: string): Promise<Labels[]> {
-    const [row] = await this.#sql`SELECT machine_clients FROM workspaces WHERE id = ${workspaceId}`;
+  async machineClients(workspaceId: string): Promise<MachineClientsSetting> {
+    const [row] = await this.#sql`SELECT machine_clients, machine_client_reach
+      FROM workspaces WHERE id = ${workspaceId}`;
     return machineClientsOf(row);
   }
 
-  async setMachineClients(workspaceId: string, selectors: Labels[]): Promise<boolean> {
+  async setMachineClients(workspaceId: string, setting: MachineClientsSetting): Promise<boolean> {
     const changed = await this.#sql`UPDATE workspaces
-      SET machine_clients = ${JSON.stringify(selectors)} WHERE id = ${workspaceId}`;
+      SET machine_clients = ${JSON.stringify(setting.allowFrom)},
+        machine_client_reach = ${JSON.stringify(setting.reach)}
+      WHERE id = ${workspaceId}`;
     return changed.count > 0;
   }
 

@@ -128,6 +128,9 @@ export const POSTGRES_MIGRATIONS: string[] = [
 
   // Which machines may act as clients of their workspace, a JSON array of label selectors (SQLite's 5).
   `ALTER TABLE workspaces ADD COLUMN machine_clients TEXT NOT NULL DEFAULT '[]';`,
+
+  // Which machines those clients may reach, a JSON array of label selectors, [] = all (SQLite's 6).
+  `ALTER TABLE workspaces ADD COLUMN machine_client_reach TEXT NOT NULL DEFAULT '[]';`,
 ];
 
 /** Key of the advisory lock that serialises migrations across nodes starting together. */

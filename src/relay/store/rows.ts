@@ -2,6 +2,7 @@
 import type { Labels } from "../../lib/labels.ts";
 import type {
   CredentialRecord,
+  MachineClientsSetting,
   MachineRecord,
   MachineTokenRecord,
   ShareRecord,
@@ -87,17 +88,26 @@ function labelsOf(value: unknown): Labels {
 }
 
 /**
- * The `machine_clients` column of a `workspaces` row: a JSON array of label selectors;
- * none when the row is missing.
+ * The `machine_clients` and `machine_client_reach` columns of a `workspaces` row, each a
+ * JSON array of label selectors; none when the row is missing.
  *
  * @example
  * ```ts
- * machineClientsOf({ machine_clients: '[{"role":"ci"}]' }); // [{ role: "ci" }]
+ * machineClientsOf({ machine_clients: '[{"role":"ci"}]', machine_client_reach: "[]" });
+ * // { allowFrom: [{ role: "ci" }], reach: [] }
  * ```
  */
-export function machineClientsOf(row: StoreRow | undefined): Labels[] {
-  if (!row || typeof row.machine_clients !== "string") return [];
-  const parsed = JSON.parse(row.machine_clients);
+export function machineClientsOf(row: StoreRow | undefined): MachineClientsSetting {
+  return {
+    allowFrom: selectorsOf(row?.machine_clients),
+    reach: selectorsOf(row?.machine_client_reach),
+  };
+}
+
+/** A column holding a JSON array of label selectors; anything else reads as none. */
+function selectorsOf(value: unknown): Labels[] {
+  if (typeof value !== "string" || value === "") return [];
+  const parsed = JSON.parse(value);
   return Array.isArray(parsed) ? parsed.filter((s) => typeof s === "object" && s !== null) : [];
 }
 

@@ -5,6 +5,7 @@ import {
   type AttemptOutcome,
   ConflictError,
   type CredentialRecord,
+  type MachineClientsSetting,
   type MachineInfo,
   type MachineRecord,
   type MachineTokenRecord,
@@ -12,7 +13,6 @@ import {
   type Store,
   type WorkspaceRecord,
 } from "./store.ts";
-import type { Labels } from "../../lib/labels.ts";
 import {
   machineClientsOf,
   toCredential,
@@ -84,15 +84,19 @@ export class SqliteStore implements Store {
     return Promise.resolve(rows.map((r) => toWorkspace(r)!));
   }
 
-  machineClients(workspaceId: string): Promise<Labels[]> {
-    const row = this.#sql.get("SELECT machine_clients FROM workspaces WHERE id = ?", workspaceId);
+  machineClients(workspaceId: string): Promise<MachineClientsSetting> {
+    const row = this.#sql.get(
+      "SELECT machine_clients, machine_client_reach FROM workspaces WHERE id = ?",
+      workspaceId,
+    );
     return Promise.resolve(machineClientsOf(row));
   }
 
-  setMachineClients(workspaceId: string, selectors: Labels[]): Promise<boolean> {
+  setMachineClients(workspaceId: string, setting: MachineClientsSetting): Promise<boolean> {
     const changed = this.#sql.run(
-      "UPDATE workspaces SET machine_clients = ? WHERE id = ?",
-      JSON.stringify(selectors),
+      "UPDATE workspaces SET machine_clients = ?, machine_client_reach = ? WHERE id = ?",
+      JSON.stringify(setting.allowFrom),
+      JSON.stringify(setting.reach),
       workspaceId,
     );
     return Promise.resolve(changed > 0);

@@ -98,4 +98,6 @@ export const SQLITE_MIGRATIONS: string[] = [
   `ALTER TABLE machines ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';`,
   // 5: which machines may act as clients of their workspace: a JSON array of label selectors.
   `ALTER TABLE workspaces ADD COLUMN machine_clients TEXT NOT NULL DEFAULT '[]';`,
+  // 6: which machines those clients may reach: a JSON array of label selectors, [] = all of them.
+  `ALTER TABLE workspaces ADD COLUMN machine_client_reach TEXT NOT NULL DEFAULT '[]';`,
 ];

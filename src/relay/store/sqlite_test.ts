@@ -37,6 +37,23 @@ describe("SqliteStore", () => {
     assert.deepEqual(await Deno.readFile(join(dir, "relay.db")), before.bytes);
   });
 
+  it("keeps the machine clients allowed before --reach existed, reaching every machine", async () => {
+    const dir = await Deno.makeTempDir();
+    const db = new DatabaseSync(join(dir, "relay.db"));
+    const before = SQLITE_MIGRATIONS.findIndex((m) => m.includes("machine_clients")) + 1;
+    for (const migration of SQLITE_MIGRATIONS.slice(0, before)) db.exec(migration);
+    db.exec(`PRAGMA user_version = ${before}`);
+    db.exec(`INSERT INTO workspaces (id, name, created_ms, machine_clients)
+      VALUES ('w1', 'a', 1, '[{"role":"ci"}]')`);
+    db.close();
+    const store = await openSqliteStore(dir);
+    assert.deepEqual(await store.machineClients("w1"), { allowFrom: [{ role: "ci" }], reach: [] });
+    const setting = { allowFrom: [{ role: "ci" }], reach: [{ env: "staging" }] };
+    assert.equal(await store.setMachineClients("w1", setting), true);
+    assert.deepEqual(await store.machineClients("w1"), setting);
+    await store.close();
+  });
+
   it("stores only hashes of a workspace's secrets", async () => {
     const dir = await Deno.makeTempDir();
     const store = await openSqliteStore(dir);

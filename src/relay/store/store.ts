@@ -51,6 +51,17 @@ export type MachineInfo = Pick<
 >;
 
 /**
+ * A workspace's machine-clients setting. A selector is a set of labels that must all
+ * match; a machine matching any one selector of a list matches the list.
+ */
+export interface MachineClientsSetting {
+  /** The machines that may act as clients; `[]`, the default, lets none. */
+  allowFrom: Labels[];
+  /** The machines those clients may reach; `[]` reaches every machine of the workspace. */
+  reach: Labels[];
+}
+
+/**
  * Durable relay state. Secrets never reach it: only their hashes.
  * Every method is async so that a networked database fits behind it.
  */
@@ -61,12 +72,12 @@ export interface Store {
   workspaceByName(name: string): Promise<WorkspaceRecord | undefined>;
   listWorkspaces(): Promise<WorkspaceRecord[]>;
   /**
-   * The label selectors of the workspace's machines that may act as its clients with their
-   * machine credential (a machine matching any one of them may); `[]`, the default, lets none.
+   * Which of the workspace's machines may act as its clients with their machine credential,
+   * and which machines they may reach; the default lets none act as a client.
    */
-  machineClients(workspaceId: string): Promise<Labels[]>;
-  /** Replaces the workspace's machine-client selectors; false when there is no such workspace. */
-  setMachineClients(workspaceId: string, selectors: Labels[]): Promise<boolean>;
+  machineClients(workspaceId: string): Promise<MachineClientsSetting>;
+  /** Replaces the workspace's whole machine-clients setting; false when there is no such workspace. */
+  setMachineClients(workspaceId: string, setting: MachineClientsSetting): Promise<boolean>;
 
   insertApiKey(workspaceId: string, keyHash: string, createdMs: number): Promise<void>;
   workspaceIdByApiKey(keyHash: string): Promise<string | undefined>;

@@ -1,31 +1,44 @@
-/** `cmdop relay workspace machine-clients show|set|clear NAME`: which machines may act as clients of their workspace. */
+/** `cmdop relay workspace machine-clients show|set|clear NAME`: which machines may act as clients of their workspace, and which machines they reach. */
 import { formatLabels, LabelError, type Labels, parseLabels } from "../../../lib/labels.ts";
+import type { MachineClientsSetting } from "../../../relay/store/store.ts";
 import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
 import { inWorkspace, type WorkspaceStoreOptions } from "./credentials.ts";
 
 /**
- * Reads `--allow-from` values: each one a selector, `key=value[,key=value…]`, whose
- * labels must all match; a machine matching any selector is allowed.
+ * Reads `--allow-from` and `--reach` values: each one a selector, `key=value[,key=value…]`,
+ * whose labels must all match; a machine matching any selector of a flag matches the flag.
+ * At least one `--allow-from` is needed; no `--reach` reaches every machine of the workspace.
  *
  * @example
  * ```ts
- * parseAllowFrom(["role=ci", "env=build,team=infra"]); // [{ role: "ci" }, { env: "build", team: "infra" }]
+ * parseMachineClients(["role=ci"], ["env=staging"]);
+ * // { allowFrom: [{ role: "ci" }], reach: [{ env: "staging" }] }
  * ```
  */
-export function parseAllowFrom(texts: readonly string[]): Labels[] {
-  if (texts.length === 0) {
+export function parseMachineClients(
+  allowFrom: readonly string[],
+  reach: readonly string[],
+): MachineClientsSetting {
+  if (allowFrom.length === 0) {
     throw new CliError("give at least one --allow-from KEY=VALUE", {
       hint:
         "to let no machine act as a client, run: cmdop relay workspace machine-clients clear NAME",
     });
   }
+  return {
+    allowFrom: parseSelectors("--allow-from", allowFrom),
+    reach: parseSelectors("--reach", reach),
+  };
+}
+
+function parseSelectors(flag: string, texts: readonly string[]): Labels[] {
   return texts.map((text) => {
     try {
       return parseLabels(text.split(",").map((label) => label.trim()));
     } catch (error) {
       if (!(error instanceof LabelError)) throw error;
-      throw new CliError(`--allow-from "${text}": ${error.message}`, {
+      throw new CliError(`${flag} "${text}": ${error.message}`, {
         hint: "a selector is key=value, or several joined with commas (all must match)",
       });
     }
@@ -44,26 +57,28 @@ export async function runMachineClientsShow(
   ctx: CliContext,
   options: WorkspaceStoreOptions,
 ): Promise<void> {
-  const selectors = await inWorkspace(ctx, options, (store, id) => store.machineClients(id));
-  await printSetting(ctx, options, selectors);
+  const setting = await inWorkspace(ctx, options, (store, id) => store.machineClients(id));
+  await printSetting(ctx, options, setting);
 }
 
 /**
  * Replaces the workspace's machine-clients setting: machines whose labels match one of
- * `selectors` may list and reach the workspace's machines with their own credential.
+ * `setting.allowFrom` may list and reach, with their own credential, the workspace's
+ * machines that match one of `setting.reach` (all of them when it is empty).
  *
  * @example
  * ```ts
- * await runMachineClientsSet(ctx, [{ role: "ci" }], { workspace: "prod", data: dir, json: false });
+ * const setting = { allowFrom: [{ role: "ci" }], reach: [{ env: "staging" }] };
+ * await runMachineClientsSet(ctx, setting, { workspace: "prod", data: dir, json: false });
  * ```
  */
 export async function runMachineClientsSet(
   ctx: CliContext,
-  selectors: Labels[],
+  setting: MachineClientsSetting,
   options: WorkspaceStoreOptions,
 ): Promise<void> {
-  await inWorkspace(ctx, options, (store, id) => store.setMachineClients(id, selectors));
-  await printSetting(ctx, options, selectors);
+  await inWorkspace(ctx, options, (store, id) => store.setMachineClients(id, setting));
+  await printSetting(ctx, options, setting);
 }
 
 /**
@@ -79,19 +94,21 @@ export async function runMachineClientsClear(
   ctx: CliContext,
   options: WorkspaceStoreOptions,
 ): Promise<void> {
-  await inWorkspace(ctx, options, (store, id) => store.setMachineClients(id, []));
-  await printSetting(ctx, options, []);
+  const cleared = { allowFrom: [], reach: [] };
+  await inWorkspace(ctx, options, (store, id) => store.setMachineClients(id, cleared));
+  await printSetting(ctx, options, cleared);
 }
 
 async function printSetting(
   ctx: CliContext,
   options: WorkspaceStoreOptions,
-  selectors: Labels[],
+  setting: MachineClientsSetting,
 ): Promise<void> {
-  const allowFrom = selectors.map((s) => formatLabels(s));
+  const allowFrom = setting.allowFrom.map((s) => formatLabels(s));
+  const reach = setting.reach.map((s) => formatLabels(s));
   if (options.json) {
     await ctx.stdout.write(
-      JSON.stringify({ workspace: options.workspace, allow_from: allowFrom }) + "\n",
+      JSON.stringify({ workspace: options.workspace, allow_from: allowFrom, reach }) + "\n",
     );
     return;
   }
@@ -101,8 +118,12 @@ async function printSetting(
     );
     return;
   }
+  const reaches = reach.length === 0
+    ? "and reach every machine of the workspace\n"
+    : `and reach only the machines labelled as one of these:\n` +
+      reach.map((s) => `  --reach ${s}\n`).join("");
   await ctx.stdout.write(
     `machines of workspace "${options.workspace}" labelled as one of these may act as its ` +
-      `clients:\n${allowFrom.map((s) => `  --allow-from ${s}\n`).join("")}`,
+      `clients:\n${allowFrom.map((s) => `  --allow-from ${s}\n`).join("")}${reaches}`,
   );
 }
