@@ -47,6 +47,8 @@ interface ToolResult {
 /** A client connected to one `cmdop mcp` process. */
 interface Served {
   client: Client;
+  /** Every message the server wrote, in order, as the transport read them. */
+  wire: Record<string, unknown>[];
   call(name: string, args: Record<string, unknown>): Promise<ToolResult>;
   stderr(): string;
 }
@@ -75,8 +77,15 @@ describe("cmdop mcp", () => {
     transport.stderr?.on("data", (chunk: Uint8Array) => stderr += new TextDecoder().decode(chunk));
     const client = new Client({ name: "cmdop-test", version: "1.0.0" });
     await client.connect(transport);
+    const wire: Record<string, unknown>[] = [];
+    const deliver = transport.onmessage!;
+    transport.onmessage = (message) => {
+      wire.push(message as Record<string, unknown>);
+      deliver(message);
+    };
     const served: Served = {
       client,
+      wire,
       call: async (name, args) =>
         await client.callTool({ name, arguments: args }, undefined, {
           timeout: 60_000,
@@ -268,6 +277,7 @@ describe("cmdop mcp", () => {
 
   it("runs on every machine a label selects, one envelope each, with progress", async () => {
     const progress: { progress: number; total?: number; message?: string }[] = [];
+    const wireFrom = full.wire.length;
     const r = await full.client.callTool(
       {
         name: "exec_many",
@@ -283,8 +293,18 @@ describe("cmdop mcp", () => {
       [["gone-1", "", null, true], ["web-1", "web-1\n", 0, false], ["web-2", "web-2\n", 0, false]],
     );
     assert.deepEqual(r.structuredContent!.summary, { machines: 3, ok: 2, failed: 0, offline: 1 });
-    assert.deepEqual(progress.map((p) => [p.progress, p.total]), [[1, 3], [2, 3], [3, 3]]);
-    assert.match(progress[0].message ?? "", /^gone-1: offline$/);
+    // What the server wrote: one report per machine, all before the result.
+    const sent = full.wire.slice(wireFrom);
+    const reports = sent.filter((m) => m.method === "notifications/progress")
+      .map((m) => m.params as { progress: number; total?: number; message?: string });
+    assert.deepEqual(reports.map((p) => [p.progress, p.total]), [[1, 3], [2, 3], [3, 3]]);
+    assert.match(reports[0].message ?? "", /^gone-1: offline$/);
+    const answer = sent.findIndex((m) => "result" in m);
+    const lastReport = sent.findLastIndex((m) => m.method === "notifications/progress");
+    assert.ok(lastReport < answer, "every progress report comes before the result");
+    // The SDK's client hands a notification to its handler a turn later than a result, so a
+    // report read in the same chunk as the result can be lost to it: what it got is a prefix.
+    assert.deepEqual(progress.map((p) => p.progress), [1, 2, 3].slice(0, progress.length));
 
     const all = await full.call("exec_many", { all: true, argv: ["sh", "-c", "exit 2"] });
     const summary = all.structuredContent!.summary;

@@ -191,6 +191,8 @@ export function registerMcpTools(server: McpServer, deps: McpToolDeps): void {
           },
           { output: (_m, stderr, data) => Promise.resolve((stderr ? err : out).push(data)) },
         );
+        clearInterval(ticker);
+        await progress.sent();
         const shape = envelope(result, out, err);
         return structured(shape, shape.exit_code === null ? shape.error : undefined);
       } finally {
@@ -271,6 +273,7 @@ export function registerMcpTools(server: McpServer, deps: McpToolDeps): void {
           },
         },
       );
+      await progress.sent();
       const order = new Map(matched.map((m, i) => [m.id, i]));
       const envelopes = results
         .sort((a, b) => order.get(a.machine.id)! - order.get(b.machine.id)!)
@@ -372,17 +375,32 @@ function guarded<A>(
   };
 }
 
-/** Sends progress notifications when the client asked for them (a progress token), else nothing. */
-function progressOf(
-  extra: Extra,
-): (progress: number, total: number | undefined, message: string) => void {
+/** A call's progress reports, and a way to wait until each one was written. */
+interface Progress {
+  (progress: number, total: number | undefined, message: string): void;
+  /** Resolves once every report made so far is written: a result must not overtake them. */
+  sent(): Promise<void>;
+}
+
+/**
+ * Sends progress notifications when the client asked for them (a progress token), else nothing.
+ * A client drops progress that arrives after its call's result, and the SDK may write a
+ * notification some turns after it was asked to: so a tool awaits `sent()` before it returns.
+ */
+function progressOf(extra: Extra): Progress {
   const progressToken = extra._meta?.progressToken;
-  if (progressToken === undefined) return () => {};
-  return (progress, total, message) =>
-    void extra.sendNotification({
+  const pending = new Set<Promise<void>>();
+  const report = (progress: number, total: number | undefined, message: string) => {
+    if (progressToken === undefined) return;
+    const sending = extra.sendNotification({
       method: "notifications/progress",
       params: { progressToken, progress, ...(total ? { total } : {}), message },
-    }).catch(() => {});
+    }).catch(() => {}).finally(() => pending.delete(sending));
+    pending.add(sending);
+  };
+  return Object.assign(report, {
+    sent: async () => void await Promise.all([...pending]),
+  });
 }
 
 /** The context a call runs in: cancelled by the client's cancellation too. */
