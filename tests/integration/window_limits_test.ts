@@ -31,8 +31,11 @@ const AGENT_GROWTH_BOUND = 320 * MIB;
 const RELAY_GROWTH_BOUND = 320 * MIB;
 /** How long each round of hostile sessions runs while memory is sampled. */
 const HOSTILE_MS = 12_000;
-/** How much more a second, identical round may peak at than the first: a leak keeps the first's ~160 MiB. */
-const REUSE_SLACK = 64 * MIB;
+/**
+ * How much more a second, identical round may peak at than the first: a leak keeps the first's
+ * ~160 MiB; the garbage collector's timing alone once made the relay's second peak 75 MiB higher.
+ */
+const REUSE_SLACK = 100 * MIB;
 
 function envelope(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(5 + bytes.length);
