@@ -11,6 +11,8 @@ import { AsyncQueue } from "../lib/async_queue.ts";
 import { Keepalive, pingSilenceMs } from "../lib/keepalive.ts";
 import { outputFrame, type SessionChannel } from "./channel.ts";
 import { runExecSession } from "./exec.ts";
+import { runFileFetchSession, runFileSendSession } from "./file_session.ts";
+import { runForwardSession } from "./forward_session.ts";
 import type { ProcessTracker } from "./process_tracker.ts";
 import type { PtySessionEnvironment } from "./pty_session.ts";
 
@@ -96,13 +98,27 @@ export async function serveSession(
           tracker,
         });
       }
-    } else {
+    } else if (open.kind === SessionKind.EXEC) {
       await runExecSession(channel, {
         env: Deno.env.toObject(),
         cwd: Deno.env.get("HOME"),
         log: options.log,
         tracker,
       });
+    } else if (open.kind === SessionKind.FILE_SEND) {
+      await runFileSendSession(channel, { home: Deno.env.get("HOME"), log: options.log });
+    } else if (open.kind === SessionKind.FILE_FETCH) {
+      await runFileFetchSession(channel, { home: Deno.env.get("HOME"), log: options.log });
+    } else if (open.kind === SessionKind.FORWARD) {
+      await runForwardSession(channel, { log: options.log });
+    } else {
+      channel.send(outputFrame({
+        case: "exit",
+        value: {
+          code: 1,
+          error: `this agent does not know session kind ${open.kind}: upgrade the agent`,
+        },
+      }));
     }
   } finally {
     outbound.close();

@@ -4,6 +4,8 @@ import type { CliContext } from "./context.ts";
 import type { RunState } from "./globals.ts";
 import { collectValues, globalsOf, withGlobalFlags } from "./command_options.ts";
 import { DEFAULT_PARALLEL, EXEC_MANY_HELP } from "./commands/connect/exec_many_args.ts";
+import { registerCpCommand } from "./commands/connect/cp_command.ts";
+import { registerForwardCommand } from "./commands/connect/forward_command.ts";
 
 /** `cmdop connect` itself, whatever its own arguments and options. */
 type Parent = Command<unknown[], Record<string, unknown>>;
@@ -109,6 +111,8 @@ export function registerConnectCommands(program: Command, ctx: CliContext, state
       });
     });
 
+  registerCpCommand(connect, ctx, state);
+  registerForwardCommand(connect, ctx, state);
   registerShareCommands(connect, ctx, state);
   registerLocalCommands(connect, ctx, state);
   registerMemberCommands(connect, ctx, state);

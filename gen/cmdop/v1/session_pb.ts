@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cmdop/v1/session.proto.
  */
 export const file_cmdop_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("ChZjbWRvcC92MS9zZXNzaW9uLnByb3RvEghjbWRvcC52MSKuAgoLT3BlblNlc3Npb24SEgoKbWFjaGluZV9pZBgBIAEoCRIjCgRraW5kGAIgASgOMhUuY21kb3AudjEuU2Vzc2lvbktpbmQSDAoEYXJndhgDIAMoCRISCgp0aW1lb3V0X21zGAQgASgNEgwKBHRlcm0YBSABKAkSDAoEcm93cxgGIAEoDRIMCgRjb2xzGAcgASgNEisKA2VudhgIIAMoCzIeLmNtZG9wLnYxLk9wZW5TZXNzaW9uLkVudkVudHJ5EhQKDHdpbmRvd19ieXRlcxgJIAEoDRIVCg1tYWNoaW5lX3Rva2VuGAogASgJEhQKDGtlZXBhbGl2ZV9tcxgLIAEoDRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIisKCUtlZXBhbGl2ZRIPCgdzZW50X21zGAEgASgDEg0KBXJlcGx5GAIgASgIIiQKBlJlc2l6ZRIMCgRyb3dzGAEgASgNEgwKBGNvbHMYAiABKA0iDgoMQ2xvc2VTZXNzaW9uIiAKDEF1dGhSZXNwb25zZRIQCghwYXNzd29yZBgBIAEoCSL9AQoMU2Vzc2lvbklucHV0EiUKBG9wZW4YASABKAsyFS5jbWRvcC52MS5PcGVuU2Vzc2lvbkgAEg4KBGRhdGEYAiABKAxIABIiCgZyZXNpemUYAyABKAsyEC5jbWRvcC52MS5SZXNpemVIABIQCgZjcmVkaXQYBCABKA1IABInCgVjbG9zZRgFIAEoCzIWLmNtZG9wLnYxLkNsb3NlU2Vzc2lvbkgAEiYKBGF1dGgYBiABKAsyFi5jbWRvcC52MS5BdXRoUmVzcG9uc2VIABIoCglrZWVwYWxpdmUYByABKAsyEy5jbWRvcC52MS5LZWVwYWxpdmVIAEIFCgNtc2ciVQoFUmVhZHkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIiCgdtYWNoaW5lGAIgASgLMhEuY21kb3AudjEuTWFjaGluZRIUCgx3aW5kb3dfYnl0ZXMYAyABKA0iPgoGT3V0cHV0EiYKBnN0cmVhbRgBIAEoDjIWLmNtZG9wLnYxLk91dHB1dFN0cmVhbRIMCgRkYXRhGAIgASgMIkYKBEV4aXQSDAoEY29kZRgBIAEoBRIOCgZzaWduYWwYAiABKAkSEQoJdGltZWRfb3V0GAMgASgIEg0KBWVycm9yGAQgASgJIjMKDUF1dGhDaGFsbGVuZ2USEgoKbWFjaGluZV9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiOAoLQXV0aEdyYW50ZWQSFQoNbWFjaGluZV90b2tlbhgBIAEoCRISCgpleHBpcmVzX21zGAIgASgDIr0CCg1TZXNzaW9uT3V0cHV0EiAKBXJlYWR5GAEgASgLMg8uY21kb3AudjEuUmVhZHlIABIiCgZvdXRwdXQYAiABKAsyEC5jbWRvcC52MS5PdXRwdXRIABIeCgRleGl0GAMgASgLMg4uY21kb3AudjEuRXhpdEgAEhAKBmNyZWRpdBgEIAEoDUgAEiwKCWNoYWxsZW5nZRgFIAEoCzIXLmNtZG9wLnYxLkF1dGhDaGFsbGVuZ2VIABIoCgdncmFudGVkGAYgASgLMhUuY21kb3AudjEuQXV0aEdyYW50ZWRIABIoCglrZWVwYWxpdmUYByABKAsyEy5jbWRvcC52MS5LZWVwYWxpdmVIABIrCgtoYWxmX2R1cGxleBgIIAEoCzIULmNtZG9wLnYxLkhhbGZEdXBsZXhIAEIFCgNtc2ciTgoKSGFsZkR1cGxleBISCgpzZXNzaW9uX2lkGAEgASgJEhMKC2lucHV0X3Rva2VuGAIgASgJEhcKD21heF9pbnB1dF9ieXRlcxgDIAEoDSJjChBTZW5kSW5wdXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEwoLaW5wdXRfdG9rZW4YAiABKAkSJgoGZnJhbWVzGAMgAygLMhYuY21kb3AudjEuU2Vzc2lvbklucHV0IhMKEVNlbmRJbnB1dFJlc3BvbnNlKlgKC1Nlc3Npb25LaW5kEhwKGFNFU1NJT05fS0lORF9VTlNQRUNJRklFRBAAEhUKEVNFU1NJT05fS0lORF9FWEVDEAESFAoQU0VTU0lPTl9LSU5EX1BUWRACKmEKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACMtcBCg5TZXNzaW9uU2VydmljZRI+CgdTZXNzaW9uEhYuY21kb3AudjEuU2Vzc2lvbklucHV0GhcuY21kb3AudjEuU2Vzc2lvbk91dHB1dCgBMAESPwoLSGFsZlNlc3Npb24SFS5jbWRvcC52MS5PcGVuU2Vzc2lvbhoXLmNtZG9wLnYxLlNlc3Npb25PdXRwdXQwARJECglTZW5kSW5wdXQSGi5jbWRvcC52MS5TZW5kSW5wdXRSZXF1ZXN0GhsuY21kb3AudjEuU2VuZElucHV0UmVzcG9uc2ViBnByb3RvMw", [file_cmdop_v1_machine]);
+  fileDesc("ChZjbWRvcC92MS9zZXNzaW9uLnByb3RvEghjbWRvcC52MSL+AgoLT3BlblNlc3Npb24SEgoKbWFjaGluZV9pZBgBIAEoCRIjCgRraW5kGAIgASgOMhUuY21kb3AudjEuU2Vzc2lvbktpbmQSDAoEYXJndhgDIAMoCRISCgp0aW1lb3V0X21zGAQgASgNEgwKBHRlcm0YBSABKAkSDAoEcm93cxgGIAEoDRIMCgRjb2xzGAcgASgNEisKA2VudhgIIAMoCzIeLmNtZG9wLnYxLk9wZW5TZXNzaW9uLkVudkVudHJ5EhQKDHdpbmRvd19ieXRlcxgJIAEoDRIVCg1tYWNoaW5lX3Rva2VuGAogASgJEhQKDGtlZXBhbGl2ZV9tcxgLIAEoDRIkCgRmaWxlGAwgASgLMhYuY21kb3AudjEuRmlsZVRyYW5zZmVyEigKB2ZvcndhcmQYDSABKAsyFy5jbWRvcC52MS5Gb3J3YXJkVGFyZ2V0GioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiLwoMRmlsZVRyYW5zZmVyEgwKBHBhdGgYASABKAkSEQoJcmVjdXJzaXZlGAIgASgIIisKDUZvcndhcmRUYXJnZXQSDAoEaG9zdBgBIAEoCRIMCgRwb3J0GAIgASgNIisKCUtlZXBhbGl2ZRIPCgdzZW50X21zGAEgASgDEg0KBXJlcGx5GAIgASgIIiQKBlJlc2l6ZRIMCgRyb3dzGAEgASgNEgwKBGNvbHMYAiABKA0iDgoMQ2xvc2VTZXNzaW9uIiAKDEF1dGhSZXNwb25zZRIQCghwYXNzd29yZBgBIAEoCSL9AQoMU2Vzc2lvbklucHV0EiUKBG9wZW4YASABKAsyFS5jbWRvcC52MS5PcGVuU2Vzc2lvbkgAEg4KBGRhdGEYAiABKAxIABIiCgZyZXNpemUYAyABKAsyEC5jbWRvcC52MS5SZXNpemVIABIQCgZjcmVkaXQYBCABKA1IABInCgVjbG9zZRgFIAEoCzIWLmNtZG9wLnYxLkNsb3NlU2Vzc2lvbkgAEiYKBGF1dGgYBiABKAsyFi5jbWRvcC52MS5BdXRoUmVzcG9uc2VIABIoCglrZWVwYWxpdmUYByABKAsyEy5jbWRvcC52MS5LZWVwYWxpdmVIAEIFCgNtc2ciVQoFUmVhZHkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIiCgdtYWNoaW5lGAIgASgLMhEuY21kb3AudjEuTWFjaGluZRIUCgx3aW5kb3dfYnl0ZXMYAyABKA0iPgoGT3V0cHV0EiYKBnN0cmVhbRgBIAEoDjIWLmNtZG9wLnYxLk91dHB1dFN0cmVhbRIMCgRkYXRhGAIgASgMIkYKBEV4aXQSDAoEY29kZRgBIAEoBRIOCgZzaWduYWwYAiABKAkSEQoJdGltZWRfb3V0GAMgASgIEg0KBWVycm9yGAQgASgJIjMKDUF1dGhDaGFsbGVuZ2USEgoKbWFjaGluZV9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiOAoLQXV0aEdyYW50ZWQSFQoNbWFjaGluZV90b2tlbhgBIAEoCRISCgpleHBpcmVzX21zGAIgASgDIr0CCg1TZXNzaW9uT3V0cHV0EiAKBXJlYWR5GAEgASgLMg8uY21kb3AudjEuUmVhZHlIABIiCgZvdXRwdXQYAiABKAsyEC5jbWRvcC52MS5PdXRwdXRIABIeCgRleGl0GAMgASgLMg4uY21kb3AudjEuRXhpdEgAEhAKBmNyZWRpdBgEIAEoDUgAEiwKCWNoYWxsZW5nZRgFIAEoCzIXLmNtZG9wLnYxLkF1dGhDaGFsbGVuZ2VIABIoCgdncmFudGVkGAYgASgLMhUuY21kb3AudjEuQXV0aEdyYW50ZWRIABIoCglrZWVwYWxpdmUYByABKAsyEy5jbWRvcC52MS5LZWVwYWxpdmVIABIrCgtoYWxmX2R1cGxleBgIIAEoCzIULmNtZG9wLnYxLkhhbGZEdXBsZXhIAEIFCgNtc2ciTgoKSGFsZkR1cGxleBISCgpzZXNzaW9uX2lkGAEgASgJEhMKC2lucHV0X3Rva2VuGAIgASgJEhcKD21heF9pbnB1dF9ieXRlcxgDIAEoDSJjChBTZW5kSW5wdXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEwoLaW5wdXRfdG9rZW4YAiABKAkSJgoGZnJhbWVzGAMgAygLMhYuY21kb3AudjEuU2Vzc2lvbklucHV0IhMKEVNlbmRJbnB1dFJlc3BvbnNlKqsBCgtTZXNzaW9uS2luZBIcChhTRVNTSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIVChFTRVNTSU9OX0tJTkRfRVhFQxABEhQKEFNFU1NJT05fS0lORF9QVFkQAhIaChZTRVNTSU9OX0tJTkRfRklMRV9TRU5EEAMSGwoXU0VTU0lPTl9LSU5EX0ZJTEVfRkVUQ0gQBBIYChRTRVNTSU9OX0tJTkRfRk9SV0FSRBAFKmEKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACMtcBCg5TZXNzaW9uU2VydmljZRI+CgdTZXNzaW9uEhYuY21kb3AudjEuU2Vzc2lvbklucHV0GhcuY21kb3AudjEuU2Vzc2lvbk91dHB1dCgBMAESPwoLSGFsZlNlc3Npb24SFS5jbWRvcC52MS5PcGVuU2Vzc2lvbhoXLmNtZG9wLnYxLlNlc3Npb25PdXRwdXQwARJECglTZW5kSW5wdXQSGi5jbWRvcC52MS5TZW5kSW5wdXRSZXF1ZXN0GhsuY21kb3AudjEuU2VuZElucHV0UmVzcG9uc2ViBnByb3RvMw", [file_cmdop_v1_machine]);
 
 /**
  * @generated from message cmdop.v1.OpenSession
@@ -84,6 +84,20 @@ export type OpenSession = Message<"cmdop.v1.OpenSession"> & {
    * @generated from field: uint32 keepalive_ms = 11;
    */
   keepaliveMs: number;
+
+  /**
+   * file_send and file_fetch sessions: what to copy.
+   *
+   * @generated from field: cmdop.v1.FileTransfer file = 12;
+   */
+  file?: FileTransfer | undefined;
+
+  /**
+   * forward sessions: where the machine connects.
+   *
+   * @generated from field: cmdop.v1.ForwardTarget forward = 13;
+   */
+  forward?: ForwardTarget | undefined;
 };
 
 /**
@@ -92,6 +106,56 @@ export type OpenSession = Message<"cmdop.v1.OpenSession"> & {
  */
 export const OpenSessionSchema: GenMessage<OpenSession> = /*@__PURE__*/
   messageDesc(file_cmdop_v1_session, 0);
+
+/**
+ * @generated from message cmdop.v1.FileTransfer
+ */
+export type FileTransfer = Message<"cmdop.v1.FileTransfer"> & {
+  /**
+   * On the machine; relative paths are taken from the agent's home folder.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * file_fetch: a directory is copied with everything below it (without it, a directory is refused).
+   *
+   * @generated from field: bool recursive = 2;
+   */
+  recursive: boolean;
+};
+
+/**
+ * Describes the message cmdop.v1.FileTransfer.
+ * Use `create(FileTransferSchema)` to create a new message.
+ */
+export const FileTransferSchema: GenMessage<FileTransfer> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_session, 1);
+
+/**
+ * @generated from message cmdop.v1.ForwardTarget
+ */
+export type ForwardTarget = Message<"cmdop.v1.ForwardTarget"> & {
+  /**
+   * A hostname or address as the machine resolves it ("127.0.0.1", "db.internal").
+   *
+   * @generated from field: string host = 1;
+   */
+  host: string;
+
+  /**
+   * @generated from field: uint32 port = 2;
+   */
+  port: number;
+};
+
+/**
+ * Describes the message cmdop.v1.ForwardTarget.
+ * Use `create(ForwardTargetSchema)` to create a new message.
+ */
+export const ForwardTargetSchema: GenMessage<ForwardTarget> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_session, 2);
 
 /**
  * Session keepalive: a ping the other end answers at once with reply set.
@@ -116,7 +180,7 @@ export type Keepalive = Message<"cmdop.v1.Keepalive"> & {
  * Use `create(KeepaliveSchema)` to create a new message.
  */
 export const KeepaliveSchema: GenMessage<Keepalive> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 1);
+  messageDesc(file_cmdop_v1_session, 3);
 
 /**
  * @generated from message cmdop.v1.Resize
@@ -138,7 +202,7 @@ export type Resize = Message<"cmdop.v1.Resize"> & {
  * Use `create(ResizeSchema)` to create a new message.
  */
 export const ResizeSchema: GenMessage<Resize> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 2);
+  messageDesc(file_cmdop_v1_session, 4);
 
 /**
  * @generated from message cmdop.v1.CloseSession
@@ -151,7 +215,7 @@ export type CloseSession = Message<"cmdop.v1.CloseSession"> & {
  * Use `create(CloseSessionSchema)` to create a new message.
  */
 export const CloseSessionSchema: GenMessage<CloseSession> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 3);
+  messageDesc(file_cmdop_v1_session, 5);
 
 /**
  * @generated from message cmdop.v1.AuthResponse
@@ -168,7 +232,7 @@ export type AuthResponse = Message<"cmdop.v1.AuthResponse"> & {
  * Use `create(AuthResponseSchema)` to create a new message.
  */
 export const AuthResponseSchema: GenMessage<AuthResponse> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 4);
+  messageDesc(file_cmdop_v1_session, 6);
 
 /**
  * Client (or relay, toward the agent) to the session's process.
@@ -241,7 +305,7 @@ export type SessionInput = Message<"cmdop.v1.SessionInput"> & {
  * Use `create(SessionInputSchema)` to create a new message.
  */
 export const SessionInputSchema: GenMessage<SessionInput> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 5);
+  messageDesc(file_cmdop_v1_session, 7);
 
 /**
  * @generated from message cmdop.v1.Ready
@@ -270,7 +334,7 @@ export type Ready = Message<"cmdop.v1.Ready"> & {
  * Use `create(ReadySchema)` to create a new message.
  */
 export const ReadySchema: GenMessage<Ready> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 6);
+  messageDesc(file_cmdop_v1_session, 8);
 
 /**
  * @generated from message cmdop.v1.Output
@@ -292,7 +356,7 @@ export type Output = Message<"cmdop.v1.Output"> & {
  * Use `create(OutputSchema)` to create a new message.
  */
 export const OutputSchema: GenMessage<Output> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 7);
+  messageDesc(file_cmdop_v1_session, 9);
 
 /**
  * @generated from message cmdop.v1.Exit
@@ -330,7 +394,7 @@ export type Exit = Message<"cmdop.v1.Exit"> & {
  * Use `create(ExitSchema)` to create a new message.
  */
 export const ExitSchema: GenMessage<Exit> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 8);
+  messageDesc(file_cmdop_v1_session, 10);
 
 /**
  * @generated from message cmdop.v1.AuthChallenge
@@ -352,7 +416,7 @@ export type AuthChallenge = Message<"cmdop.v1.AuthChallenge"> & {
  * Use `create(AuthChallengeSchema)` to create a new message.
  */
 export const AuthChallengeSchema: GenMessage<AuthChallenge> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 9);
+  messageDesc(file_cmdop_v1_session, 11);
 
 /**
  * @generated from message cmdop.v1.AuthGranted
@@ -374,7 +438,7 @@ export type AuthGranted = Message<"cmdop.v1.AuthGranted"> & {
  * Use `create(AuthGrantedSchema)` to create a new message.
  */
 export const AuthGrantedSchema: GenMessage<AuthGranted> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 10);
+  messageDesc(file_cmdop_v1_session, 12);
 
 /**
  * The session's process (via the relay) to the client.
@@ -453,7 +517,7 @@ export type SessionOutput = Message<"cmdop.v1.SessionOutput"> & {
  * Use `create(SessionOutputSchema)` to create a new message.
  */
 export const SessionOutputSchema: GenMessage<SessionOutput> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 11);
+  messageDesc(file_cmdop_v1_session, 13);
 
 /**
  * A half-duplex session's handle. Input calls must carry both fields and the
@@ -488,7 +552,7 @@ export type HalfDuplex = Message<"cmdop.v1.HalfDuplex"> & {
  * Use `create(HalfDuplexSchema)` to create a new message.
  */
 export const HalfDuplexSchema: GenMessage<HalfDuplex> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 12);
+  messageDesc(file_cmdop_v1_session, 14);
 
 /**
  * @generated from message cmdop.v1.SendInputRequest
@@ -517,7 +581,7 @@ export type SendInputRequest = Message<"cmdop.v1.SendInputRequest"> & {
  * Use `create(SendInputRequestSchema)` to create a new message.
  */
 export const SendInputRequestSchema: GenMessage<SendInputRequest> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 13);
+  messageDesc(file_cmdop_v1_session, 15);
 
 /**
  * @generated from message cmdop.v1.SendInputResponse
@@ -530,7 +594,7 @@ export type SendInputResponse = Message<"cmdop.v1.SendInputResponse"> & {
  * Use `create(SendInputResponseSchema)` to create a new message.
  */
 export const SendInputResponseSchema: GenMessage<SendInputResponse> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 14);
+  messageDesc(file_cmdop_v1_session, 16);
 
 /**
  * @generated from enum cmdop.v1.SessionKind
@@ -554,6 +618,32 @@ export enum SessionKind {
    * @generated from enum value: SESSION_KIND_PTY = 2;
    */
   PTY = 2,
+
+  /**
+   * Files from the client to the machine (`cmdop connect cp LOCAL HOST:REMOTE`): the client
+   * sends an archive stream (src/lib/files/archive.ts) as data, the agent writes it under
+   * `file.path` and ends with an exit frame; code 0 when every file arrived with its sha256.
+   *
+   * @generated from enum value: SESSION_KIND_FILE_SEND = 3;
+   */
+  FILE_SEND = 3,
+
+  /**
+   * Files from the machine to the client (`cmdop connect cp HOST:REMOTE LOCAL`): the agent
+   * sends the archive stream of `file.path` as stdout output, then its exit frame.
+   *
+   * @generated from enum value: SESSION_KIND_FILE_FETCH = 4;
+   */
+  FILE_FETCH = 4,
+
+  /**
+   * One TCP connection from the machine to `forward.host:forward.port`
+   * (`cmdop connect forward`): data frames are bytes to it, stdout output bytes from it;
+   * an empty data frame half-closes toward it, an empty stdout output says it half-closed.
+   *
+   * @generated from enum value: SESSION_KIND_FORWARD = 5;
+   */
+  FORWARD = 5,
 }
 
 /**

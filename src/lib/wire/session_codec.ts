@@ -13,7 +13,7 @@ import type {
 import { ProtoReader, ProtoWriter } from "./proto.ts";
 
 /** `SessionKind` values of session.proto, usable without loading the generated module. */
-export const SESSION_KIND = { EXEC: 1, PTY: 2 } as const;
+export const SESSION_KIND = { EXEC: 1, PTY: 2, FILE_SEND: 3, FILE_FETCH: 4, FORWARD: 5 } as const;
 
 /** `OutputStream` values of session.proto. */
 export const OUTPUT_STREAM = { STDOUT: 1, STDERR: 2 } as const;
@@ -77,8 +77,25 @@ function encodeOpen(open: OpenInit): Uint8Array {
   for (const [key, value] of Object.entries(open.env ?? {})) {
     w.bytes(8, new ProtoWriter().string(1, key, true).string(2, value, true).finish(), true);
   }
-  return w.varint(9, open.windowBytes ?? 0).string(10, open.machineToken ?? "")
-    .varint(11, open.keepaliveMs ?? 0).finish();
+  w.varint(9, open.windowBytes ?? 0).string(10, open.machineToken ?? "")
+    .varint(11, open.keepaliveMs ?? 0);
+  if (open.file) {
+    w.bytes(
+      12,
+      new ProtoWriter().string(1, open.file.path ?? "").varint(2, open.file.recursive ?? false)
+        .finish(),
+      true,
+    );
+  }
+  if (open.forward) {
+    w.bytes(
+      13,
+      new ProtoWriter().string(1, open.forward.host ?? "").varint(2, open.forward.port ?? 0)
+        .finish(),
+      true,
+    );
+  }
+  return w.finish();
 }
 
 /**

@@ -56,6 +56,23 @@ const INPUTS: SessionInputInit[] = [
     },
   },
   { msg: { case: "open", value: {} } },
+  {
+    msg: {
+      case: "open",
+      value: {
+        machineId: machine.id,
+        kind: SessionKind.FILE_FETCH,
+        file: { path: "/etc/é", recursive: true },
+      },
+    },
+  },
+  { msg: { case: "open", value: { kind: SessionKind.FILE_SEND, file: {} } } },
+  {
+    msg: {
+      case: "open",
+      value: { kind: SessionKind.FORWARD, forward: { host: "db.internal", port: 5432 } },
+    },
+  },
   { msg: { case: "data", value: new Uint8Array(0) } },
   { msg: { case: "data", value: big } },
   { msg: { case: "resize", value: { rows: 50, cols: 0 } } },
@@ -130,7 +147,13 @@ describe("session codec", () => {
   });
 
   it("knows the enum values of the generated module", () => {
-    assert.deepEqual(SESSION_KIND, { EXEC: SessionKind.EXEC, PTY: SessionKind.PTY });
+    assert.deepEqual(SESSION_KIND, {
+      EXEC: SessionKind.EXEC,
+      PTY: SessionKind.PTY,
+      FILE_SEND: SessionKind.FILE_SEND,
+      FILE_FETCH: SessionKind.FILE_FETCH,
+      FORWARD: SessionKind.FORWARD,
+    });
     assert.deepEqual(OUTPUT_STREAM, { STDOUT: OutputStream.STDOUT, STDERR: OutputStream.STDERR });
   });
 
