@@ -48,7 +48,10 @@ describe("cmdop completions", () => {
     const zsh = await runCmdop(["completions", "zsh"]);
     assert.match(zsh.stdout, /bashcompinit/);
     const fish = await runCmdop(["completions", "fish"]);
-    assert.match(fish.stdout, /complete -c cmdop -f -n '__cmdop_at "connect"' -a 'exec cp forward share/);
+    assert.match(
+      fish.stdout,
+      /complete -c cmdop -f -n '__cmdop_at "connect"' -a 'exec cp forward share/,
+    );
     assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect exec"' -l timeout/);
     assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect exec"' -l label/);
     assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect exec"' -l all/);
