@@ -343,6 +343,35 @@ describe("cmdop connect forward", { skip }, () => {
     assert.doesNotMatch(crossed.stdout, /listen/);
   });
 
+  it("ends with exit 2 when its API key is revoked, closing what it carried", async () => {
+    const admin = (...args: string[]) =>
+      runCmdop(["relay", ...args, "--workspace", "acme", "--data", relay.dataDir]);
+    const created = JSON.parse((await admin("key", "create", "--json")).stdout);
+    const keyEnv = { ...env, CMDOP_API_KEY: created.api_key as string };
+    const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const closedByMachine = (async () => {
+      const conn = await server.accept();
+      for await (const _ of conn.readable) { /* until the agent closes it */ }
+      server.close();
+      return true;
+    })();
+    const f = await startForward(["web-1", `0:127.0.0.1:${server.addr.port}`], keyEnv);
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: f.port });
+    await client.write(new TextEncoder().encode("held open"));
+    await waitFor(
+      "the relay to log the session",
+      () => relay.stderr().includes(`forward to 127.0.0.1:${server.addr.port}`),
+    );
+    assert.equal((await admin("key", "revoke", created.fingerprint)).code, 0);
+    assert.equal(await closedByMachine, true);
+    // The next connection finds the key refused, and the forward ends.
+    const late = await Deno.connect({ hostname: "127.0.0.1", port: f.port }).catch(() => undefined);
+    assert.equal(await f.cli.status, 2, f.cli.stderr());
+    assert.match(f.cli.stderr(), /error: its API key was revoked/);
+    late?.close();
+    client.close();
+  });
+
   it("needs a protected machine's password before it listens", async () => {
     await startAgent(relay.url, ws.enroll_token, { hostname: "vault", password: "s3cret-pass" });
     const refused = await runCmdop(["connect", "forward", "vault", `0:127.0.0.1:${httpPort}`], {
