@@ -47,8 +47,46 @@ fi
 if [ -n "$machine_file" ]; then
   case "$machine_file" in /*) readable+=",$machine_file" ;; *) readable+=",$PWD/$machine_file" ;; esac
 fi
+
+# cmdop connect cp: a local source is readable (a folder with everything below it); a local
+# destination's folder (the destination itself when it is an existing folder) is readable and
+# writable, since each file is written to a temporary name beside its final one and renamed.
+# HOST:PATH, :PATH (a colon before any slash, as scp reads it) and - add nothing. The same
+# reading as copyPaths() in scripts/dist_main.ts.
+writable=$home
+words=() copy_paths=()
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --) words+=("${args[@]:i+1}") && break ;;
+    -k | --api-key | -s | --server | --workspace | --machine-credential | --link-file) i=$((i + 1)) ;;
+    -) words+=("-") ;;
+    -*) ;;
+    *) words+=("${args[i]}") ;;
+  esac
+done
+is_local() {
+  [ "$1" != "-" ] || return 1
+  case "$1" in *:*) ;; *) return 0 ;; esac
+  local before=${1%%:*}
+  [[ "$before" == */* ]]
+}
+absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+if [ "${#words[@]}" -eq 4 ] && [ "${words[0]}" = connect ] && [ "${words[1]}" = cp ]; then
+  if is_local "${words[2]}"; then
+    copy_paths+=("$(absolute "${words[2]}")")
+    readable+=",${copy_paths[-1]}"
+  fi
+  if is_local "${words[3]}"; then
+    destination=$(absolute "${words[3]}")
+    if [ -d "$destination" ]; then folder=$destination; else folder=$(dirname "$destination"); fi
+    copy_paths+=("$folder")
+    readable+=",$folder"
+    writable+=",$folder"
+  fi
+fi
+
 # Deno splits permission lists at commas, with no escape.
-for path in "$home" "${CMDOP_CA_FILE:-}" "$link_file" "$machine_file"; do
+for path in "$home" "${CMDOP_CA_FILE:-}" "$link_file" "$machine_file" "${copy_paths[@]}"; do
   if [[ "$path" == *,* ]]; then
     echo "error: cmdop cannot be granted a path with a comma in it: \"$path\"" >&2
     exit 1
@@ -60,6 +98,6 @@ done
 env_vars=$(tr -d '[:space:]"[]' <"$root/scripts/client_env.json")
 
 exec "$root/scripts/deno" run --quiet --no-prompt --config "$root/deno.json" \
-  --allow-read="$readable" --allow-write="$home" --allow-net \
+  --allow-read="$readable" --allow-write="$writable" --allow-net \
   --allow-env="$env_vars" --ignore-env \
   "$root/main.ts" "$@"

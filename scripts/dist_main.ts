@@ -23,6 +23,65 @@ function fileFlagOf(args: readonly string[], flag: string): string | undefined {
   return file || undefined;
 }
 
+/** Flags of the client (global ones and cp's) that take a value: that value is not an operand. */
+const VALUE_FLAGS = new Set([
+  "-k",
+  "--api-key",
+  "-s",
+  "--server",
+  "--workspace",
+  "--machine-credential",
+  "--link-file",
+]);
+
+/**
+ * The local side of `cmdop connect cp SOURCE DESTINATION`: a local source is read (a folder
+ * with everything below it); a local destination's folder — the destination itself when it is
+ * an existing folder — is read and written, since each file is written to a temporary name
+ * beside its final one and renamed. A remote operand (`HOST:PATH`, `:PATH`) and `-` add nothing.
+ * The same reading as scripts/cmdop_client.sh.
+ *
+ * @example
+ * ```ts
+ * copyPaths(["connect", "cp", "web-1:/etc/hosts", "./hosts"], isDirectory);
+ * // { read: ["/home/me"], write: ["/home/me"] }
+ * ```
+ */
+export function copyPaths(
+  args: readonly string[],
+  isDirectory: (path: string) => boolean,
+): { read: string[]; write: string[] } {
+  const words: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--") {
+      words.push(...args.slice(i + 1));
+      break;
+    }
+    if (VALUE_FLAGS.has(args[i])) i++;
+    else if (!args[i].startsWith("-") || args[i] === "-") words.push(args[i]);
+  }
+  const none = { read: [], write: [] };
+  if (words[0] !== "connect" || words[1] !== "cp" || words.length !== 4) return none;
+  const [source, destination] = [words[2], words[3]];
+  const read: string[] = [];
+  const write: string[] = [];
+  if (isLocalOperand(source)) read.push(resolve(source));
+  if (isLocalOperand(destination)) {
+    const path = resolve(destination);
+    const folder = isDirectory(path) ? path : dirname(path);
+    read.push(folder);
+    write.push(folder);
+  }
+  return { read, write };
+}
+
+/** scp's rule: remote when a colon comes before any slash; `-` is stdin or stdout. */
+function isLocalOperand(operand: string): boolean {
+  if (operand === "-") return false;
+  const colon = operand.indexOf(":");
+  return colon < 0 || operand.slice(0, colon).includes("/");
+}
+
 /** What the client may touch, computed here because compiled-in permission paths cannot name the user's home. */
 export function clientPermissions(
   env: (name: string) => string | undefined,
@@ -41,6 +100,13 @@ export function clientPermissions(
   const machineFile = fileFlagOf(args, "--machine-credential") ??
     env("CMDOP_MACHINE_CREDENTIAL");
   const files = home ? [home] : [];
+  const copy = copyPaths(args, (path) => {
+    try {
+      return Deno.statSync(path).isDirectory;
+    } catch {
+      return false;
+    }
+  });
   return {
     // codeRoot is the binary's embedded file system: the modules and npm packages it carries.
     read: [
@@ -48,9 +114,10 @@ export function clientPermissions(
       ...(caFile ? [resolve(caFile)] : []),
       ...(linkFile ? [resolve(linkFile)] : []),
       ...(machineFile ? [resolve(machineFile)] : []),
+      ...copy.read,
       codeRoot,
     ],
-    write: files,
+    write: [...files, ...copy.write],
     net: true,
     env: clientEnv,
     run: false,
