@@ -14,3 +14,12 @@ export type {
   ServerNotification,
   ServerRequest,
 } from "@modelcontextprotocol/sdk/types";
+
+import type { RequestHandlerExtra as HandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol";
+import type {
+  ServerNotification as Notification,
+  ServerRequest as Request,
+} from "@modelcontextprotocol/sdk/types";
+
+/** What the SDK hands a server's tool handler beside its arguments. */
+export type Extra = HandlerExtra<Request, Notification>;

@@ -16,14 +16,9 @@ import {
 } from "../commands/connect/exec_many.ts";
 import { machineJson, sortMachines } from "../commands/connect/list.ts";
 import { CappedOutput } from "./output_cap.ts";
+import { progressOf } from "./progress.ts";
 import type { McpPolicy } from "./policy.ts";
-import type {
-  CallToolResult,
-  McpServer,
-  RequestHandlerExtra,
-  ServerNotification,
-  ServerRequest,
-} from "./sdk.ts";
+import type { CallToolResult, Extra, McpServer } from "./sdk.ts";
 
 /** What the tools work with: the relay connection, the limits, the bounds. */
 export interface McpToolDeps {
@@ -39,8 +34,6 @@ export interface McpToolDeps {
   /** Machines exec_many runs on at once. */
   parallel: number;
 }
-
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /** How often a running exec reports progress (when the client asked for it). */
 const PROGRESS_INTERVAL_MS = 1_000;
@@ -373,34 +366,6 @@ function guarded<A>(
       return { isError: true, content: [{ type: "text", text: lines.join("\n") }] };
     }
   };
-}
-
-/** A call's progress reports, and a way to wait until each one was written. */
-interface Progress {
-  (progress: number, total: number | undefined, message: string): void;
-  /** Resolves once every report made so far is written: a result must not overtake them. */
-  sent(): Promise<void>;
-}
-
-/**
- * Sends progress notifications when the client asked for them (a progress token), else nothing.
- * A client drops progress that arrives after its call's result, and the SDK may write a
- * notification some turns after it was asked to: so a tool awaits `sent()` before it returns.
- */
-function progressOf(extra: Extra): Progress {
-  const progressToken = extra._meta?.progressToken;
-  const pending = new Set<Promise<void>>();
-  const report = (progress: number, total: number | undefined, message: string) => {
-    if (progressToken === undefined) return;
-    const sending = extra.sendNotification({
-      method: "notifications/progress",
-      params: { progressToken, progress, ...(total ? { total } : {}), message },
-    }).catch(() => {}).finally(() => pending.delete(sending));
-    pending.add(sending);
-  };
-  return Object.assign(report, {
-    sent: async () => void await Promise.all([...pending]),
-  });
 }
 
 /** The context a call runs in: cancelled by the client's cancellation too. */
