@@ -30,6 +30,37 @@ console.log(JSON.stringify({
 }));
 `;
 
+/** Stands in for main.ts under `connect cp SOURCE DESTINATION`: what the grant lets it touch. */
+const COPY_PROBE = `
+const outcome = async (fn) => { try { await fn(); return "allowed"; } catch (e) { return e.name; } };
+const [source, destination] = Deno.args.slice(-2);
+const local = (p) => p !== "-" && (!p.includes(":") || p.slice(0, p.indexOf(":")).includes("/"));
+const seen = {};
+if (local(source)) {
+  seen.readSource = await outcome(() => Deno.readTextFile(source));
+  seen.readBeside = await outcome(() => Deno.readTextFile(source + ".beside"));
+  seen.writeSource = await outcome(() => Deno.writeTextFile(source, "x"));
+}
+if (local(destination)) {
+  seen.writeInside = await outcome(() => Deno.writeTextFile(destination + "/.part", "x"));
+  seen.writeAbove = await outcome(() => Deno.writeTextFile(destination + "/../planted", "x"));
+}
+console.log(JSON.stringify(seen));
+`;
+
+/** A copy of the real wrapper beside `program`, standing in for main.ts: same flags, other program. */
+async function wrapperFor(program: string): Promise<string> {
+  const root = await Deno.makeTempDir({ prefix: "cmdop-sandbox-root-" });
+  await Deno.mkdir(join(root, "scripts"));
+  for (const file of ["cmdop_client.sh", "client_env.json", "deno"]) {
+    await Deno.copyFile(join(ROOT, "scripts", file), join(root, "scripts", file));
+  }
+  await Deno.symlink(join(ROOT, ".tools"), join(root, ".tools")).catch(() => {});
+  await Deno.writeTextFile(join(root, "deno.json"), "{}\n");
+  await Deno.writeTextFile(join(root, "main.ts"), program);
+  return join(root, "scripts", "cmdop_client.sh");
+}
+
 async function runWrapper(
   wrapper: string,
   args: string[],
@@ -62,14 +93,7 @@ describe("the client sandbox", () => {
 
   it("denies files outside CMDOP_HOME, subprocesses and FFI under the wrapper's exact grant", async () => {
     // The real wrapper, copied beside a probe standing in for main.ts: same flags, other program.
-    const root = await Deno.makeTempDir({ prefix: "cmdop-sandbox-root-" });
-    await Deno.mkdir(join(root, "scripts"));
-    for (const file of ["cmdop_client.sh", "client_env.json", "deno"]) {
-      await Deno.copyFile(join(ROOT, "scripts", file), join(root, "scripts", file));
-    }
-    await Deno.symlink(join(ROOT, ".tools"), join(root, ".tools")).catch(() => {});
-    await Deno.writeTextFile(join(root, "deno.json"), "{}\n");
-    await Deno.writeTextFile(join(root, "main.ts"), PROBE);
+    const wrapper = await wrapperFor(PROBE);
     const base = await Deno.makeTempDir({ prefix: "cmdop-sandbox-" });
     const home = join(base, "home");
     const outside = join(base, "outside");
@@ -78,7 +102,7 @@ describe("the client sandbox", () => {
     await Deno.writeTextFile(join(outside, "secret.txt"), "secret");
     await Deno.writeTextFile(`${home}2/secret.txt`, "secret");
 
-    const r = await runWrapper(join(root, "scripts", "cmdop_client.sh"), [outside], {
+    const r = await runWrapper(wrapper, [outside], {
       CMDOP_HOME: home,
       HOME: base,
     });
@@ -94,6 +118,37 @@ describe("the client sandbox", () => {
     assert.equal(seen.ffi, "NotCapable");
     assert.equal(seen.envPath, "unset");
     await assert.rejects(Deno.stat(join(outside, "planted.txt")), Deno.errors.NotFound);
+  });
+
+  it("grants cp its local source to read and its destination folder to write, nothing more", async () => {
+    const wrapper = await wrapperFor(COPY_PROBE);
+    const base = await Deno.makeTempDir({ prefix: "cmdop-sandbox-cp-" });
+    const env = { CMDOP_HOME: join(base, "home"), HOME: base };
+    const source = join(base, "src", "report.txt");
+    const folder = join(base, "downloads");
+    await Deno.mkdir(join(base, "src"));
+    await Deno.mkdir(folder);
+    await Deno.writeTextFile(source, "report");
+    await Deno.writeTextFile(`${source}.beside`, "not named");
+
+    const upload = await runWrapper(wrapper, ["connect", "cp", source, "web-1:/tmp/"], env);
+    assert.equal(upload.code, 0, upload.stderr);
+    assert.deepEqual(JSON.parse(upload.stdout), {
+      readSource: "allowed",
+      readBeside: "NotCapable",
+      writeSource: "NotCapable",
+    });
+    const download = await runWrapper(
+      wrapper,
+      ["connect", "cp", "-r", "--workspace", "w", "web-1:/var/log", folder],
+      env,
+    );
+    assert.equal(download.code, 0, download.stderr);
+    assert.deepEqual(JSON.parse(download.stdout), {
+      writeInside: "allowed",
+      writeAbove: "NotCapable",
+    });
+    await assert.rejects(Deno.stat(join(base, "planted")), Deno.errors.NotFound);
   });
 
   it("is enough for the real client to list, exec and store a key", async () => {
