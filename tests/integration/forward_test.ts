@@ -216,6 +216,23 @@ describe("cmdop connect forward", { skip }, () => {
     );
   });
 
+  it("works over the half-duplex transport a buffering proxy leaves", async () => {
+    const f = await startForward(["web-1", `0:127.0.0.1:${httpPort}`], {
+      ...env,
+      CMDOP_TRANSPORT: "half",
+    });
+    const hello = await curl([`http://127.0.0.1:${f.port}/half`]);
+    assert.equal(new TextDecoder().decode(hello.stdout), "hello from /half\n");
+    const body = crypto.getRandomValues(new Uint8Array(60_000));
+    const file = await Deno.makeTempFile();
+    await Deno.writeFile(file, body);
+    const echoed = await curl(["--data-binary", `@${file}`, `http://127.0.0.1:${f.port}/echo`]);
+    await Deno.remove(file);
+    assert.equal(echoed.code, 0, echoed.stderr);
+    assert.equal(sha256(echoed.stdout), sha256(body));
+    assert.equal(await interrupt(f), 130);
+  });
+
   it("passes half-closes both ways", async () => {
     // A server that greets, half-closes, then reads to the end and answers with what it got.
     const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
