@@ -6,6 +6,7 @@ import { collectValues, globalsOf, withGlobalFlags } from "./command_options.ts"
 import { DEFAULT_PARALLEL, EXEC_MANY_HELP } from "./commands/connect/exec_many_args.ts";
 import { registerCpCommand } from "./commands/connect/cp_command.ts";
 import { registerForwardCommand } from "./commands/connect/forward_command.ts";
+import { registerAuditCommand } from "./commands/audit/audit_command.ts";
 
 /** `cmdop connect` itself, whatever its own arguments and options. */
 type Parent = Command<unknown[], Record<string, unknown>>;
@@ -116,6 +117,7 @@ export function registerConnectCommands(program: Command, ctx: CliContext, state
   registerShareCommands(connect, ctx, state);
   registerLocalCommands(connect, ctx, state);
   registerMemberCommands(connect, ctx, state);
+  registerAuditCommand(connect, ctx, state);
 }
 
 /** The relay-side verbs of a workspace member: `key list`, `key revoke`, `machine remove`. */

@@ -64,6 +64,11 @@ const EXAMPLES: Record<string, string[]> = {
   "connect share": ["cmdop connect share web-1 --ttl 4h", "cmdop connect share list"],
   "connect share list": ["cmdop connect share list --json"],
   "connect share revoke": ["cmdop connect share revoke 3f2c"],
+  "connect audit": [
+    "cmdop connect audit                          # the last 24 hours",
+    "cmdop connect audit --machine web-1 --since 7d",
+    "cmdop connect audit --since 2026-12-01 --json > audit.jsonl   # JSON lines for a SIEM",
+  ],
   "connect key set": [
     "cmdop connect key set < key.txt",
     "cmdop connect key set cmk_… -s https://relay.example.com   # with its relay",

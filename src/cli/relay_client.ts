@@ -8,6 +8,7 @@ import type {
   SessionOutput,
 } from "../../gen/cmdop/v1/session_pb.ts";
 import type { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
+import type { AuditService } from "../../gen/cmdop/v1/audit_pb.ts";
 import type { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
 import { keepaliveFromEnv } from "../lib/keepalive.ts";
 import { proxyConfigured } from "../lib/proxy_env.ts";
@@ -44,6 +45,7 @@ export interface RelayClients {
   sessions: SessionCalls;
   shares: Client<typeof ShareService>;
   workspaces: Client<typeof WorkspaceService>;
+  audit: Client<typeof AuditService>;
 }
 
 export interface RelayConnection extends ResolvedAccess, RelayClients {

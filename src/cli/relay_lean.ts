@@ -69,6 +69,7 @@ export function leanRelayClients(
     },
     shares: lazyClient(() => loadFull().then((c) => c.shares)),
     workspaces: lazyClient(() => loadFull().then((c) => c.workspaces)),
+    audit: lazyClient(() => loadFull().then((c) => c.audit)),
   };
 }
 

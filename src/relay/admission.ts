@@ -15,7 +15,8 @@ const AGENT_PREFIX = "/cmdop.v1.AgentService/";
 /**
  * Checks the Authorization header of a Connect call before anything reads
  * its body; returns the refusal (the error, and the response that carries it)
- * for a credential that is missing or not valid, or `undefined` to go on. Only "unauthenticated" stops a call
+ * for a credential that is missing or not valid, or `undefined` to go on; an API key or
+ * share link seen from `peer` for the first time is noted in the audit log. Only "unauthenticated" stops a call
  * here: other refusals (a login in several workspaces, say) are the
  * handler's to give, with the body read within its cap.
  *
@@ -30,13 +31,18 @@ export async function admitConnectCall(
   path: string,
   headers: Headers,
   resolveAccessToken?: AccessTokenResolver,
+  peer?: string,
 ): Promise<{ error: ConnectError; response: Response } | undefined> {
   if (OPEN_PATHS.has(path) || OPEN_SERVICES.some((prefix) => path.startsWith(prefix))) {
     return undefined;
   }
   try {
     if (path.startsWith(AGENT_PREFIX)) await authenticateAgent(deps, headers);
-    else await authenticateClient(deps, headers, resolveAccessToken);
+    else {
+      const principal = await authenticateClient(deps, headers, resolveAccessToken);
+      // Every client call passes here once, with the address the listener saw.
+      if (peer) deps.audit.noteUse(principal, peer);
+    }
     return undefined;
   } catch (error) {
     if (!(error instanceof ConnectError) || error.code !== Code.Unauthenticated) return undefined;

@@ -25,7 +25,14 @@ export const SecretPrefix = {
  * `reach` (all of them when it is empty), as the setting said when the call came in.
  */
 export type ClientPrincipal =
-  | { kind: "workspace"; workspaceId: string; via: "api_key" | "login_token"; userId?: string }
+  | {
+    kind: "workspace";
+    workspaceId: string;
+    via: "api_key" | "login_token";
+    userId?: string;
+    /** An API key's fingerprint (first 12 hex digits of its SHA-256), for the audit log. */
+    keyId?: string;
+  }
   | { kind: "share"; workspaceId: string; machineId: string; shareId: string }
   | {
     kind: "machine";
@@ -68,9 +75,10 @@ export async function authenticateClient(
   const token = bearerToken(header);
   const prefix = token.split("_", 1)[0];
   if (prefix === SecretPrefix.apiKey) {
-    const workspaceId = await deps.store.workspaceIdByApiKey(await hashSecret(token));
+    const keyHash = await hashSecret(token);
+    const workspaceId = await deps.store.workspaceIdByApiKey(keyHash);
     if (!workspaceId) throw new ConnectError("API key is not valid", Code.Unauthenticated);
-    return { kind: "workspace", workspaceId, via: "api_key" };
+    return { kind: "workspace", workspaceId, via: "api_key", keyId: keyHash.slice(0, 12) };
   }
   if (prefix === SecretPrefix.shareToken) {
     const share = await deps.store.shareByToken(await hashSecret(token));

@@ -1,5 +1,6 @@
 /** RelayDeps: what the relay's services are built from. */
 import type { Logger } from "../lib/log.ts";
+import type { AuditLog } from "./audit/audit_log.ts";
 import type { Bus } from "./bus/bus.ts";
 import type { PasswordLimiters } from "./machine_access.ts";
 import type { Store } from "./store/store.ts";
@@ -16,4 +17,6 @@ export interface RelayDeps {
   keepaliveMs: number;
   /** One line of operator-facing log. */
   log: Logger;
+  /** The workspace-facing audit log (sessions, shares, keys, logins, passwords). */
+  audit: AuditLog;
 }

@@ -6,6 +6,7 @@ import type { RelayDeps } from "./deps.ts";
 import { verifyPassword } from "./passwords.ts";
 import type { AttemptRule } from "./rate_limit.ts";
 import type { MachineRecord } from "./store/store.ts";
+import type { AuditActor } from "./audit/audit_log.ts";
 
 /** How long a proven password opens a machine. */
 export const MACHINE_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
@@ -43,7 +44,8 @@ export function createPasswordLimiters(): PasswordLimiters {
 /**
  * Verifies an attach password under the limiter (per machine and per source)
  * and mints a machine token. Throws Unauthenticated on a wrong password and
- * ResourceExhausted while locked out.
+ * ResourceExhausted while locked out. Each outcome is an audit event of `actor` from
+ * `source` (never with the password).
  */
 export async function unlockMachine(
   deps: RelayDeps,
@@ -51,7 +53,17 @@ export async function unlockMachine(
   machine: MachineRecord,
   password: string,
   source: string,
+  actor: AuditActor,
 ): Promise<{ token: string; expiresMs: number }> {
+  const audit = (kind: string, reason?: string) =>
+    deps.audit.record({
+      workspaceId: machine.workspaceId,
+      kind,
+      actor,
+      peer: source,
+      machine,
+      detail: { reason },
+    });
   if (!machine.passwordHash) {
     throw new ConnectError("machine has no attach password", Code.FailedPrecondition);
   }
@@ -66,6 +78,7 @@ export async function unlockMachine(
     if (waitMs > 0) await deps.store.settleAttempt(sourceKey, "refund");
   }
   if (waitMs > 0) {
+    audit("password.failed", "locked out after too many wrong passwords");
     throw new ConnectError(
       `too many wrong passwords for this machine; try again in ${Math.ceil(waitMs / 1000)}s`,
       Code.ResourceExhausted,
@@ -74,6 +87,7 @@ export async function unlockMachine(
   if (!(await verifyPassword(password, machine.passwordHash))) {
     await deps.store.settleAttempt(sourceKey, "failed", deps.now());
     await deps.store.settleAttempt(machineKey, "failed", deps.now());
+    audit("password.failed", "wrong password");
     throw new ConnectError("wrong password for this machine", Code.Unauthenticated);
   }
   await deps.store.settleAttempt(sourceKey, "forget");
@@ -85,5 +99,6 @@ export async function unlockMachine(
     machineId: machine.id,
     expiresMs,
   });
+  audit("password.unlocked");
   return { token, expiresMs };
 }

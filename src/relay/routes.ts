@@ -3,6 +3,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import type { AccessTokenResolver } from "./auth.ts";
 import type { RelayDeps } from "./deps.ts";
 import { registerAgentService } from "./services/agent_service.ts";
+import { registerAuditService } from "./services/audit_service.ts";
 import { registerHealthService } from "./services/health_service.ts";
 import { registerReflectionService } from "./services/reflection_service.ts";
 import { registerMachineService } from "./services/machine_service.ts";
@@ -41,5 +42,6 @@ export function createRelayRoutes(
     registerSessionService(router, deps, resolve);
     registerShareService(router, deps, resolve);
     registerWorkspaceService(router, deps, resolve, login?.listUserWorkspaces);
+    registerAuditService(router, deps, resolve);
   };
 }

@@ -25,6 +25,8 @@ import { createRelayMetrics, type RelayMetrics } from "./observe/metrics.ts";
 import { createCallRecorder, createRpcObserver } from "./observe/rpc_observer.ts";
 import { createRelayRoutes, type LoginHooks } from "./routes.ts";
 import type { Store } from "./store/store.ts";
+import type { AuditStore } from "./audit/audit_events.ts";
+import { AuditLog, NO_AUDIT_STORE } from "./audit/audit_log.ts";
 
 /** Options of {@linkcode startRelay}. */
 export interface RelayOptions {
@@ -32,6 +34,8 @@ export interface RelayOptions {
   port: number;
   store: Store;
   bus?: Bus;
+  /** Where audit events go, beside `store` in the same database; none are kept without it. */
+  audit?: AuditStore;
   /** PEM certificate chain and private key: serve HTTPS (HTTP/2 offered through ALPN). */
   tls?: { cert: string; key: string };
   /** The URL printed in share links; defaults to the listening address. */
@@ -103,6 +107,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     passwordLimiters: createPasswordLimiters(),
     keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
     log,
+    audit: new AuditLog(options.audit ?? NO_AUDIT_STORE, now, log),
   };
   const login = typeof options.login === "function" ? options.login(deps) : options.login;
   const record = createCallRecorder(metrics, log);
@@ -141,6 +146,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
         path,
         request.headers,
         login?.resolveAccessToken,
+        peer,
       );
       if (refused) {
         // Counted and logged like any refused call: the access line and the auth failure.
@@ -200,6 +206,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
         abort.abort();
         await server.finished;
         await bus.close();
+        await deps.audit.flush();
         await options.store.close();
       })();
       return closing;

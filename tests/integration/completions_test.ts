@@ -42,6 +42,8 @@ describe("cmdop completions", () => {
     assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "--list", "--la"]), [
       "--label",
     ]);
+    assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "au"]), ["audit"]);
+    assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "audit", "--si"]), ["--since"]);
   });
 
   it("writes zsh and fish scripts, and refuses other shells", async () => {
@@ -50,7 +52,7 @@ describe("cmdop completions", () => {
     const fish = await runCmdop(["completions", "fish"]);
     assert.match(
       fish.stdout,
-      /complete -c cmdop -f -n '__cmdop_at "connect"' -a 'exec cp forward share/,
+      /complete -c cmdop -f -n '__cmdop_at "connect"' -a 'exec cp forward share key workspace password machine audit'/,
     );
     assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect exec"' -l timeout/);
     assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect exec"' -l label/);

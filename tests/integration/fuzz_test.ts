@@ -7,6 +7,7 @@ import { AgentService } from "../../gen/cmdop/v1/agent_pb.ts";
 import { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
 import { SessionInputSchema, SessionKind, SessionService } from "../../gen/cmdop/v1/session_pb.ts";
 import { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
+import { AuditService } from "../../gen/cmdop/v1/audit_pb.ts";
 import { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
 import { createRelayTransport } from "../../src/lib/transport.ts";
 import {
@@ -59,7 +60,14 @@ const CODES = new Set([
 ]);
 
 function connectRoutes(): FuzzRoute[] {
-  const services = [AgentService, MachineService, SessionService, ShareService, WorkspaceService];
+  const services = [
+    AgentService,
+    AuditService,
+    MachineService,
+    SessionService,
+    ShareService,
+    WorkspaceService,
+  ];
   return services.flatMap((service) =>
     service.methods.map((method) => ({
       path: `/${service.typeName}/${method.name}`,

@@ -12,6 +12,7 @@ import {
 } from "./tokens.ts";
 import { formatUserCode, newUserCode } from "./user_code.ts";
 import { MAX_FORM_BODY_BYTES } from "../limits.ts";
+import { auditLogin } from "./login_audit.ts";
 
 /** The one client the relay knows: the cmdop CLI, a public client (no secret). */
 export const CLI_CLIENT_ID = "cmdop-cli";
@@ -62,14 +63,18 @@ export async function deviceAuthorization(
   });
 }
 
-/** `POST /oauth/token`: the device_code and refresh_token grants. */
-export async function tokenEndpoint(ctx: LoginContext, req: Request): Promise<Response> {
+/** `POST /oauth/token`: the device_code and refresh_token grants; `peer` is the caller's address. */
+export async function tokenEndpoint(
+  ctx: LoginContext,
+  req: Request,
+  peer = "",
+): Promise<Response> {
   return await oauthResponse(async () => {
     const form = await readForm(req);
     checkClient(form);
     const grantType = form.get("grant_type");
     if (grantType === DEVICE_CODE_GRANT) {
-      return await pollDeviceCode(ctx, required(form, "device_code"));
+      return await pollDeviceCode(ctx, required(form, "device_code"), peer);
     }
     if (grantType === "refresh_token") {
       return await exchangeRefreshToken(ctx, required(form, "refresh_token"));
@@ -82,15 +87,24 @@ export async function tokenEndpoint(ctx: LoginContext, req: Request): Promise<Re
 }
 
 /** `POST /oauth/revoke` (RFC 7009): ends the login a token belongs to. Always 200. */
-export async function revocationEndpoint(ctx: LoginContext, req: Request): Promise<Response> {
+export async function revocationEndpoint(
+  ctx: LoginContext,
+  req: Request,
+  peer = "",
+): Promise<Response> {
   return await oauthResponse(async () => {
     const form = await readForm(req);
-    await revokeLoginToken(ctx, required(form, "token"));
+    const userId = await revokeLoginToken(ctx, required(form, "token"));
+    if (userId) await auditLogin(ctx, userId, "logout", peer);
     return {};
   });
 }
 
-async function pollDeviceCode(ctx: LoginContext, deviceCode: string): Promise<object> {
+async function pollDeviceCode(
+  ctx: LoginContext,
+  deviceCode: string,
+  peer: string,
+): Promise<object> {
   const hash = await hashSecret(deviceCode);
   const record = await ctx.store.deviceCodeByHash(hash);
   const now = ctx.deps.now();
@@ -115,6 +129,7 @@ async function pollDeviceCode(ctx: LoginContext, deviceCode: string): Promise<ob
   const tokens = await issueLoginTokens(ctx, record.userId);
   const user = await ctx.store.userById(record.userId);
   ctx.deps.log(`login by ${user?.email ?? record.userId} through the device flow`);
+  await auditLogin(ctx, record.userId, "login", peer);
   return user ? { ...tokens, user: { id: user.id, email: user.email } } : tokens;
 }
 

@@ -83,8 +83,8 @@ export function createRelayLogin(
           if (waitMs > 0) return tooManyStarts(waitMs);
           return await deviceAuthorization(ctx, flow, req);
         }
-        if (path === "/oauth/token") return await tokenEndpoint(ctx, req);
-        if (path === "/oauth/revoke") return await revocationEndpoint(ctx, req);
+        if (path === "/oauth/token") return await tokenEndpoint(ctx, req, peer);
+        if (path === "/oauth/revoke") return await revocationEndpoint(ctx, req, peer);
         return undefined;
       },
     };

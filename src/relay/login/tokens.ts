@@ -5,6 +5,7 @@ import { type AccessTokenResolver, SecretPrefix } from "../auth.ts";
 import type { RelayDeps } from "../deps.ts";
 import type { UserWorkspaceLister } from "../services/workspace_service.ts";
 import type { LoginStore } from "./login_store.ts";
+import { auditLogin } from "./login_audit.ts";
 
 /** What the login endpoints and the token resolver share. */
 export interface LoginContext {
@@ -91,10 +92,18 @@ export async function exchangeRefreshToken(
   return await issueLoginTokens(ctx, record.userId, record.grantId);
 }
 
-/** RFC 7009: revokes the login an access or refresh token belongs to; unknown tokens are fine. */
-export async function revokeLoginToken(ctx: LoginContext, token: string): Promise<void> {
+/**
+ * RFC 7009: revokes the login an access or refresh token belongs to; unknown tokens are
+ * fine. Returns the user of a login it revoked now.
+ */
+export async function revokeLoginToken(
+  ctx: LoginContext,
+  token: string,
+): Promise<string | undefined> {
   const record = await ctx.store.loginToken(await hashSecret(token));
-  if (record) await ctx.store.revokeGrant(record.grantId, ctx.deps.now());
+  if (!record || record.grantRevokedMs !== null) return undefined;
+  await ctx.store.revokeGrant(record.grantId, ctx.deps.now());
+  return record.userId;
 }
 
 async function userOfAccessToken(ctx: LoginContext, token: string): Promise<string> {
@@ -151,8 +160,11 @@ export function createAccessTokenResolver(ctx: LoginContext): AccessTokenResolve
 
 /** Lists every workspace of the token's user, for `workspace sync`; needs no workspace header. */
 export function createUserWorkspaceLister(ctx: LoginContext): UserWorkspaceLister {
-  return async (token) => {
+  return async (token, peer) => {
     const userId = await userOfAccessToken(ctx, token);
-    return (await ctx.store.userWorkspaces(userId)).map((w) => ({ id: w.id, name: w.name }));
+    const workspaces = (await ctx.store.userWorkspaces(userId))
+      .map((w) => ({ id: w.id, name: w.name }));
+    await auditLogin(ctx, userId, "workspace.sync", peer, workspaces);
+    return workspaces;
   };
 }

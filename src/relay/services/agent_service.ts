@@ -14,6 +14,7 @@ import { answerSilenceMs, Keepalive } from "../../lib/keepalive.ts";
 import { hashSecret, newId, newSecret } from "../../lib/secrets.ts";
 import { CONTROL_RECHECK_MS, watchAccess } from "../access_watch.ts";
 import { authenticateAgent, SecretPrefix } from "../auth.ts";
+import { peerOf } from "../audit/audit_log.ts";
 import type { RelayDeps } from "../deps.ts";
 import { namesTaken, renameLine } from "../machine_names.ts";
 import { hashPassword } from "../passwords.ts";
@@ -24,11 +25,9 @@ const MAX_FIELD = 255;
 /** Registers the agent-facing service. */
 export function registerAgentService(router: ConnectRouter, deps: RelayDeps): void {
   router.service(AgentService, {
-    async enroll(req) {
-      const workspaceId = await deps.store.workspaceIdByEnrollToken(
-        await hashSecret(req.enrollToken),
-        deps.now(),
-      );
+    async enroll(req, ctx) {
+      const tokenHash = await hashSecret(req.enrollToken);
+      const workspaceId = await deps.store.workspaceIdByEnrollToken(tokenHash, deps.now());
       if (!workspaceId) {
         throw new ConnectError("enroll token is not valid (or expired)", Code.Unauthenticated);
       }
@@ -56,6 +55,13 @@ export function registerAgentService(router: ConnectRouter, deps: RelayDeps): vo
       });
       if (other) throw namesTaken(other, hostname, displayName);
       deps.log(`machine ${machineId} (${hostname}) enrolled in workspace ${workspaceId}`);
+      deps.audit.record({
+        workspaceId,
+        kind: "machine.enrolled",
+        actor: { kind: "enroll_token", id: tokenHash.slice(0, 12) },
+        peer: peerOf(ctx.requestHeader),
+        machine: { id: machineId, hostname },
+      });
       return {
         machineId,
         machineSecret: `${SecretPrefix.machineSecret}_${machineId}.${secret}`,

@@ -10,6 +10,7 @@ import {
   principalReaches,
 } from "../auth.ts";
 import type { Presence } from "../bus/bus.ts";
+import { actorOf, peerOf } from "../audit/audit_log.ts";
 import type { RelayDeps } from "../deps.ts";
 import { unlockMachine } from "../machine_access.ts";
 import type { MachineRecord } from "../store/store.ts";
@@ -46,6 +47,7 @@ export function registerMachineService(
         machine,
         req.password,
         source,
+        actorOf(principal),
       );
       return { machineToken: token, expiresMs: BigInt(expiresMs) };
     },
@@ -66,6 +68,13 @@ export function registerMachineService(
       deps.log(
         `machine ${machine.id} (${machine.hostname}) removed by a workspace member (${principal.via})`,
       );
+      deps.audit.record({
+        workspaceId: principal.workspaceId,
+        kind: "machine.removed",
+        actor: actorOf(principal),
+        peer: peerOf(ctx.requestHeader),
+        machine,
+      });
       return {};
     },
   });

@@ -10,6 +10,7 @@ import {
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { file_cmdop_v1_agent } from "../../../gen/cmdop/v1/agent_pb.ts";
+import { file_cmdop_v1_audit } from "../../../gen/cmdop/v1/audit_pb.ts";
 import { file_cmdop_v1_machine } from "../../../gen/cmdop/v1/machine_pb.ts";
 import { file_cmdop_v1_session } from "../../../gen/cmdop/v1/session_pb.ts";
 import { file_cmdop_v1_share } from "../../../gen/cmdop/v1/share_pb.ts";
@@ -26,6 +27,7 @@ import {
 /** Every file the relay serves a service of. */
 const FILES = [
   file_cmdop_v1_agent,
+  file_cmdop_v1_audit,
   file_cmdop_v1_machine,
   file_cmdop_v1_session,
   file_cmdop_v1_share,

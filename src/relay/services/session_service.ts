@@ -23,6 +23,8 @@ import { toMachineMessage } from "./machine_service.ts";
 import { SessionKeepalive } from "./session_keepalive.ts";
 import type { AccessTokenResolver } from "../auth.ts";
 import { HalfSessions } from "./half_session.ts";
+import { auditSession, type SessionAudit } from "../audit/session_audit.ts";
+import { actorOf } from "../audit/audit_log.ts";
 
 const MAX_ARGV_BYTES = 256 * 1024;
 
@@ -84,7 +86,7 @@ async function* runSession(
 
   let machineToken = open.machineToken;
   if (machine.passwordHash && !(await machineTokenValid(deps, machine, machineToken))) {
-    const granted = yield* challenge(deps, machine, inputs, ctx);
+    const granted = yield* challenge(deps, machine, inputs, ctx, principal);
     machineToken = granted;
   }
 
@@ -98,6 +100,7 @@ async function* runSession(
     throw error;
   }
   deps.log(sessionLine(principal, machine, open, sessionId));
+  const audit = auditSession(deps, principal, machine, open, sessionId, ctx.requestHeader);
   counter.open++;
   let ending = "the client hung up";
 
@@ -148,7 +151,7 @@ async function* runSession(
   // an empty data frame, and credit travels on it), and over HTTP/1.1 a connection that drops
   // mid-body can read as a body that simply ended, with no abort signal: the session, stalled
   // on credit, would otherwise wait forever with its command running.
-  const forwarding = forwardInputs(inputs, dialed, keepalive, credit);
+  const forwarding = forwardInputs(inputs, dialed, keepalive, credit, audit);
   supervise(`session ${sessionId}: client input`, forwarding, {
     log: deps.log,
     quiet: isPeerGone,
@@ -171,9 +174,13 @@ async function* runSession(
         continue;
       }
       if (frame.msg.case === "challenge" || frame.msg.case === "granted") continue;
-      if (frame.msg.case === "output") credit.delivered(frame.msg.value.data.length);
+      if (frame.msg.case === "output") {
+        credit.delivered(frame.msg.value.data.length);
+        audit.bytesOut += frame.msg.value.data.length;
+      }
       yield frame;
       if (frame.msg.case === "exit") {
+        audit.exit = frame.msg.value;
         exited = true;
         ending = "the command exited";
         break;
@@ -201,6 +208,7 @@ async function* runSession(
     dialed.end();
     counter.open--;
     deps.log(`session ${sessionId}: ended, ${ending}; ${counter.open} open`);
+    audit.end(ending);
   }
   if (!exited && !ctx.signal.aborted) {
     throw new ConnectError(
@@ -227,6 +235,7 @@ async function forwardInputs(
   dialed: DialedSession,
   keepalive: SessionKeepalive,
   credit: CreditCap,
+  audit: SessionAudit,
 ): Promise<void> {
   for (;;) {
     const next = await inputs.next();
@@ -239,6 +248,7 @@ async function forwardInputs(
       if (passed === 0) continue;
       msg.value = passed;
     }
+    if (msg.case === "data") audit.bytesIn += msg.value.length;
     // Once the agent's side is gone the client's frames are read and dropped to the end of its
     // request, which the session waits for before it ends its response.
     dialed.send(next.value);
@@ -264,6 +274,7 @@ async function* challenge(
   machine: MachineRecord,
   inputs: AsyncIterator<SessionInput>,
   ctx: HandlerContext,
+  principal: ClientPrincipal,
 ): AsyncGenerator<SessionOutput, string> {
   const source = ctx.requestHeader.get("cmdop-peer") ?? "unknown";
   yield create(SessionOutputSchema, {
@@ -282,6 +293,7 @@ async function* challenge(
     machine,
     next.value.msg.value.password,
     source,
+    actorOf(principal),
   );
   yield create(SessionOutputSchema, {
     msg: { case: "granted", value: { machineToken: token, expiresMs: BigInt(expiresMs) } },

@@ -12,6 +12,7 @@ import {
 } from "../auth.ts";
 import type { RelayDeps } from "../deps.ts";
 import type { ShareRecord } from "../store/store.ts";
+import { actorOf, peerOf } from "../audit/audit_log.ts";
 
 const HOUR_MS = 3_600_000;
 /** Ten years: longer TTLs are a typo, not a plan (0 means never). */
@@ -46,6 +47,14 @@ export function registerShareService(
         revokedMs: null,
       };
       await deps.store.insertShare(record);
+      deps.audit.record({
+        workspaceId: principal.workspaceId,
+        kind: "share.created",
+        actor: actorOf(principal),
+        peer: peerOf(ctx.requestHeader),
+        machine,
+        detail: { share_id: record.id, expires_ms: record.expiresMs },
+      });
       return {
         share: toShareMessage(record, machine.hostname),
         token,
@@ -66,6 +75,13 @@ export function registerShareService(
       const principal = await workspacePrincipal(ctx.requestHeader);
       const revoked = await deps.store.revokeShare(principal.workspaceId, req.shareId, deps.now());
       if (!revoked) throw new ConnectError(`share "${req.shareId}" not found`, Code.NotFound);
+      deps.audit.record({
+        workspaceId: principal.workspaceId,
+        kind: "share.revoked",
+        actor: actorOf(principal),
+        peer: peerOf(ctx.requestHeader),
+        detail: { share_id: req.shareId },
+      });
       return {};
     },
   });

@@ -10,6 +10,7 @@ import {
 } from "../auth.ts";
 import type { RelayDeps } from "../deps.ts";
 import { hashSecret } from "../../lib/secrets.ts";
+import { actorOf, peerOf } from "../audit/audit_log.ts";
 
 /**
  * Lists every workspace of a login access token's user (checking the token itself), so
@@ -17,6 +18,7 @@ import { hashSecret } from "../../lib/secrets.ts";
  */
 export type UserWorkspaceLister = (
   accessToken: string,
+  peer: string,
 ) => Promise<{ id: string; name: string }[]>;
 
 /** Registers the workspace service. */
@@ -31,7 +33,8 @@ export function registerWorkspaceService(
       const server = deps.publicUrl;
       const token = bearerToken(ctx.requestHeader);
       if (listUserWorkspaces && token.startsWith(`${SecretPrefix.accessToken}_`)) {
-        const list = await listUserWorkspaces(token);
+        // Recorded as `workspace.sync` in each workspace listed (the lister knows the user).
+        const list = await listUserWorkspaces(token, peerOf(ctx.requestHeader));
         return { workspaces: list.map((w) => ({ ...w, server })) };
       }
       // An API key or a share link sees only the one workspace it belongs to.
@@ -94,6 +97,13 @@ export function registerWorkspaceService(
         throw new ConnectError(`no API key ${prefix} in this workspace`, Code.NotFound);
       }
       deps.log(`API key ${prefix} of workspace ${principal.workspaceId} revoked by a member`);
+      deps.audit.record({
+        workspaceId: principal.workspaceId,
+        kind: "key.revoked",
+        actor: actorOf(principal),
+        peer: peerOf(ctx.requestHeader),
+        detail: { fingerprint: matches[0].fingerprint },
+      });
       return { revoked };
     },
   });

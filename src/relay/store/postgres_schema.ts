@@ -131,6 +131,23 @@ export const POSTGRES_MIGRATIONS: string[] = [
 
   // Which machines those clients may reach, a JSON array of label selectors, [] = all (SQLite's 6).
   `ALTER TABLE workspaces ADD COLUMN machine_client_reach TEXT NOT NULL DEFAULT '[]';`,
+
+  // The audit log, shared by every node (SQLite's 7); the rules keep it append-only.
+  `CREATE TABLE audit_events (
+     seq BIGSERIAL PRIMARY KEY,
+     workspace_id TEXT NOT NULL,
+     time_ms BIGINT NOT NULL,
+     kind TEXT NOT NULL,
+     actor_kind TEXT NOT NULL,
+     actor_id TEXT NOT NULL,
+     peer TEXT NOT NULL,
+     machine_id TEXT NOT NULL,
+     machine_name TEXT NOT NULL,
+     detail TEXT NOT NULL
+   );
+   CREATE INDEX audit_events_workspace_time ON audit_events(workspace_id, time_ms, seq);
+   CREATE RULE audit_events_no_update AS ON UPDATE TO audit_events DO INSTEAD NOTHING;
+   CREATE RULE audit_events_no_delete AS ON DELETE TO audit_events DO INSTEAD NOTHING;`,
 ];
 
 /** Key of the advisory lock that serialises migrations across nodes starting together. */

@@ -100,4 +100,23 @@ export const SQLITE_MIGRATIONS: string[] = [
   `ALTER TABLE workspaces ADD COLUMN machine_clients TEXT NOT NULL DEFAULT '[]';`,
   // 6: which machines those clients may reach: a JSON array of label selectors, [] = all of them.
   `ALTER TABLE workspaces ADD COLUMN machine_client_reach TEXT NOT NULL DEFAULT '[]';`,
+  // 7: the audit log (src/relay/audit/). No foreign keys: events outlive the machines and
+  // shares they name. The triggers keep it append-only whatever code runs against the file.
+  `CREATE TABLE audit_events (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     workspace_id TEXT NOT NULL,
+     time_ms INTEGER NOT NULL,
+     kind TEXT NOT NULL,
+     actor_kind TEXT NOT NULL,
+     actor_id TEXT NOT NULL,
+     peer TEXT NOT NULL,
+     machine_id TEXT NOT NULL,
+     machine_name TEXT NOT NULL,
+     detail TEXT NOT NULL
+   );
+   CREATE INDEX audit_events_workspace_time ON audit_events(workspace_id, time_ms, seq);
+   CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+     BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+   CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+     BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;`,
 ];

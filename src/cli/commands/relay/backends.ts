@@ -2,6 +2,7 @@
 import type { Bus } from "../../../relay/bus/bus.ts";
 import type { LoginStore } from "../../../relay/login/login_store.ts";
 import type { Store } from "../../../relay/store/store.ts";
+import type { AuditStore } from "../../../relay/audit/audit_events.ts";
 import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
 import { UnsafeFileError } from "../../../lib/private_files.ts";
@@ -26,6 +27,8 @@ export interface RelayBackends {
   store: Store;
   /** Users, device codes and login tokens, beside `store` in the same database. */
   logins: LoginStore;
+  /** The audit log, beside `store` in the same database. */
+  audit: AuditStore;
   bus?: Bus;
 }
 
@@ -57,14 +60,20 @@ export async function openRelayBackends(
     }
     const { openSqliteStore } = await import("../../../relay/store/sqlite.ts");
     const { SqliteLoginStore } = await import("../../../relay/login/sqlite_login_store.ts");
+    const { SqliteAuditStore } = await import("../../../relay/audit/audit_sqlite.ts");
     const store = await openSqliteStore(options.data, log).catch((error) => {
       if (error instanceof UnsafeFileError) throw new CliError(error.message, { cause: error });
       throw error;
     });
-    return { store, logins: new SqliteLoginStore(store.db) };
+    return {
+      store,
+      logins: new SqliteLoginStore(store.db),
+      audit: new SqliteAuditStore(store.db),
+    };
   }
   const { openClusterBackends } = await import("../../../relay/cluster/open_cluster.ts");
   const { PostgresLoginStore } = await import("../../../relay/login/postgres_login_store.ts");
+  const { PostgresAuditStore } = await import("../../../relay/audit/audit_postgres.ts");
   const nodeId = options.nodeId ?? `${Deno.hostname()}-${Deno.pid}`;
   try {
     const { store, bus } = await openClusterBackends({
@@ -74,7 +83,12 @@ export async function openRelayBackends(
       now: ctx.now,
       log,
     });
-    return { store, bus, logins: new PostgresLoginStore(store.sql) };
+    return {
+      store,
+      bus,
+      logins: new PostgresLoginStore(store.sql),
+      audit: new PostgresAuditStore(store.sql),
+    };
   } catch (error) {
     throw new CliError((error as Error).message, { cause: error });
   }

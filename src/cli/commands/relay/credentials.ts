@@ -2,6 +2,7 @@
 import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
 import type { Store } from "../../../relay/store/store.ts";
+import type { AuditStore } from "../../../relay/audit/audit_events.ts";
 
 /** Where the store is and which workspace the verb acts in. */
 export interface WorkspaceStoreOptions {
@@ -11,20 +12,30 @@ export interface WorkspaceStoreOptions {
   json: boolean;
 }
 
-/** Opens the operator's store and finds the workspace by name, then runs `work`. */
+/** Records an operator's change in the workspace's audit log. */
+export type OperatorAudit = (
+  kind: string,
+  detail?: Record<string, unknown>,
+  machine?: { id: string; hostname: string },
+) => Promise<void>;
+
+/**
+ * Opens the operator's store and finds the workspace by name, then runs `work`, which
+ * may record what it changed in the workspace's audit log.
+ */
 export async function inWorkspace<T>(
   ctx: CliContext,
   options: WorkspaceStoreOptions,
-  work: (store: Store, workspaceId: string) => Promise<T>,
+  work: (store: Store, workspaceId: string, audit: OperatorAudit) => Promise<T>,
 ): Promise<T> {
   const { openOperatorStore } = await import("./backends.ts");
-  const { store } = await openOperatorStore(ctx, options);
+  const { store, audit } = await openOperatorStore(ctx, options);
   try {
     const workspace = await store.workspaceByName(options.workspace);
     if (!workspace) {
       throw new CliError(`workspace "${options.workspace}" does not exist in this relay's store`);
     }
-    return await work(store, workspace.id);
+    return await work(store, workspace.id, operatorAudit(ctx, audit, workspace.id));
   } finally {
     await store.close();
   }
@@ -81,9 +92,13 @@ export async function runCredentialCreate(
   const expiresMs = options.ttlMs ? now + options.ttlMs : 0;
   const secret = newSecret(kind === "api_key" ? SecretPrefix.apiKey : SecretPrefix.enrollToken);
   const hash = await hashSecret(secret);
-  await inWorkspace(ctx, options, async (store, id) => {
+  await inWorkspace(ctx, options, async (store, id, audit) => {
     if (kind === "api_key") await store.insertApiKey(id, hash, now);
     else await store.insertEnrollToken(id, hash, now, expiresMs);
+    await audit(kind === "api_key" ? "key.created" : "enroll_token.created", {
+      fingerprint: hash.slice(0, 12),
+      expires_ms: expiresMs || undefined,
+    });
   });
   const expiresAt = expiresMs ? new Date(expiresMs).toISOString() : null;
   if (options.json) {
@@ -124,12 +139,17 @@ export async function runCredentialRevoke(
       hint: `give 8 or more hex digits as "cmdop relay key list" shows them`,
     });
   }
-  const removed = await inWorkspace(
-    ctx,
-    options,
-    (store, id) =>
-      kind === "api_key" ? store.deleteApiKeys(id, prefix) : store.deleteEnrollTokens(id, prefix),
-  );
+  const removed = await inWorkspace(ctx, options, async (store, id, audit) => {
+    const removed = kind === "api_key"
+      ? await store.deleteApiKeys(id, prefix)
+      : await store.deleteEnrollTokens(id, prefix);
+    if (removed > 0) {
+      await audit(kind === "api_key" ? "key.revoked" : "enroll_token.revoked", {
+        fingerprint: prefix,
+      });
+    }
+    return removed;
+  });
   if (removed === 0) {
     throw new CliError(`no ${what} ${fingerprint} in workspace "${options.workspace}"`, {
       hint: "list them with: cmdop relay key list --workspace NAME",
@@ -156,11 +176,12 @@ export async function runMachineRemove(
   machineId: string,
   options: WorkspaceStoreOptions,
 ): Promise<void> {
-  const removed = await inWorkspace(
-    ctx,
-    options,
-    (store, id) => store.deleteMachine(id, machineId.toLowerCase()),
-  );
+  const removed = await inWorkspace(ctx, options, async (store, id, audit) => {
+    const machine = await store.machineById(machineId.toLowerCase());
+    const removed = await store.deleteMachine(id, machineId.toLowerCase());
+    if (removed && machine) await audit("machine.removed", {}, machine);
+    return removed;
+  });
   if (!removed) {
     throw new CliError(`no machine "${machineId}" in workspace "${options.workspace}"`, {
       hint: "give the machine's id, as cmdop connect --list --json shows it",
@@ -171,4 +192,34 @@ export async function runMachineRemove(
     return;
   }
   await ctx.stdout.write(`machine ${machineId} removed\n`);
+}
+
+/**
+ * The audit log as an operator verb writes it: actor `operator` (the local user's name,
+ * from `$USER`), no address. A write that fails is a warning: the change is made already.
+ */
+export function operatorAudit(
+  ctx: CliContext,
+  audit: AuditStore,
+  workspaceId: string,
+): OperatorAudit {
+  return async (kind, detail = {}, machine) => {
+    try {
+      await audit.append({
+        workspaceId,
+        timeMs: ctx.now(),
+        kind,
+        actorKind: "operator",
+        actorId: ctx.env("USER") ?? "",
+        peer: "",
+        machineId: machine?.id ?? "",
+        machineName: machine?.hostname ?? "",
+        detail,
+      });
+    } catch (error) {
+      await ctx.stderr.write(
+        `warning: the audit log did not record ${kind}: ${(error as Error).message}\n`,
+      );
+    }
+  };
 }

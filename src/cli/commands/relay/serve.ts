@@ -98,7 +98,7 @@ async function serveUntilStopped(
   },
 ): Promise<void> {
   const { openRelayBackends } = await import("./backends.ts");
-  const { store, bus, logins } = await openRelayBackends(ctx, {
+  const { store, bus, logins, audit } = await openRelayBackends(ctx, {
     data: options.data,
     store: options.store,
     // URLs may carry passwords: the environment keeps them out of `ps`.
@@ -113,6 +113,7 @@ async function serveUntilStopped(
     port,
     store,
     bus,
+    audit,
     tls,
     publicUrl: options.publicUrl,
     now,

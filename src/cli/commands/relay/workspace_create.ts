@@ -21,10 +21,19 @@ export async function runWorkspaceCreate(
 ): Promise<void> {
   const { openOperatorStore } = await import("./backends.ts");
   const { createWorkspace } = await import("../../../relay/workspace_admin.ts");
-  const { store } = await openOperatorStore(ctx, options);
+  const { operatorAudit } = await import("./credentials.ts");
+  const { hashSecret } = await import("../../../lib/secrets.ts");
+  const { store, audit } = await openOperatorStore(ctx, options);
   try {
     const created = await createWorkspace(store, options.name, ctx.now()).catch((error) => {
       throw new CliError((error as Error).message, { cause: error });
+    });
+    const record = operatorAudit(ctx, audit, created.workspace_id);
+    await record("workspace.created", { name: created.name });
+    const fingerprint = async (secret: string) => (await hashSecret(secret)).slice(0, 12);
+    await record("key.created", { fingerprint: await fingerprint(created.api_key) });
+    await record("enroll_token.created", {
+      fingerprint: await fingerprint(created.enroll_token),
     });
     if (options.json) {
       await ctx.stdout.write(JSON.stringify(created) + "\n");
