@@ -38,6 +38,10 @@ const EXAMPLES: Record<string, string[]> = {
     "printf '%s\\n' \"$PASSWORD\" | cmdop relay user add ana@example.com --data /var/lib/cmdop \\\n" +
     "    --workspace prod --password-stdin",
   ],
+  "relay audit": [
+    "cmdop relay audit --data /var/lib/cmdop --since 7d --json   # every workspace, JSON lines",
+    "cmdop relay audit --workspace prod --store postgres://cmdop@db/cmdop --machine web-1",
+  ],
   "agent run": [
     "cmdop agent run --server https://relay.example.com --enroll-token cme_… --state /var/lib/cmdop-agent",
     "cmdop agent run --server https://relay.example.com --state /var/lib/cmdop-agent \\\n" +

@@ -1,4 +1,4 @@
-/** Registers the operator's credential and machine verbs under `cmdop relay`: key, enroll-token, machine, workspace machine-clients. */
+/** Registers the operator's credential and machine verbs under `cmdop relay`: key, enroll-token, machine, audit, workspace machine-clients. */
 import type { Command } from "@commander-js/extra-typings";
 import { collectValues } from "./command_options.ts";
 import type { CliContext } from "./context.ts";
@@ -83,6 +83,19 @@ export function registerRelayAdminCommands(relay: Command, ctx: CliContext): voi
     .action(async (machineId, opts) =>
       await (await load()).runMachineRemove(ctx, machineId, options(opts))
     );
+  relay.command("audit")
+    .description("Read the audit log from the relay's store: one workspace, or all of them")
+    .option("--workspace <name>", "only this workspace (every workspace when left out)")
+    .option("--data <dir>", "the embedded relay's state directory")
+    .option("--store <url>", "postgres://… a cluster's store (or CMDOP_RELAY_STORE)")
+    .option("--machine <host>", "only events of this machine (hostname or id)")
+    .option("--since <when>", "since a duration ago (24h, 7d) or a date", "24h")
+    .option("--limit <n>", "at most this many events, the oldest first", "1000")
+    .option("--json", "JSON lines, with each event's workspace_id when no --workspace is given")
+    .action(async (opts) => {
+      const { runRelayAudit } = await import("./commands/relay/audit.ts");
+      await runRelayAudit(ctx, { ...opts, json: opts.json === true });
+    });
 }
 
 /** The help of `relay workspace machine-clients`: what the setting lets a machine do. */

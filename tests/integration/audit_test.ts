@@ -340,6 +340,29 @@ describe("cmdop connect audit", () => {
     assert.match(table.stdout, new RegExp(`api_key ${keyId} +127\\.0\\.0\\.1 +audit-box`));
   });
 
+  it("relay audit reads the log from the store: one workspace, or every one with its id", async () => {
+    const read = async (...args: string[]) => {
+      const r = await runCmdop(["relay", "audit", "--data", relay.dataDir, "--json", ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.split("\n").filter((l) => l).map((l) => JSON.parse(l));
+    };
+    const theirs = await read("--workspace", "other");
+    assert.ok(theirs.some((e) => e.machine === "other-box"));
+    assert.ok(theirs.every((e) => e.machine !== "audit-box" && e.workspace_id === undefined));
+    const all = await read();
+    const ids = new Set(all.map((e) => e.workspace_id));
+    assert.deepEqual([...ids].sort(), [acme.workspace_id, other.workspace_id].sort());
+    const table = await runCmdop([
+      "relay",
+      "audit",
+      "--data",
+      relay.dataDir,
+      "--machine",
+      "pw-box",
+    ]);
+    assert.match(table.stdout, /password\.failed/);
+  });
+
   it("keeps the log across a relay restart", async () => {
     const before = await events();
     await relay.stop();

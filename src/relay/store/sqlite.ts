@@ -1,6 +1,6 @@
 /** SqliteStore: the embedded relay's state in one SQLite file (node:sqlite, WAL). */
 import type { DatabaseSync } from "node:sqlite";
-import { ATTEMPT_KEEP_MS, type AttemptRule, lockoutMs } from "../rate_limit.ts";
+import type { AttemptRule } from "../rate_limit.ts";
 import {
   type AttemptOutcome,
   ConflictError,
@@ -22,6 +22,7 @@ import {
   toWorkspace,
 } from "./rows.ts";
 import { openSqliteDatabase, SqliteStatements } from "./sqlite_db.ts";
+import { settleAttempt, takeAttempt } from "./sqlite_attempts.ts";
 
 /**
  * Opens (creating when missing) `relay.db` in `dataDir` and migrates it.
@@ -280,38 +281,11 @@ export class SqliteStore implements Store {
   takeAttempt(key: string, rule: AttemptRule, nowMs: number): Promise<number> {
     // One synchronous transaction: no other caller in this process runs in between, and
     // BEGIN IMMEDIATE keeps other processes on the same file out until it commits.
-    return Promise.resolve(this.#transaction(() => {
-      this.#sql.run("DELETE FROM attempts WHERE updated_ms < ?", nowMs - ATTEMPT_KEEP_MS);
-      const row = this.#sql.get("SELECT * FROM attempts WHERE key = ?", key);
-      const lockedUntil = row ? Number(row.locked_until_ms) : 0;
-      if (lockedUntil > nowMs) return lockedUntil - nowMs;
-      const failures = (row ? Number(row.failures) : 0) + 1;
-      this.#sql.run(
-        `INSERT INTO attempts (key, failures, locked_until_ms, updated_ms) VALUES (?, ?, ?, ?)
-          ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
-            locked_until_ms = excluded.locked_until_ms, updated_ms = excluded.updated_ms`,
-        key,
-        failures,
-        nowMs + lockoutMs(rule, failures),
-        nowMs,
-      );
-      return 0;
-    }));
+    return Promise.resolve(this.#transaction(() => takeAttempt(this.#sql, key, rule, nowMs)));
   }
 
   settleAttempt(key: string, outcome: AttemptOutcome, nowMs = 0): Promise<void> {
-    if (outcome === "forget") this.#sql.run("DELETE FROM attempts WHERE key = ?", key);
-    else if (outcome === "refund") {
-      this.#sql.run("UPDATE attempts SET failures = max(failures - 1, 0) WHERE key = ?", key);
-    } else {
-      this.#sql.run(
-        `UPDATE attempts SET locked_until_ms = ? + (locked_until_ms - updated_ms), updated_ms = ?
-          WHERE key = ?`,
-        nowMs,
-        nowMs,
-        key,
-      );
-    }
+    settleAttempt(this.#sql, key, outcome, nowMs);
     return Promise.resolve();
   }
 

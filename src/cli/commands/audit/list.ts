@@ -1,11 +1,25 @@
 /** `cmdop connect audit`: the workspace's audit events as a table, or JSON lines for a SIEM. */
-import type { AuditEvent } from "../../../../gen/cmdop/v1/audit_pb.ts";
 import type { CliContext } from "../../context.ts";
 import { parseDuration } from "../../duration.ts";
 import { CliError } from "../../errors.ts";
 import type { GlobalOptions, RunState } from "../../globals.ts";
 import { connectRelay } from "../../relay_client.ts";
 import { formatTable } from "../../ui/table.ts";
+
+/** An event as the relay's AuditService returns it, or as the operator reads it from the store. */
+export interface ListedEvent {
+  seq: bigint | number;
+  timeMs: bigint | number;
+  kind: string;
+  actorKind: string;
+  actorId: string;
+  peer: string;
+  machineId: string;
+  machineName: string;
+  detailJson: string;
+  /** Set when the operator lists every workspace. */
+  workspaceId?: string;
+}
 
 export interface AuditOptions {
   machine?: string;
@@ -30,12 +44,9 @@ export async function runAudit(
   options: AuditOptions,
 ): Promise<void> {
   const sinceMs = sinceOf(ctx, options.since);
-  const limit = Number(options.limit);
-  if (!/^\d+$/.test(options.limit.trim()) || limit < 1) {
-    throw new CliError(`--limit "${options.limit}" is not a whole number of at least 1`);
-  }
+  const limit = limitOf(options.limit);
   const conn = await connectRelay(ctx, globals, state);
-  const events: AuditEvent[] = [];
+  const events: ListedEvent[] = [];
   let pageToken = "";
   let more = false;
   do {
@@ -49,7 +60,29 @@ export async function runAudit(
     pageToken = page.nextPageToken;
     more = pageToken !== "" && events.length >= limit;
   } while (pageToken && events.length < limit);
-  if (globals.json) {
+  await printAuditEvents(ctx, { json: globals.json, events, sinceMs, limit, more });
+}
+
+/**
+ * Prints events as a table, or with `json` as JSON lines; says on stderr when there were
+ * none, or when `more` followed past `limit`.
+ *
+ * @example
+ * ```ts
+ * await printAuditEvents(ctx, { json: true, events, sinceMs, limit: 1000, more: false });
+ * ```
+ */
+export async function printAuditEvents(
+  ctx: CliContext,
+  { json, events, sinceMs, limit, more }: {
+    json: boolean;
+    events: ListedEvent[];
+    sinceMs: number;
+    limit: number;
+    more: boolean;
+  },
+): Promise<void> {
+  if (json) {
     const lines = events.map((e) => JSON.stringify(eventJson(e)) + "\n");
     await ctx.stdout.write(lines.join(""));
   } else if (events.length === 0) {
@@ -67,8 +100,17 @@ export async function runAudit(
   }
 }
 
-/** `--since`: a date (anything with a dash, as ISO 8601) or a duration back from now. */
-function sinceOf(ctx: CliContext, text: string): number {
+/** `--limit`: a whole number of at least 1. */
+export function limitOf(text: string): number {
+  const limit = Number(text);
+  if (!/^\d+$/.test(text.trim()) || limit < 1) {
+    throw new CliError(`--limit "${text}" is not a whole number of at least 1`);
+  }
+  return limit;
+}
+
+/** `--since`: a date (`2026-12-01`, ISO 8601) or a duration back from now (`24h`, `7d`). */
+export function sinceOf(ctx: CliContext, text: string): number {
   if (/^\d{4}-/.test(text.trim())) {
     const ms = Date.parse(text.trim());
     if (Number.isNaN(ms)) {
@@ -80,8 +122,9 @@ function sinceOf(ctx: CliContext, text: string): number {
 }
 
 /** One event as `--json` prints it: flat facts, and the kind's own under `detail`. */
-function eventJson(e: AuditEvent): Record<string, unknown> {
+function eventJson(e: ListedEvent): Record<string, unknown> {
   return {
+    ...(e.workspaceId === undefined ? {} : { workspace_id: e.workspaceId }),
     time: new Date(Number(e.timeMs)).toISOString(),
     time_ms: Number(e.timeMs),
     seq: Number(e.seq),
@@ -95,7 +138,7 @@ function eventJson(e: AuditEvent): Record<string, unknown> {
   };
 }
 
-function detailOf(e: AuditEvent): Record<string, unknown> {
+function detailOf(e: ListedEvent): Record<string, unknown> {
   try {
     return JSON.parse(e.detailJson || "{}");
   } catch {
@@ -103,7 +146,7 @@ function detailOf(e: AuditEvent): Record<string, unknown> {
   }
 }
 
-function row(e: AuditEvent): string[] {
+function row(e: ListedEvent): string[] {
   const detail = detailOf(e);
   const what = [e.kind];
   if (typeof detail.session_kind === "string") what.push(detail.session_kind);
