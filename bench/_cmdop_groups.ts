@@ -12,6 +12,7 @@ import {
   measureCmdopExec,
   startCmdop,
 } from "./cmdop.ts";
+import { measureCmdopCopy } from "./copy.ts";
 import { measureStartupVariants } from "./startup.ts";
 
 /** The sizes every group gets from the command line. */
@@ -47,6 +48,7 @@ export function measureCmdopGroup(log: RunLog, settings: BenchSettings): Promise
         "cmdop exec",
         "cmdop connect --list",
         "cmdop bulk output",
+        "cmdop file copy",
         "cmdop keystroke echo",
       );
       return;
@@ -55,6 +57,10 @@ export function measureCmdopGroup(log: RunLog, settings: BenchSettings): Promise
       await log.measure("cmdop exec", () => measureCmdopExec(stack, options));
       await log.measure("cmdop connect --list", () => measureCliList(stack, options));
       await log.measure("cmdop bulk output", () => measureCmdopBulk(stack, options));
+      await log.measure(
+        "cmdop file copy",
+        () => measureCmdopCopy(stack, { bytes: options.bulkBytes, runs: options.bulkRuns }),
+      );
       await log.measure("cmdop keystroke echo", () => measureCmdopEcho(stack, options));
       await log.measure("cmdop start-up variants", () => measureStartupVariants(stack, options));
     } finally {

@@ -7,11 +7,13 @@ const METRIC_ORDER = [
   "exec.new",
   "exec.reused",
   "bulk",
+  "cp.upload",
+  "cp.download",
   "echo",
   "startup",
   "startup.version",
 ];
-const TOOL_ORDER = ["pty", "deno", "ssh", "cmdop"];
+const TOOL_ORDER = ["pty", "deno", "ssh", "scp", "cmdop"];
 
 /**
  * Collects what a run measured. A failing measurement is logged and recorded,

@@ -11,6 +11,7 @@ import { checkGoals, goalsTable } from "./_goals.ts";
 import { plotLatency, plotThroughput } from "./_plot.ts";
 import { RunLog } from "./_report.ts";
 import { startSshd } from "./_sshd.ts";
+import { measureScpCopy } from "./copy.ts";
 import { machineInfo, type Measurement, RESULTS_DIR, writeResult } from "./_stats.ts";
 import { type CapacityReport, capacityTable } from "./capacity.ts";
 import { measureDenoEmptyScript, measureDenoVersion, measureLocalPtyEcho } from "./floors.ts";
@@ -115,6 +116,10 @@ async function main(args: string[]): Promise<number> {
               bytes: settings.bulkBytes,
               runs: settings.bulkRuns,
             }),
+        );
+        await log.measure(
+          "scp file copy",
+          () => measureScpCopy(server, { bytes: settings.bulkBytes, runs: settings.bulkRuns }),
         );
         await log.measure(
           "ssh keystroke echo",

@@ -8,6 +8,7 @@ import {
   killAll,
   processAlive,
   type RelayProcess,
+  ROOT,
   runCmdop,
   samplePeakRss,
   spawnCli,
@@ -371,5 +372,33 @@ describe("cmdop connect cp", () => {
     const allowed = await runCmdop([...args, "--no-interactive"], { env });
     assert.equal(allowed.code, 0, allowed.stderr);
     assert.equal(await Deno.readTextFile(join(remote, "p.txt")), "protected\n");
+  });
+
+  it("works under the sandboxed client, which is granted only the local side of the copy", async () => {
+    const { local, remote } = await sides("sandbox");
+    await Deno.writeTextFile(join(local, "in.txt"), "sandboxed\n");
+    const wrapper = join(ROOT, "scripts", "cmdop_client.sh");
+    const run = (args: string[]) =>
+      new Deno.Command("bash", {
+        args: [wrapper, ...args],
+        env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...env },
+        clearEnv: true,
+        stdin: "null",
+      }).output();
+    const up = await run(["connect", "cp", join(local, "in.txt"), `files-box:${remote}/`]);
+    assert.equal(up.code, 0, new TextDecoder().decode(up.stderr));
+    const down = await run([
+      "-q",
+      "connect",
+      "cp",
+      `files-box:${remote}/in.txt`,
+      `${local}/out.txt`,
+    ]);
+    assert.equal(down.code, 0, new TextDecoder().decode(down.stderr));
+    assert.equal(await Deno.readTextFile(join(local, "out.txt")), "sandboxed\n");
+    // Nothing but the copy's local side: another local file stays out of reach.
+    const other = await run(["connect", "cp", `files-box:${remote}/in.txt`, "/etc/cmdop-planted"]);
+    assert.equal(other.code, 1);
+    assert.match(new TextDecoder().decode(other.stderr), /error: .*\/etc/);
   });
 });
