@@ -3,9 +3,12 @@ import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { needTools } from "../_tools.ts";
+import { scriptArgs } from "./_interrupts.ts";
 import {
   clientEnv,
   killAll,
+  MAIN,
   processAlive,
   type RelayProcess,
   ROOT,
@@ -66,6 +69,8 @@ async function names(dir: string): Promise<string[]> {
 async function partFiles(dir: string): Promise<string[]> {
   return (await names(dir)).filter((n) => n.endsWith(".part"));
 }
+
+const noScript = await needTools("the cp progress line test", ["script"]);
 
 describe("cmdop connect cp", () => {
   let relay: RelayProcess;
@@ -388,9 +393,9 @@ describe("cmdop connect cp", () => {
     const up = await run(["connect", "cp", join(local, "in.txt"), `files-box:${remote}/`]);
     assert.equal(up.code, 0, new TextDecoder().decode(up.stderr));
     const down = await run([
-      "-q",
       "connect",
       "cp",
+      "-q",
       `files-box:${remote}/in.txt`,
       `${local}/out.txt`,
     ]);
@@ -400,5 +405,36 @@ describe("cmdop connect cp", () => {
     const other = await run(["connect", "cp", `files-box:${remote}/in.txt`, "/etc/cmdop-planted"]);
     assert.equal(other.code, 1);
     assert.match(new TextDecoder().decode(other.stderr), /error: .*\/etc/);
+  });
+
+  describe("on a terminal", { skip: noScript }, () => {
+    it("draws a progress line on stderr (bytes, rate), and none with -q or --json", async () => {
+      const { local, remote } = await sides("progress");
+      await writePattern(join(local, "p.bin"), 16 * MIB);
+      const underTerminal = async (extra: string[]) => {
+        const argv = [Deno.execPath(), "run", "-A", "--quiet", MAIN, "connect", "cp", ...extra];
+        const out = await new Deno.Command("script", {
+          args: scriptArgs([...argv, join(local, "p.bin"), `files-box:${remote}/`]),
+          env: { NO_COLOR: "1", ...env },
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        return { code: out.code, text: new TextDecoder().decode(out.stdout) };
+      };
+      const shown = await underTerminal([]);
+      assert.equal(shown.code, 0, shown.text);
+      assert.match(
+        shown.text,
+        /p\.bin {2}16\.0 MiB \/ 16\.0 MiB {2}100% {2}[\d.]+ (KiB|MiB|GiB)\/s/,
+      );
+      const quiet = await underTerminal(["-q"]);
+      assert.equal(quiet.code, 0, quiet.text);
+      assert.doesNotMatch(quiet.text, /MiB/);
+      const json = await underTerminal(["--json"]);
+      assert.equal(json.code, 0, json.text);
+      assert.doesNotMatch(json.text, /MiB\/s/);
+      assert.match(json.text, /"bytes":16777216/);
+    });
   });
 });

@@ -10,11 +10,11 @@ export interface TransferProgress {
   total(bytes: number): void;
   /** Bytes done so far. */
   update(bytes: number): void;
-  /** Draws the last state and leaves the line. */
-  stop(): void;
+  /** Draws the last state and leaves the line; resolves once it is written. */
+  stop(): Promise<void>;
 }
 
-const SILENT: TransferProgress = { total() {}, update() {}, stop() {} };
+const SILENT: TransferProgress = { total() {}, update() {}, stop: () => Promise.resolve() };
 
 /**
  * A progress line on stderr when it is a terminal and neither `--json` nor `-q` was given;
@@ -48,19 +48,21 @@ export function transferProgress(
     removeListener() {},
   };
   let known = false;
+  // The rate counts from the first byte, not from the connection's set-up.
+  let first: { at: number; bytes: number } | undefined;
   const bar = new SingleBar({
     // deno-lint-ignore no-explicit-any
     stream: stream as any,
     format: (_options, params, payload) => {
       const done = params.value;
-      const elapsed = Math.max(0.001, (Date.now() - params.startTime) / 1000);
-      const rate = done / elapsed;
+      const elapsed = first ? Math.max(0.001, (Date.now() - first.at) / 1000) : 0;
+      const rate = first && elapsed > 0.05 ? (done - first.bytes) / elapsed : 0;
       const parts = [payload.label as string, formatBytes(done)];
       if (known) {
         parts[1] += ` / ${formatBytes(params.total)}`;
         parts.push(`${Math.floor(params.progress * 100)}%`);
       }
-      parts.push(`${formatBytes(rate)}/s`);
+      if (rate > 0) parts.push(`${formatBytes(rate)}/s`);
       if (known && rate > 0 && done < params.total) {
         parts.push(`ETA ${formatSeconds((params.total - done) / rate)}`);
       }
@@ -78,11 +80,13 @@ export function transferProgress(
       bar.setTotal(bytes);
     },
     update(bytes) {
+      if (bytes > 0) first ??= { at: Date.now(), bytes };
       if (!known) bar.setTotal(Math.max(bytes, 1));
       bar.update(bytes);
     },
     stop() {
       bar.stop();
+      return chain;
     },
   };
 }

@@ -89,7 +89,7 @@ export async function runCp(
       ? await send(ctx, globals, reached, source, remotePath, options.recursive, progress)
       : await fetch(ctx, globals, reached, remotePath, plan.local, options.recursive, progress);
   } finally {
-    progress.stop();
+    await progress.stop();
   }
   if (!globals.json) {
     for (const { path, reason } of outcome.skipped) {
