@@ -111,8 +111,12 @@ export async function runFileFetchSession(
   void inputs;
 }
 
+/** The session's path on this machine: relative ones, and `~/…` as scp's remote shell reads it, start in home. */
 function remotePath(channel: SessionChannel, environment: FileSessionEnvironment): string {
-  return resolve(environment.home ?? Deno.cwd(), channel.open.file?.path ?? "");
+  const home = environment.home ?? Deno.cwd();
+  const path = channel.open.file?.path ?? "";
+  if (path === "~" || path.startsWith("~/")) return resolve(home, `.${path.slice(1)}`);
+  return resolve(home, path);
 }
 
 /**

@@ -236,6 +236,27 @@ describe("cmdop connect cp", () => {
     assert.match(toFolder.stderr, /is a directory: name the file to write stdin to/);
   });
 
+  it("starts a relative or ~/ remote path in the agent's home folder", async () => {
+    const { local } = await sides("home");
+    await Deno.writeTextFile(join(local, "h.txt"), "home\n");
+    const name = `cmdop-cp-test-${crypto.randomUUID()}.txt`;
+    const home = Deno.env.get("HOME")!;
+    try {
+      const up = await runCmdop(["connect", "cp", join(local, "h.txt"), `files-box:~/${name}`], {
+        env,
+      });
+      assert.equal(up.code, 0, up.stderr);
+      assert.equal(await Deno.readTextFile(join(home, name)), "home\n");
+      const down = await runCmdop(["connect", "cp", `files-box:${name}`, "-"], { env });
+      assert.equal(down.stdout, "home\n");
+      const json = await runCmdop(["connect", "cp", `files-box:${name}`, "-", "--json"], { env });
+      assert.equal(json.code, 1);
+      assert.match(json.stderr, /--json cannot be used with - as the destination/);
+    } finally {
+      await Deno.remove(join(home, name)).catch(() => {});
+    }
+  });
+
   it("refuses a directory without -r, a missing remote path and a missing destination parent, naming the path", async () => {
     const { local, remote } = await sides("refusals");
     await Deno.mkdir(join(local, "dir"));

@@ -67,6 +67,11 @@ export async function runCp(
   const started = ctx.now();
   const plan = parseCpOperands(options.source, options.destination);
   const remoteOperand = plan.direction === "send" ? options.destination : options.source;
+  if (globals.json && plan.direction === "fetch" && plan.local === "-") {
+    throw new CliError("--json cannot be used with - as the destination", {
+      hint: "stdout carries the file's bytes; leave out --json, or name a local file",
+    });
+  }
   const supplied = await readSuppliedLink(ctx, plan.host || undefined, options.linkFile);
   const target = supplied ?? (plan.host || undefined);
   if (target === undefined) {
