@@ -3,6 +3,11 @@ import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
+import { SessionKind, SessionService } from "../../gen/cmdop/v1/session_pb.ts";
+import { encodeHeader } from "../../src/lib/files/archive_format.ts";
+import { createRelayTransport } from "../../src/lib/transport.ts";
 import { needTools } from "../_tools.ts";
 import { scriptArgs } from "./_interrupts.ts";
 import {
@@ -294,6 +299,64 @@ describe("cmdop connect cp", () => {
     assert.equal(noLocalParent.code, 1);
     assert.match(noLocalParent.stderr, /no such directory "\/no\/such"/);
     assert.deepEqual(await partFiles(remote), []);
+  });
+
+  it("the agent refuses a hostile archive (../, an absolute path, a huge header) and writes nothing outside", async () => {
+    const { remote } = await sides("hostile");
+    const dest = join(remote, "dest");
+    await Deno.mkdir(dest);
+    const transport = createRelayTransport({ baseUrl: relay.url, bearer: ws.api_key });
+    const { machines } = await createClient(MachineService, transport).listMachines({});
+    const machineId = machines.find((m) => m.hostname === "files-box")!.id;
+    const sessions = createClient(SessionService, transport);
+    const u32 = (n: number) =>
+      new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+    const fileRecord = (path: string) => [
+      encodeHeader({ type: "file", path, mode: 0o644 }),
+      u32(1),
+      new Uint8Array([120]),
+      u32(0),
+      new Uint8Array(createHash("sha256").update("x").digest()),
+      encodeHeader({ type: "end" }),
+    ];
+    const cases: [Uint8Array[], RegExp][] = [
+      [fileRecord("../escape"), /"\.\." component/],
+      [fileRecord(`${remote}/abs`), /is absolute/],
+      [[u32(0xfffffff0)], /out of range/],
+    ];
+    for (const [archive, error] of cases) {
+      let exited: (() => void) | undefined;
+      const done = new Promise<void>((resolve) => exited = resolve);
+      async function* inputs() {
+        yield {
+          msg: {
+            case: "open" as const,
+            value: {
+              machineId,
+              kind: SessionKind.FILE_SEND,
+              file: { path: dest },
+              windowBytes: 1 << 20,
+            },
+          },
+        };
+        for (const part of archive) yield { msg: { case: "data" as const, value: part } };
+        yield { msg: { case: "data" as const, value: new Uint8Array(0) } };
+        await done;
+      }
+      let exit: { code: number; error: string } | undefined;
+      for await (const out of sessions.session(inputs())) {
+        if (out.msg.case === "exit") {
+          exit = out.msg.value;
+          break;
+        }
+      }
+      exited!();
+      assert.equal(exit?.code, 1, String(error));
+      assert.match(exit!.error, error);
+    }
+    assert.deepEqual(await names(remote), ["dest"]);
+    assert.deepEqual(await names(dest), []);
+    assert.deepEqual(await names(join(work, "hostile")), ["local", "remote"]);
   });
 
   it("leaves no file under the final name and no temporary file when interrupted", {
