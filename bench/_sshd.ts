@@ -149,7 +149,8 @@ function sshdConfig(
     "PrintMotd no",
     "PrintLastLog no",
     "X11Forwarding no",
-    "AllowTcpForwarding no",
+    // Local forwarding only: the -L and jump-host (-W) figures; no remote (-R) forwarding.
+    "AllowTcpForwarding local",
     // Many handshakes back to back must not trip the unauthenticated-connection limit.
     "MaxStartups 100:30:200",
     "MaxSessions 50",
