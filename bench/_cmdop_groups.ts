@@ -13,6 +13,7 @@ import {
   startCmdop,
 } from "./cmdop.ts";
 import { measureCmdopCopy } from "./copy.ts";
+import { measureCmdopForward } from "./forward.ts";
 import { measureStartupVariants } from "./startup.ts";
 
 /** The sizes every group gets from the command line. */
@@ -49,6 +50,7 @@ export function measureCmdopGroup(log: RunLog, settings: BenchSettings): Promise
         "cmdop connect --list",
         "cmdop bulk output",
         "cmdop file copy",
+        "cmdop port forward",
         "cmdop keystroke echo",
       );
       return;
@@ -60,6 +62,10 @@ export function measureCmdopGroup(log: RunLog, settings: BenchSettings): Promise
       await log.measure(
         "cmdop file copy",
         () => measureCmdopCopy(stack, { bytes: options.bulkBytes, runs: options.bulkRuns }),
+      );
+      await log.measure(
+        "cmdop port forward",
+        () => measureCmdopForward(stack, { bytes: options.bulkBytes, runs: options.bulkRuns }),
       );
       await log.measure("cmdop keystroke echo", () => measureCmdopEcho(stack, options));
       await log.measure("cmdop start-up variants", () => measureStartupVariants(stack, options));

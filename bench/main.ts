@@ -12,6 +12,7 @@ import { plotLatency, plotThroughput } from "./_plot.ts";
 import { RunLog } from "./_report.ts";
 import { startSshd } from "./_sshd.ts";
 import { measureScpCopy } from "./copy.ts";
+import { measureSshForward } from "./forward.ts";
 import { machineInfo, type Measurement, RESULTS_DIR, writeResult } from "./_stats.ts";
 import { type CapacityReport, capacityTable } from "./capacity.ts";
 import { measureDenoEmptyScript, measureDenoVersion, measureLocalPtyEcho } from "./floors.ts";
@@ -120,6 +121,12 @@ async function main(args: string[]): Promise<number> {
         await log.measure(
           "scp file copy",
           () => measureScpCopy(server, { bytes: settings.bulkBytes, runs: settings.bulkRuns }),
+        );
+        const forward = { bytes: settings.bulkBytes, runs: settings.bulkRuns };
+        await log.measure("ssh -L port forward", () => measureSshForward(server, forward));
+        await log.measure(
+          "ssh -L port forward through a jump host",
+          () => measureSshForward(server, forward, true),
         );
         await log.measure(
           "ssh keystroke echo",
