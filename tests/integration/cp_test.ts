@@ -327,7 +327,7 @@ describe("cmdop connect cp", () => {
     for (const [archive, error] of cases) {
       let exited: (() => void) | undefined;
       const done = new Promise<void>((resolve) => exited = resolve);
-      async function* inputs() {
+      const inputs = async function* () {
         yield {
           msg: {
             case: "open" as const,
@@ -342,7 +342,7 @@ describe("cmdop connect cp", () => {
         for (const part of archive) yield { msg: { case: "data" as const, value: part } };
         yield { msg: { case: "data" as const, value: new Uint8Array(0) } };
         await done;
-      }
+      };
       let exit: { code: number; error: string } | undefined;
       for await (const out of sessions.session(inputs())) {
         if (out.msg.case === "exit") {
