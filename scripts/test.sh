@@ -65,10 +65,16 @@ log=$(mktemp "${TMPDIR:-/tmp}/cmdop-test.XXXXXX")
 side_log=$(mktemp "${TMPDIR:-/tmp}/cmdop-test-side.XXXXXX")
 trap 'rm -f "$log" "$side_log"' EXIT
 
-# Tests that spend minutes waiting and little CPU (an attach idle for 2 minutes behind a proxy; the
-# MCP Inspector installed from npm, most of a minute of download) run beside the rest instead of
-# after it: their own deno test, their output printed afterwards.
-side=(tests/integration/keepalive_test.ts tests/integration/mcp_inspector_test.ts)
+# Tests that spend minutes waiting and little CPU (an attach idle for 2 minutes behind a proxy, once
+# through haproxy's 30 s timeout and once through nginx, haproxy and Caddy with TLS; the MCP
+# Inspector installed from npm, most of a minute of download) run beside the rest instead of after
+# it: their own deno test, their output printed afterwards. The proxies file took 2m13 of a
+# 20-minute run, 2 of those minutes idle.
+side=(
+  tests/integration/keepalive_test.ts
+  tests/integration/mcp_inspector_test.ts
+  tests/deploy/proxies_test.ts
+)
 present=()
 for file in "${side[@]}"; do [ -f "$file" ] && present+=("$file"); done
 side=("${present[@]}")
