@@ -65,6 +65,15 @@ const EXAMPLES: Record<string, string[]> = {
     "cmdop connect exec --all --parallel 8 --json -- df -h            # NDJSON, one per machine",
     "cmdop connect exec web-1 --machine-credential /var/lib/cmdop-agent/agent.json -- uptime   # as this machine",
   ],
+  "connect cp": [
+    "cmdop connect cp ./app.tar.gz web-1:/tmp/",
+    "cmdop connect cp -r web-1:/var/log/nginx ./logs",
+    "pg_dump db | cmdop connect cp - backup-1:dumps/db.sql",
+  ],
+  "connect forward": [
+    "cmdop connect forward db-1 5432:127.0.0.1:5432     # localhost:5432 reaches db-1's PostgreSQL",
+    "cmdop connect forward web-1 0:localhost:8080 --json   # a free port, printed as JSON",
+  ],
   "connect share": ["cmdop connect share web-1 --ttl 4h", "cmdop connect share list"],
   "connect share list": ["cmdop connect share list --json"],
   "connect share revoke": ["cmdop connect share revoke 3f2c"],

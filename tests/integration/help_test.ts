@@ -48,7 +48,15 @@ describe("help a new user reads", () => {
   it("opens cmdop --help and each verb's help with examples", async () => {
     const root = await cmdop(["--help"]);
     assert.match(root.stdout, /^Examples:\n {2}\$ cmdop connect --list/);
-    for (const verb of [["connect", "exec"], ["connect", "workspace", "use"], ["relay", "serve"]]) {
+    for (
+      const verb of [
+        ["connect", "exec"],
+        ["connect", "cp"],
+        ["connect", "forward"],
+        ["connect", "workspace", "use"],
+        ["relay", "serve"],
+      ]
+    ) {
       const r = await cmdop([...verb, "--help"]);
       assert.equal(r.code, 0);
       assert.match(r.stdout, new RegExp(`^Examples:\\n {2}\\$ cmdop ${verb.join(" ")}`));

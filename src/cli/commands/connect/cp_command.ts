@@ -33,12 +33,7 @@ file under the final name. Symbolic links and special files inside a directory
 are skipped and reported.
 
 A terminal gets a progress line on stderr (bytes, rate, time left); none with
---json, -q or when stderr is not a terminal. --json prints one summary object.
-
-Examples:
-  cmdop connect cp ./app.tar.gz web-1:/tmp/
-  cmdop connect cp -r web-1:/var/log/nginx ./logs
-  pg_dump db | cmdop connect cp - backup-1:dumps/db.sql`,
+--json, -q or when stderr is not a terminal. --json prints one summary object.`,
     )
     .action(async (source, destination, opts, command) => {
       const { linkFile } = command.optsWithGlobals() as { linkFile?: string };

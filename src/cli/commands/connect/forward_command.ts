@@ -32,11 +32,7 @@ and bytes flow both ways with the same flow control as exec; a half-close on
 either side reaches the other. Runs until interrupted (Ctrl-C).
 
 With --json, one line {"listen": "127.0.0.1:PORT", ...} is printed on stdout
-once the port is open, and nothing else.
-
-Examples:
-  cmdop connect forward db-1 5432:127.0.0.1:5432
-  cmdop connect forward web-1 0:localhost:8080 --json`,
+once the port is open, and nothing else.`,
     )
     .action(async (host, spec, opts, command) => {
       const { linkFile } = command.optsWithGlobals() as { linkFile?: string };
