@@ -19,7 +19,7 @@ help:
 	@echo "make check-gen  fail when gen/ is not what proto/ generates"
 	@echo "make breaking   buf breaking: proto/ stays wire compatible with the last release (or main)"
 	@echo "make fmt        format the code (deno fmt, buf format)"
-	@echo "make lint       deno lint and buf lint"
+	@echo "make lint       deno lint, buf lint, and src/'s import rules (no cycle, layers)"
 	@echo "make check      type check"
 	@echo "make bench      benchmarks against OpenSSH (bench/main.ts)"
 	@echo "make install    cmdop on PATH: PREFIX/bin/cmdop, the program in PREFIX/lib/cmdop (PREFIX=/usr/local)"
@@ -47,6 +47,7 @@ fmt-check: deps
 lint: deps
 	$(DENO) lint
 	$(BUF) lint
+	$(DENO) run --allow-read --allow-write=src --allow-run --quiet scripts/check_imports.ts
 
 check: deps
 	$(DENO) check

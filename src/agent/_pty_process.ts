@@ -1,6 +1,6 @@
 /** PtyProcess: a started program's terminal output, input and size, and the release of its fds on exit or hang-up. */
 
-import type { Pty, PtyExit } from "./pty.ts";
+import type { Pty, PtyExit } from "./_pty_types.ts";
 import {
   checkSize,
   EINTR,

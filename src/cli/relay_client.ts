@@ -1,52 +1,17 @@
 /** connectRelay: the relay URL, the credential (and where each came from), and typed clients over one transport. */
-import type { CallOptions, Client } from "@connectrpc/connect";
-import type { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type {
-  OpenSessionSchema,
-  SendInputRequestSchema,
-  SessionOutput,
-} from "../../gen/cmdop/v1/session_pb.ts";
-import type { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
-import type { AuditService } from "../../gen/cmdop/v1/audit_pb.ts";
-import type { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
 import { keepaliveFromEnv } from "../lib/keepalive.ts";
 import { proxyConfigured } from "../lib/proxy_env.ts";
-import type { SessionInputInit } from "../lib/wire/session_codec.ts";
 import { CliError } from "./errors.ts";
 import type { CliContext } from "./context.ts";
 import { resolveAccess, type ResolvedAccess } from "./access.ts";
 import type { GlobalOptions, RunState } from "./globals.ts";
 import { LOGIN_AGAIN_HINT, LoginSession } from "./login_session.ts";
+import type { RelayClients } from "./relay_clients.ts";
 
-/** The session calls: frames as `create(SessionInputSchema, …)` takes them, frames from the agent back. */
-export interface SessionCalls {
-  session(
-    inputs: AsyncIterable<SessionInputInit>,
-    options?: CallOptions,
-  ): AsyncIterable<SessionOutput>;
-  /** The half-duplex session (half_duplex.ts): output only, its first frame the handle. */
-  halfSession(
-    open: MessageInitShape<typeof OpenSessionSchema>,
-    options?: CallOptions,
-  ): AsyncIterable<SessionOutput>;
-  sendInput(
-    request: MessageInitShape<typeof SendInputRequestSchema>,
-    options?: CallOptions,
-  ): Promise<void>;
-}
+export type { RelayClients, SessionCalls } from "./relay_clients.ts";
 
 /** How sessions reach the relay (`CMDOP_TRANSPORT`): auto tries full duplex and falls back. */
 export type SessionTransport = "auto" | "duplex" | "half";
-
-/** The clients of one relay connection. */
-export interface RelayClients {
-  machines: Client<typeof MachineService>;
-  sessions: SessionCalls;
-  shares: Client<typeof ShareService>;
-  workspaces: Client<typeof WorkspaceService>;
-  audit: Client<typeof AuditService>;
-}
 
 export interface RelayConnection extends ResolvedAccess, RelayClients {
   /** Machine tokens earned by passwords during this run, by machine id. */

@@ -1,6 +1,6 @@
 /** The relay clients built on connect-es, for what the lean ones do not cover (login tokens, proxies, every other call). */
 import { create } from "@bufbuild/protobuf";
-import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createClient } from "@connectrpc/connect";
 import { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
 import { SessionInputSchema, SessionService } from "../../gen/cmdop/v1/session_pb.ts";
 import { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
@@ -8,16 +8,9 @@ import { AuditService } from "../../gen/cmdop/v1/audit_pb.ts";
 import { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
 import { createRelayTransport } from "../lib/transport.ts";
 import type { SessionInputInit } from "../lib/wire/session_codec.ts";
-import type { RelayClients } from "./relay_client.ts";
+import type { FullClientOptions, RelayClients } from "./relay_clients.ts";
 
-/** What {@linkcode fullRelayClients} needs to reach the relay. */
-export interface FullClientOptions {
-  baseUrl: string;
-  bearer?: string;
-  headers: Record<string, string>;
-  fetch?: typeof globalThis.fetch;
-  interceptors: Interceptor[];
-}
+export type { FullClientOptions } from "./relay_clients.ts";
 
 /**
  * Typed connect-es clients over one relay transport.

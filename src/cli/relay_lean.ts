@@ -10,8 +10,7 @@ import {
   encodeSessionInput,
   type SessionInputInit,
 } from "../lib/wire/session_codec.ts";
-import type { RelayClients } from "./relay_client.ts";
-import type { FullClientOptions } from "./relay_full.ts";
+import type { FullClientOptions, RelayClients } from "./relay_clients.ts";
 
 /**
  * `listMachines` and `session` speak the Connect protocol through hand-written

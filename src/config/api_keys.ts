@@ -1,6 +1,6 @@
 /** Workspace API keys in `ssh_workspaces.json`: `cmdop connect key set|get|clear` and masking for display. */
 
-import { CliError } from "../cli/errors.ts";
+import { ConfigError } from "./errors.ts";
 import {
   DEFAULT_WORKSPACE_NAME,
   findOrThrow,
@@ -18,7 +18,7 @@ import {
  * throw new NoActiveWorkspaceError(["prod", "staging"]);
  * ```
  */
-export class NoActiveWorkspaceError extends CliError {
+export class NoActiveWorkspaceError extends ConfigError {
   constructor(readonly known: string[]) {
     super("no workspace is active", {
       hint: `choose one with "cmdop connect workspace use <NAME>" (known: ${
@@ -49,7 +49,7 @@ export async function setApiKey(
 ): Promise<{ workspace: string; created: boolean }> {
   const apiKey = checkApiKey(key);
   const wanted = workspace?.trim();
-  if (wanted === "") throw new CliError("the workspace name is empty");
+  if (wanted === "") throw new ConfigError("the workspace name is empty");
   let outcome: { workspace: string; created: boolean } | undefined;
   await updateWorkspaces(home, (file) => {
     const name = wanted ?? file.active ??
@@ -133,7 +133,7 @@ function pickWorkspace(file: WorkspacesFile, name?: string): Workspace {
   const active = file.workspaces.find((w) => w.name === file.active);
   if (!active) {
     if (file.workspaces.length === 0) {
-      throw new CliError("there are no workspaces yet", {
+      throw new ConfigError("there are no workspaces yet", {
         hint:
           `store a key with "cmdop connect key set <KEY>" or run "cmdop connect workspace sync"`,
       });
@@ -145,9 +145,9 @@ function pickWorkspace(file: WorkspacesFile, name?: string): Workspace {
 
 function checkApiKey(key: string): string {
   const trimmed = key.trim();
-  if (trimmed === "") throw new CliError("the API key is empty");
+  if (trimmed === "") throw new ConfigError("the API key is empty");
   if (/\s/.test(trimmed)) {
-    throw new CliError("the API key contains whitespace", {
+    throw new ConfigError("the API key contains whitespace", {
       hint: "paste the key exactly as it was shown",
     });
   }

@@ -1,6 +1,6 @@
 /** The credential chain and server resolution of `cmdop connect`, each answer naming where it came from. */
 
-import { CliError, ExitCode } from "../cli/errors.ts";
+import { ConfigError, ExitCode } from "./errors.ts";
 import { loadLoginTokens, type LoginTokens } from "./auth_tokens.ts";
 import { migrateLegacyApiKey, readLegacyApiKey } from "./legacy_config.ts";
 import { configFilePath } from "./paths.ts";
@@ -21,7 +21,7 @@ import {
  * throw new NoServerError();
  * ```
  */
-export class NoServerError extends CliError {
+export class NoServerError extends ConfigError {
   constructor(workspace?: string) {
     super(
       workspace === undefined
@@ -78,7 +78,7 @@ export interface ResolvedCredential {
  * throw new MissingCredentialError();
  * ```
  */
-export class MissingCredentialError extends CliError {
+export class MissingCredentialError extends ConfigError {
   constructor(workspace?: string) {
     super(
       workspace === undefined

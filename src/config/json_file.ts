@@ -1,7 +1,7 @@
 /** cmdop's JSON files in CMDOP_HOME: validated reads, atomic 0600 writes, locked read-modify-write. */
 
 import { basename, dirname, join } from "./_path.ts";
-import { CliError } from "../cli/errors.ts";
+import { ConfigError } from "./errors.ts";
 import { ShapeError, type Validator } from "./_validate.ts";
 
 const FILE_MODE = 0o600;
@@ -16,7 +16,7 @@ const DIR_MODE = 0o700;
  * throw new ConfigFileError("/home/u/.cmdop/recent.json", "is not valid JSON (error at byte 12)");
  * ```
  */
-export class ConfigFileError extends CliError {
+export class ConfigFileError extends ConfigError {
   /** The file at fault. */
   readonly path: string;
 

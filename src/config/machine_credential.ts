@@ -1,5 +1,5 @@
 /** A machine's own credential, read from its agent's state file, for a client acting as that machine. */
-import { CliError, ExitCode } from "../cli/errors.ts";
+import { ConfigError, ExitCode } from "./errors.ts";
 
 /** The variable that names the agent state file when `--machine-credential` is not given. */
 export const MACHINE_CREDENTIAL_VARIABLE = "CMDOP_MACHINE_CREDENTIAL";
@@ -27,7 +27,7 @@ export interface MachineCredential {
  */
 export async function readMachineCredential(path: string): Promise<MachineCredential> {
   const fail = (why: string, cause?: unknown): never => {
-    throw new CliError(`machine credential file "${path}" ${why}`, {
+    throw new ConfigError(`machine credential file "${path}" ${why}`, {
       exitCode: ExitCode.auth,
       hint: "give the agent's state file: --machine-credential STATE_DIR/agent.json " +
         `(or ${MACHINE_CREDENTIAL_VARIABLE}); cmdop must run as a user who may read it`,

@@ -1,7 +1,7 @@
 /** Where cmdop keeps its client files: the CMDOP_HOME folder and the file names inside it. */
 
 import { join } from "./_path.ts";
-import { CliError } from "../cli/errors.ts";
+import { ConfigError } from "./errors.ts";
 
 /**
  * The config folder: `CMDOP_HOME`, else `$HOME/.cmdop`, else `$USERPROFILE/.cmdop`
@@ -18,7 +18,7 @@ export function resolveHome(env: (name: string) => string | undefined): string {
   if (explicit) return explicit;
   const userHome = env("HOME") || env("USERPROFILE");
   if (userHome) return join(userHome, ".cmdop");
-  throw new CliError("cannot tell where the cmdop config folder is", {
+  throw new ConfigError("cannot tell where the cmdop config folder is", {
     hint: "set CMDOP_HOME (or HOME) to a folder cmdop may write to",
   });
 }

@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { configFilePath, resolveHome } from "./paths.ts";
-import { CliError } from "../cli/errors.ts";
+import { ConfigError } from "./errors.ts";
 import { fakeEnv } from "./_test_helpers.ts";
 
 describe("resolveHome()", () => {
@@ -23,7 +23,7 @@ describe("resolveHome()", () => {
 
   it("fails with a hint when no variable says where home is", () => {
     assert.throws(() => resolveHome(fakeEnv({})), (error: unknown) => {
-      assert.ok(error instanceof CliError);
+      assert.ok(error instanceof ConfigError);
       assert.match(error.hint!, /CMDOP_HOME/);
       return true;
     });

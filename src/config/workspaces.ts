@@ -1,6 +1,6 @@
 /** The local workspace list `ssh_workspaces.json`: which workspace is active and each one's API key. */
 
-import { CliError } from "../cli/errors.ts";
+import { ConfigError } from "./errors.ts";
 import { readJsonFile, updateJsonFile } from "./json_file.ts";
 import { configFilePath } from "./paths.ts";
 import {
@@ -202,7 +202,7 @@ export async function useWorkspace(
     let target = file.workspaces.find((w) => w.name === name);
     const created = target === undefined && server !== undefined;
     if (created) {
-      if (name.trim() === "") throw new CliError("the workspace name is empty");
+      if (name.trim() === "") throw new ConfigError("the workspace name is empty");
       target = { name };
       file.workspaces.push(target);
     }
@@ -246,7 +246,7 @@ export async function removeWorkspace(
  * throw new WorkspaceNotFoundError("prdo", ["prod", "staging"]);
  * ```
  */
-export class WorkspaceNotFoundError extends CliError {
+export class WorkspaceNotFoundError extends ConfigError {
   constructor(readonly workspace: string, readonly known: string[]) {
     super(`workspace "${workspace}" is not known`, {
       hint: known.length > 0

@@ -2,7 +2,7 @@
 import type { Logger } from "../lib/log.ts";
 import type { AuditLog } from "./audit/audit_log.ts";
 import type { Bus } from "./bus/bus.ts";
-import type { PasswordLimiters } from "./machine_access.ts";
+import type { PasswordLimiters } from "./rate_limit.ts";
 import type { Store } from "./store/store.ts";
 
 export interface RelayDeps {

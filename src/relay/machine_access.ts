@@ -1,10 +1,12 @@
 /** Password-protected machines: checking attach passwords and the 24 h machine tokens they earn. */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { hashSecret, newSecret } from "../lib/secrets.ts";
-import { SecretPrefix } from "./auth.ts";
+import { SecretPrefix } from "./principal.ts";
 import type { RelayDeps } from "./deps.ts";
 import { verifyPassword } from "./passwords.ts";
-import type { AttemptRule } from "./rate_limit.ts";
+import type { PasswordLimiters } from "./rate_limit.ts";
+
+export type { PasswordLimiters } from "./rate_limit.ts";
 import type { MachineRecord } from "./store/store.ts";
 import type { AuditActor } from "./audit/audit_log.ts";
 
@@ -21,12 +23,6 @@ export async function machineTokenValid(
   const record = await deps.store.machineToken(await hashSecret(token));
   return record !== undefined && record.machineId === machine.id &&
     record.expiresMs > deps.now();
-}
-
-/** Wrong-password lock-outs: one per (machine, source), and a looser one per machine. */
-export interface PasswordLimiters {
-  perSource: AttemptRule;
-  perMachine: AttemptRule;
 }
 
 /**

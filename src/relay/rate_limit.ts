@@ -82,3 +82,9 @@ export class RequestRateLimiter {
     }
   }
 }
+
+/** Wrong-password lock-outs: one per (machine, source), and a looser one per machine. */
+export interface PasswordLimiters {
+  perSource: AttemptRule;
+  perMachine: AttemptRule;
+}

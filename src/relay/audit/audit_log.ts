@@ -1,6 +1,6 @@
 /** AuditLog: how the relay's services record audit events — bounded, never failing the call that records. */
 import type { Logger } from "../../lib/log.ts";
-import type { ClientPrincipal } from "../auth.ts";
+import type { ClientPrincipal } from "../principal.ts";
 import type { MachineRecord } from "../store/store.ts";
 import {
   type AuditActorKind,

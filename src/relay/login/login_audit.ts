@@ -1,5 +1,5 @@
 /** Audit events of `cmdop login` users: a login is recorded in every workspace the user may act in. */
-import type { LoginContext } from "./tokens.ts";
+import type { LoginContext } from "./login_context.ts";
 
 /**
  * Records `kind` (`login`, `logout`, `workspace.sync`) by the user, from `peer`, in each

@@ -2,20 +2,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { hashSecret, newId, newSecret } from "../../lib/secrets.ts";
 import { type AccessTokenResolver, SecretPrefix } from "../auth.ts";
-import type { RelayDeps } from "../deps.ts";
 import type { UserWorkspaceLister } from "../services/workspace_service.ts";
-import type { LoginStore } from "./login_store.ts";
 import { auditLogin } from "./login_audit.ts";
+import type { LoginContext } from "./login_context.ts";
 
-/** What the login endpoints and the token resolver share. */
-export interface LoginContext {
-  deps: RelayDeps;
-  store: LoginStore;
-  /** Lifetime of an access token; about an hour. */
-  accessTtlMs: number;
-  /** Lifetime of a refresh token; about a month, renewed by each refresh. */
-  refreshTtlMs: number;
-}
+export type { LoginContext } from "./login_context.ts";
 
 /** A token endpoint error, shaped as RFC 6749 section 5.2 wants it. */
 export class OAuthError extends Error {
