@@ -4,8 +4,10 @@
  *
  * - no import cycle;
  * - src/config and src/lib import nothing from src/cli, src/relay or src/agent;
- * - under src/cli, only commands/relay/ and commands/agent/ import relay or agent code, so the
- *   client's module graph stays the client's.
+ * - under src/cli, only commands/relay/ and commands/agent/ import relay or agent code;
+ * - what `main.ts` runs with (its code imports, dynamic ones with a literal specifier included:
+ *   Deno reads and hashes all of them at every start) holds no relay or agent module — those
+ *   verbs load through src/cli/server_verbs.ts.
  *
  * Prints each breach with the files involved and exits 1; prints nothing and exits 0 otherwise.
  *
@@ -71,6 +73,35 @@ async function importGraph(modules: string[]): Promise<Map<string, Set<string>>>
   }
 }
 
+/** The src/ modules `main.ts` can reach through code imports (what Deno loads before running it). */
+async function startupModules(): Promise<Set<string>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", new URL("main.ts", root).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`deno info failed: ${new TextDecoder().decode(out.stderr)}`);
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as { modules: InfoModule[] };
+  const code = new Map<string, string[]>();
+  for (const module of info.modules) {
+    code.set(
+      module.specifier,
+      (module.dependencies ?? []).flatMap((dep) => dep.code?.specifier ? [dep.code.specifier] : []),
+    );
+  }
+  const seen = new Set<string>();
+  const queue = [new URL("main.ts", root).href];
+  while (queue.length) {
+    const next = queue.pop()!;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    queue.push(...code.get(next) ?? []);
+  }
+  return new Set(
+    [...seen].filter((s) => s.startsWith(srcUrl)).map((s) => s.slice(root.href.length)),
+  );
+}
+
 /** The strongly connected components with more than one module (Tarjan). */
 function cycles(graph: Map<string, Set<string>>): string[][] {
   const index = new Map<string, number>();
@@ -130,6 +161,13 @@ if (import.meta.main) {
   const graph = await importGraph(await sourceModules());
   const loops = cycles(graph);
   const breaches = layerBreaches(graph);
+  for (const module of await startupModules()) {
+    if (/^src\/(relay|agent)\//.test(module)) {
+      breaches.push(
+        `main.ts loads ${module} at start (load relay and agent verbs with loadServerVerb)`,
+      );
+    }
+  }
   for (const loop of loops) console.error(`import cycle: ${loop.join(" ⇄ ")}`);
   for (const breach of breaches) console.error(`import rule: ${breach}`);
   if (loops.length || breaches.length) {

@@ -27,6 +27,17 @@ permissions=(
 # Type checked once here, so that each target's compile can skip it.
 "$deno" check --quiet scripts/dist_main.ts scripts/dist_client_worker.ts
 
+# The relay and agent verbs' modules are imported with specifiers built at run time
+# (src/cli/server_verbs.ts), which deno compile does not follow: each is embedded by name.
+server_modules=()
+while read -r module; do server_modules+=(--include "src/cli/$module"); done < <(
+  sed -nE 's#^  [a-zA-Z]+: "\./(commands/(relay|agent)/[a-z_]+\.ts)",$#\1#p' src/cli/server_verbs.ts
+)
+if [ "${#server_modules[@]}" -eq 0 ]; then
+  echo "error: no relay or agent module found in src/cli/server_verbs.ts" >&2
+  exit 1
+fi
+
 # npm packages come from Deno's cache, only those the program imports: node_modules/ also holds
 # buf for every platform (~500 MB), which the binaries must not carry.
 mkdir -p dist
@@ -40,7 +51,8 @@ for target in "${targets[@]}"; do
   echo "== $target -> $out"
   if [ "$target" = "$host" ]; then runtime=(env); else runtime=(env -u DENORT_BIN); fi
   if "${runtime[@]}" "$deno" compile --quiet --no-check --target "$target" --output "$out" "${permissions[@]}" \
-    --node-modules-dir=none --exclude-unused-npm --include scripts/dist_client_worker.ts scripts/dist_main.ts 2>"$log"; then
+    --node-modules-dir=none --exclude-unused-npm --include scripts/dist_client_worker.ts "${server_modules[@]}" \
+    scripts/dist_main.ts 2>"$log"; then
     built+=("$out")
   elif grep -qE 'Setting up base binary|denort' "$log"; then
     no_runtime+=("$target")

@@ -1,6 +1,7 @@
 /** `cmdop login`, `cmdop logout`, and the relay operator's `cmdop relay user add`. */
 import { type Command, Option } from "@commander-js/extra-typings";
 import type { CliContext } from "./context.ts";
+import { loadServerVerb } from "./server_verbs.ts";
 
 /** Registers `cmdop login [--server URL]` and `cmdop logout`. */
 export function registerLoginCommands(program: Command, ctx: CliContext): void {
@@ -43,7 +44,7 @@ export function registerRelayUserCommands(relay: Command, ctx: CliContext): void
     .option("--password-stdin", "read the password from stdin")
     .option("--json", "print a JSON object")
     .action(async (email, opts) => {
-      const { runUserAdd } = await import("./commands/relay/user_add.ts");
+      const { runUserAdd } = await loadServerVerb("userAdd");
       await runUserAdd(ctx, {
         email,
         data: opts.data,

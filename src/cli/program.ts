@@ -15,6 +15,7 @@ import { registerMachineClientCommands, registerRelayAdminCommands } from "./rel
 import { ATTACH_HELP } from "./commands/connect/attach_help.ts";
 import { DEFAULT_PARALLEL } from "./commands/connect/exec_many_args.ts";
 import { withHelpText } from "./help_text.ts";
+import { loadServerVerb } from "./server_verbs.ts";
 
 /**
  * The whole command tree, writing through the context.
@@ -66,7 +67,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     .option("--max-connections <n>", "open connections in all (default: from the fd limit)")
     .option("--max-connections-per-source <n>", "open connections from one address", "4096")
     .action(async (opts) => {
-      const { runServe } = await import("./commands/relay/serve.ts");
+      const { runServe } = await loadServerVerb("serve");
       await runServe(ctx, {
         logFormat: opts.logFormat as "text" | "json",
         listen: opts.listen,
@@ -94,7 +95,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     .option("--store <url>", "postgres://… a cluster's store (or CMDOP_RELAY_STORE)")
     .option("--json", "print a JSON object")
     .action(async (name, opts) => {
-      const { runWorkspaceCreate } = await import("./commands/relay/workspace_create.ts");
+      const { runWorkspaceCreate } = await loadServerVerb("workspaceCreate");
       await runWorkspaceCreate(ctx, {
         name,
         data: opts.data,
@@ -128,7 +129,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     .addOption(logFormatOption())
     .option("--max-sessions <n>", "sessions running at once; more are refused", "64")
     .action(async (opts) => {
-      const { runAgentCommand } = await import("./commands/agent/run.ts");
+      const { runAgentCommand } = await loadServerVerb("agent");
       await runAgentCommand(ctx, {
         logFormat: opts.logFormat as "text" | "json",
         server: opts.server,

@@ -2,6 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { collectValues } from "./command_options.ts";
 import type { CliContext } from "./context.ts";
+import { loadServerVerb } from "./server_verbs.ts";
 
 type Kind = "api_key" | "enroll_token";
 
@@ -21,7 +22,7 @@ export function registerRelayAdminCommands(relay: Command, ctx: CliContext): voi
     store: opts.store,
     json: opts.json === true,
   });
-  const load = () => import("./commands/relay/credentials.ts");
+  const load = () => loadServerVerb("credentials");
 
   const key = relay.command("key").description("List, create and revoke a workspace's API keys");
   key.command("list")
@@ -93,7 +94,7 @@ export function registerRelayAdminCommands(relay: Command, ctx: CliContext): voi
     .option("--limit <n>", "at most this many events, the oldest first", "1000")
     .option("--json", "JSON lines, with each event's workspace_id when no --workspace is given")
     .action(async (opts) => {
-      const { runRelayAudit } = await import("./commands/relay/audit.ts");
+      const { runRelayAudit } = await loadServerVerb("relayAudit");
       await runRelayAudit(ctx, { ...opts, json: opts.json === true });
     });
 }
@@ -122,7 +123,7 @@ export function registerMachineClientCommands(workspace: Command, ctx: CliContex
   const noun = workspace.command("machine-clients")
     .description("Show, set or clear which machines may act as clients of the workspace")
     .addHelpText("after", MACHINE_CLIENTS_HELP);
-  const load = () => import("./commands/relay/machine_clients.ts");
+  const load = () => loadServerVerb("machineClients");
   const verb = (name: string, description: string) =>
     noun.command(name)
       .description(description)
