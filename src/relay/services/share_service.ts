@@ -73,13 +73,19 @@ export function registerShareService(
 
     async revokeShare(req, ctx) {
       const principal = await workspacePrincipal(ctx.requestHeader);
-      const revoked = await deps.store.revokeShare(principal.workspaceId, req.shareId, deps.now());
+      // The audit row names the machine the link was for.
+      const share = (await deps.store.listShares(principal.workspaceId))
+        .find((s) => s.id === req.shareId);
+      const revoked = share &&
+        await deps.store.revokeShare(principal.workspaceId, req.shareId, deps.now());
       if (!revoked) throw new ConnectError(`share "${req.shareId}" not found`, Code.NotFound);
+      const machine = await deps.store.machineById(share.machineId);
       deps.audit.record({
         workspaceId: principal.workspaceId,
         kind: "share.revoked",
         actor: actorOf(principal),
         peer: peerOf(ctx.requestHeader),
+        machine,
         detail: { share_id: req.shareId },
       });
       return {};
