@@ -140,22 +140,30 @@ async function localSource(
 async function send(
   ctx: CliContext,
   globals: GlobalOptions,
-  { conn, machine }: Target,
+  target: Target,
   source: ArchiveSource,
   remotePath: string,
   recursive: boolean,
   progress: TransferProgress,
 ): Promise<CopyOutcome> {
-  const session = await openSession(
-    conn,
-    { machineId: machine.id, kind: SESSION_KIND.FILE_SEND, file: { path: remotePath, recursive } },
-    passwordSource(ctx, globals, conn, machine),
-    ctx.signal,
-  ).catch((error) => {
-    throw asCliError(error, machine.hostname);
-  });
-  const onInterrupt = () => session.close();
-  ctx.signal.addEventListener("abort", onInterrupt, { once: true });
+  const file = { path: remotePath, recursive };
+  return await withCopySession(
+    ctx,
+    globals,
+    target,
+    SESSION_KIND.FILE_SEND,
+    file,
+    (session) => sendOver(ctx, session, target.machine.hostname, source, progress),
+  );
+}
+
+async function sendOver(
+  ctx: CliContext,
+  session: OpenedSession,
+  hostname: string,
+  source: ArchiveSource,
+  progress: TransferProgress,
+): Promise<CopyOutcome> {
   let stopped = false;
   const exited = untilExit(session).finally(() => stopped = true);
   const summary: SentSummary = newSentSummary();
@@ -172,43 +180,42 @@ async function send(
     readError = error;
     session.close();
   });
-  try {
-    const exit = await exited;
-    await writing;
-    if (ctx.signal.aborted) throw new CliError("interrupted");
-    if (readError) throw asCliError(readError);
-    if (!exit) {
-      throw new CliError(`"${machine.hostname}" hung up before the copy was confirmed`, {
-        exitCode: 3,
-      });
-    }
-    if (exit.code !== 0) throw remoteError(exit, machine.hostname);
-    return { ...summary, single: source.kind === "stream" || !source.isDirectory };
-  } finally {
-    ctx.signal.removeEventListener("abort", onInterrupt);
-  }
+  const exit = await exited;
+  await writing;
+  if (ctx.signal.aborted) throw new CliError("interrupted");
+  if (readError) throw asCliError(readError);
+  confirmed(exit, hostname);
+  return { ...summary, single: source.kind === "stream" || !source.isDirectory };
 }
 
 /** Fetches `remotePath` into `local` (or stdout for `-`). */
 async function fetch(
   ctx: CliContext,
   globals: GlobalOptions,
-  { conn, machine }: Target,
+  target: Target,
   remotePath: string,
   local: string,
   recursive: boolean,
   progress: TransferProgress,
 ): Promise<CopyOutcome> {
-  const session = await openSession(
-    conn,
-    { machineId: machine.id, kind: SESSION_KIND.FILE_FETCH, file: { path: remotePath, recursive } },
-    passwordSource(ctx, globals, conn, machine),
-    ctx.signal,
-  ).catch((error) => {
-    throw asCliError(error, machine.hostname);
-  });
-  const onInterrupt = () => session.close();
-  ctx.signal.addEventListener("abort", onInterrupt, { once: true });
+  const file = { path: remotePath, recursive };
+  return await withCopySession(
+    ctx,
+    globals,
+    target,
+    SESSION_KIND.FILE_FETCH,
+    file,
+    (session) => fetchOver(ctx, session, target.machine.hostname, local, progress),
+  );
+}
+
+async function fetchOver(
+  ctx: CliContext,
+  session: OpenedSession,
+  hostname: string,
+  local: string,
+  progress: TransferProgress,
+): Promise<CopyOutcome> {
   let exit: Exit | undefined;
   async function* bytes(): AsyncGenerator<Uint8Array> {
     let owed = 0;
@@ -247,18 +254,48 @@ async function fetch(
     if (ctx.signal.aborted) throw error;
     // A stream cut short because the agent failed: its reason is the one to tell.
     const reported = exit as Exit | undefined;
-    if (reported && reported.code !== 0) throw remoteError(reported, machine.hostname);
+    if (reported && reported.code !== 0) throw remoteError(reported, hostname);
+    throw asCliError(error, hostname);
+  }
+  confirmed(exit, hostname);
+  return { ...received, single: received.isDirectory === false };
+}
+
+/**
+ * Opens a copy session on the target's machine (its password asked for if it has one) and
+ * runs `use` with it; Ctrl-C closes the session, so `use` sees its frames end.
+ */
+async function withCopySession<T>(
+  ctx: CliContext,
+  globals: GlobalOptions,
+  { conn, machine }: Target,
+  kind: typeof SESSION_KIND.FILE_SEND | typeof SESSION_KIND.FILE_FETCH,
+  file: { path: string; recursive: boolean },
+  use: (session: OpenedSession) => Promise<T>,
+): Promise<T> {
+  const session = await openSession(
+    conn,
+    { machineId: machine.id, kind, file },
+    passwordSource(ctx, globals, conn, machine),
+    ctx.signal,
+  ).catch((error) => {
     throw asCliError(error, machine.hostname);
+  });
+  const onInterrupt = () => session.close();
+  ctx.signal.addEventListener("abort", onInterrupt, { once: true });
+  try {
+    return await use(session);
   } finally {
     ctx.signal.removeEventListener("abort", onInterrupt);
   }
+}
+
+/** The agent's word on a copy: nothing (it hung up) or a failure is the copy's failure. */
+function confirmed(exit: Exit | undefined, hostname: string): asserts exit is Exit {
   if (!exit) {
-    throw new CliError(`"${machine.hostname}" hung up before the copy was confirmed`, {
-      exitCode: 3,
-    });
+    throw new CliError(`"${hostname}" hung up before the copy was confirmed`, { exitCode: 3 });
   }
-  if (exit.code !== 0) throw remoteError(exit, machine.hostname);
-  return { ...received, single: received.isDirectory === false };
+  if (exit.code !== 0) throw remoteError(exit, hostname);
 }
 
 /** Reads frames until the exit frame (or the end of the stream: undefined). */
