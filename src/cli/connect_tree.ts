@@ -146,19 +146,27 @@ function registerMemberCommands(connect: Parent, ctx: CliContext, state: RunStat
     });
 }
 
-/** `cmdop connect share <host> [--ttl]`, `share list`, `share revoke <id>`. */
+/** `cmdop connect share <host> [--ttl] [--read-only]`, `share list`, `share revoke <id>`. */
 function registerShareCommands(connect: Parent, ctx: CliContext, state: RunState): void {
   const share = connect.command("share")
     .description("Mint a time-limited link that reaches one machine (or: share list, share revoke)")
     .argument("[host]", "machine to share")
     .option("--ttl <hours>", "lifetime in whole hours (sub-hour values round up); 0 = never", "24h")
+    .option(
+      "--read-only",
+      "the link watches the terminal you open on the machine, sending nothing; no exec, cp, forward",
+    )
     .action(async (host, opts, command) => {
       if (!host) {
         command.help({ error: true });
         return;
       }
       const { runShareCreate } = await import("./commands/share/create.ts");
-      await runShareCreate(ctx, globalsOf(command), state, { host, ttl: opts.ttl });
+      await runShareCreate(ctx, globalsOf(command), state, {
+        host,
+        ttl: opts.ttl,
+        readOnly: opts.readOnly === true,
+      });
     });
   share.command("list")
     .description("List the workspace's share links")

@@ -74,7 +74,11 @@ const EXAMPLES: Record<string, string[]> = {
     "cmdop connect forward db-1 5432:127.0.0.1:5432     # localhost:5432 reaches db-1's PostgreSQL",
     "cmdop connect forward web-1 0:localhost:8080 --json   # a free port, printed as JSON",
   ],
-  "connect share": ["cmdop connect share web-1 --ttl 4h", "cmdop connect share list"],
+  "connect share": [
+    "cmdop connect share web-1 --ttl 4h",
+    "cmdop connect share web-1 --read-only --ttl 1h   # others watch your cmdop connect web-1",
+    "cmdop connect share list",
+  ],
   "connect share list": ["cmdop connect share list --json"],
   "connect share revoke": ["cmdop connect share revoke 3f2c"],
   "connect audit": [

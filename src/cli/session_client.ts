@@ -280,7 +280,7 @@ function startedAndExited(frame: SessionOutput, exit: Exit): OpenedSession {
   if (exit.error) throw new CliError(exit.error, { exitCode: exit.code || ExitCode.generic });
   let done = false;
   return {
-    ready: { $typeName: "cmdop.v1.Ready", sessionId: "", windowBytes: 0 },
+    ready: { $typeName: "cmdop.v1.Ready", sessionId: "", windowBytes: 0, readOnly: false },
     frames: {
       next: () => {
         if (done) return Promise.resolve({ done: true, value: undefined });

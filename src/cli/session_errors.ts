@@ -1,6 +1,6 @@
 /** How a session that ended early is reported: lost connections, frozen machines, a silent relay. */
 import type { ConnectError } from "@connectrpc/connect";
-import { isConnectError } from "../lib/connect_errors.ts";
+import { ConnectCode, isConnectError } from "../lib/connect_errors.ts";
 import { CliError, ExitCode } from "./errors.ts";
 
 /**
@@ -35,10 +35,15 @@ export function sessionLost(hostname: string, cause?: unknown): CliError {
   if (isConnectError(cause) && cause.metadata.get("cmdop-reason") === "stopped-answering") {
     return stoppedAnswering(cause);
   }
+  // The relay ended it because its credential stopped being valid (a share link revoked or
+  // expired, an API key revoked): an authentication failure, as when a call is refused.
+  const exitCode = isConnectError(cause) && cause.code === ConnectCode.Unauthenticated
+    ? ExitCode.auth
+    : ExitCode.generic;
   const reason = isConnectError(cause)
     ? `: ${cause.rawMessage}`
     : cause instanceof Error
     ? `: ${cause.message}`
     : "";
-  return new CliError(`lost the connection to "${hostname}"${reason}`, { cause });
+  return new CliError(`lost the connection to "${hostname}"${reason}`, { exitCode, cause });
 }

@@ -63,6 +63,8 @@ export async function authenticateClient(
       workspaceId: share.workspaceId,
       machineId: share.machineId,
       shareId: share.id,
+      readOnly: share.readOnly,
+      owner: share.owner,
     };
   }
   if (prefix === SecretPrefix.machineSecret) {
@@ -80,6 +82,22 @@ export async function authenticateClient(
     return await resolveAccessToken(token, header.get("cmdop-workspace"));
   }
   throw new ConnectError("credential is not valid", Code.Unauthenticated);
+}
+
+/**
+ * Who a workspace member is, as a share link's owner: the API key (by its fingerprint) or
+ * the signed-in user. A read-only link watches the terminals its owner opens.
+ *
+ * @example
+ * ```ts
+ * ownerOf({ kind: "workspace", workspaceId: "w", via: "api_key", keyId: "3f9a0c21b7de" }); // "api_key:3f9a0c21b7de"
+ * ```
+ */
+export function ownerOf(principal: ClientPrincipal): string | undefined {
+  if (principal.kind !== "workspace") return undefined;
+  return principal.via === "login_token"
+    ? `user:${principal.userId ?? ""}`
+    : `api_key:${principal.keyId ?? ""}`;
 }
 
 /** Authenticates an agent by its machine credential `cmm_<machine id>.<secret>`. */

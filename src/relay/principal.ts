@@ -29,7 +29,16 @@ export type ClientPrincipal =
     /** An API key's fingerprint (first 12 hex digits of its SHA-256), for the audit log. */
     keyId?: string;
   }
-  | { kind: "share"; workspaceId: string; machineId: string; shareId: string }
+  | {
+    kind: "share";
+    workspaceId: string;
+    machineId: string;
+    shareId: string;
+    /** Watches the terminal `owner` has open on the machine; sends nothing to it. */
+    readOnly: boolean;
+    /** Who minted the link (`ownerOf` in auth.ts). */
+    owner: string;
+  }
   | {
     kind: "machine";
     workspaceId: string;

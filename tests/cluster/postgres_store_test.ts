@@ -122,7 +122,12 @@ describe("PostgresStore", { skip }, () => {
       createdMs: 1,
       expiresMs: 0,
       revokedMs: null,
+      readOnly: true,
+      owner: "api_key:3f9a0c21b7de",
     });
+    const stored = await store.shareByToken("st");
+    assert.equal(stored?.readOnly, true);
+    assert.equal(stored?.owner, "api_key:3f9a0c21b7de");
     assert.equal(await store.revokeShare(ws.workspace_id, "s1", 10), true);
     assert.equal(await store.revokeShare(ws.workspace_id, "s1", 20), true);
     assert.equal((await store.shareByToken("st"))?.revokedMs, 10);

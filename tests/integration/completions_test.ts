@@ -44,6 +44,9 @@ describe("cmdop completions", () => {
     ]);
     assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "au"]), ["audit"]);
     assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "audit", "--si"]), ["--since"]);
+    assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "share", "web", "--re"]), [
+      "--read-only",
+    ]);
   });
 
   it("writes zsh and fish scripts, and refuses other shells", async () => {
@@ -57,6 +60,7 @@ describe("cmdop completions", () => {
     assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect exec"' -l timeout/);
     assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect exec"' -l label/);
     assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect exec"' -l all/);
+    assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect share"' -l read-only/);
     // Where fish is installed, ask it what it would complete.
     if (await hasCommand("fish")) {
       const script = await Deno.makeTempFile({ suffix: ".fish" });

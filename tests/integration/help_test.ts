@@ -61,6 +61,9 @@ describe("help a new user reads", () => {
       assert.equal(r.code, 0);
       assert.match(r.stdout, new RegExp(`^Examples:\\n {2}\\$ cmdop ${verb.join(" ")}`));
     }
+    const share = await cmdop(["connect", "share", "--help"]);
+    assert.match(share.stdout, /^Examples:\n(.*\n)* {2}\$ cmdop connect share web-1 --read-only/);
+    assert.match(share.stdout, /--read-only +the link watches the terminal you open/);
   });
 
   it("lists the inherited global flags in a sub-command's help, and what --timeout 0 means", async () => {

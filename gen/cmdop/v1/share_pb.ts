@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cmdop/v1/share.proto.
  */
 export const file_cmdop_v1_share: GenFile = /*@__PURE__*/
-  fileDesc("ChRjbWRvcC92MS9zaGFyZS5wcm90bxIIY21kb3AudjEiegoFU2hhcmUSCgoCaWQYASABKAkSEgoKbWFjaGluZV9pZBgCIAEoCRIYChBtYWNoaW5lX2hvc3RuYW1lGAMgASgJEhIKCmNyZWF0ZWRfbXMYBCABKAMSEgoKZXhwaXJlc19tcxgFIAEoAxIPCgdyZXZva2VkGAYgASgIIjsKEkNyZWF0ZVNoYXJlUmVxdWVzdBISCgptYWNoaW5lX2lkGAEgASgJEhEKCXR0bF9ob3VycxgCIAEoDSJSChNDcmVhdGVTaGFyZVJlc3BvbnNlEh4KBXNoYXJlGAEgASgLMg8uY21kb3AudjEuU2hhcmUSDQoFdG9rZW4YAiABKAkSDAoEbGluaxgDIAEoCSITChFMaXN0U2hhcmVzUmVxdWVzdCI1ChJMaXN0U2hhcmVzUmVzcG9uc2USHwoGc2hhcmVzGAEgAygLMg8uY21kb3AudjEuU2hhcmUiJgoSUmV2b2tlU2hhcmVSZXF1ZXN0EhAKCHNoYXJlX2lkGAEgASgJIhUKE1Jldm9rZVNoYXJlUmVzcG9uc2Uy7wEKDFNoYXJlU2VydmljZRJKCgtDcmVhdGVTaGFyZRIcLmNtZG9wLnYxLkNyZWF0ZVNoYXJlUmVxdWVzdBodLmNtZG9wLnYxLkNyZWF0ZVNoYXJlUmVzcG9uc2USRwoKTGlzdFNoYXJlcxIbLmNtZG9wLnYxLkxpc3RTaGFyZXNSZXF1ZXN0GhwuY21kb3AudjEuTGlzdFNoYXJlc1Jlc3BvbnNlEkoKC1Jldm9rZVNoYXJlEhwuY21kb3AudjEuUmV2b2tlU2hhcmVSZXF1ZXN0Gh0uY21kb3AudjEuUmV2b2tlU2hhcmVSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChRjbWRvcC92MS9zaGFyZS5wcm90bxIIY21kb3AudjEijQEKBVNoYXJlEgoKAmlkGAEgASgJEhIKCm1hY2hpbmVfaWQYAiABKAkSGAoQbWFjaGluZV9ob3N0bmFtZRgDIAEoCRISCgpjcmVhdGVkX21zGAQgASgDEhIKCmV4cGlyZXNfbXMYBSABKAMSDwoHcmV2b2tlZBgGIAEoCBIRCglyZWFkX29ubHkYByABKAgiTgoSQ3JlYXRlU2hhcmVSZXF1ZXN0EhIKCm1hY2hpbmVfaWQYASABKAkSEQoJdHRsX2hvdXJzGAIgASgNEhEKCXJlYWRfb25seRgDIAEoCCJSChNDcmVhdGVTaGFyZVJlc3BvbnNlEh4KBXNoYXJlGAEgASgLMg8uY21kb3AudjEuU2hhcmUSDQoFdG9rZW4YAiABKAkSDAoEbGluaxgDIAEoCSITChFMaXN0U2hhcmVzUmVxdWVzdCI1ChJMaXN0U2hhcmVzUmVzcG9uc2USHwoGc2hhcmVzGAEgAygLMg8uY21kb3AudjEuU2hhcmUiJgoSUmV2b2tlU2hhcmVSZXF1ZXN0EhAKCHNoYXJlX2lkGAEgASgJIhUKE1Jldm9rZVNoYXJlUmVzcG9uc2Uy7wEKDFNoYXJlU2VydmljZRJKCgtDcmVhdGVTaGFyZRIcLmNtZG9wLnYxLkNyZWF0ZVNoYXJlUmVxdWVzdBodLmNtZG9wLnYxLkNyZWF0ZVNoYXJlUmVzcG9uc2USRwoKTGlzdFNoYXJlcxIbLmNtZG9wLnYxLkxpc3RTaGFyZXNSZXF1ZXN0GhwuY21kb3AudjEuTGlzdFNoYXJlc1Jlc3BvbnNlEkoKC1Jldm9rZVNoYXJlEhwuY21kb3AudjEuUmV2b2tlU2hhcmVSZXF1ZXN0Gh0uY21kb3AudjEuUmV2b2tlU2hhcmVSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message cmdop.v1.Share
@@ -49,6 +49,15 @@ export type Share = Message<"cmdop.v1.Share"> & {
    * @generated from field: bool revoked = 6;
    */
   revoked: boolean;
+
+  /**
+   * Read-only: the link watches the terminal its creator has open on the machine
+   * (`cmdop connect HOST` with the same API key or login) and sends nothing to it;
+   * exec, copies and forwards through it are refused.
+   *
+   * @generated from field: bool read_only = 7;
+   */
+  readOnly: boolean;
 };
 
 /**
@@ -73,6 +82,13 @@ export type CreateShareRequest = Message<"cmdop.v1.CreateShareRequest"> & {
    * @generated from field: uint32 ttl_hours = 2;
    */
   ttlHours: number;
+
+  /**
+   * see Share.read_only
+   *
+   * @generated from field: bool read_only = 3;
+   */
+  readOnly: boolean;
 };
 
 /**

@@ -155,6 +155,19 @@ export function decodeSessionOutput(bytes: Uint8Array): SessionOutput {
             : false,
       );
       msg = { case: "keepalive", value };
+    } else if (field === 9 && type === 2) {
+      const z = new ProtoReader(r.bytes());
+      const value = { $typeName: "cmdop.v1.Resize" as const, rows: 0, cols: 0 };
+      fields(
+        z,
+        (f) =>
+          f === 1
+            ? (value.rows = z.uint32(), true)
+            : f === 2
+            ? (value.cols = z.uint32(), true)
+            : false,
+      );
+      msg = { case: "resize", value };
     } else r.skip(type);
   }
   return { $typeName: "cmdop.v1.SessionOutput", msg };
@@ -176,10 +189,12 @@ function decodeReady(bytes: Uint8Array) {
     sessionId: string;
     machine?: Machine;
     windowBytes: number;
+    readOnly: boolean;
   } = {
     $typeName: "cmdop.v1.Ready",
     sessionId: "",
     windowBytes: 0,
+    readOnly: false,
   };
   fields(
     r,
@@ -190,6 +205,8 @@ function decodeReady(bytes: Uint8Array) {
         ? (ready.machine = decodeMachine(r.bytes()), true)
         : f === 3
         ? (ready.windowBytes = r.uint32(), true)
+        : f === 4
+        ? (ready.readOnly = r.bool(), true)
         : false,
   );
   return ready;

@@ -88,6 +88,8 @@ const INPUTS: SessionInputInit[] = [
 const OUTPUTS = [
   { msg: { case: "ready" as const, value: { sessionId: "s1", windowBytes: 1 << 20, machine } } },
   { msg: { case: "ready" as const, value: {} } },
+  { msg: { case: "ready" as const, value: { sessionId: "s2", readOnly: true } } },
+  { msg: { case: "resize" as const, value: { rows: 50, cols: 132 } } },
   { msg: { case: "output" as const, value: { stream: 2, data: big } } },
   { msg: { case: "output" as const, value: { stream: 1, data: new Uint8Array(0) } } },
   {
@@ -160,7 +162,7 @@ describe("session codec", () => {
   it("skips fields it does not know", () => {
     // Field 15 (varint) and field 16 (bytes) in front of an exit frame.
     const unknown = new Uint8Array([0x78, 0x05, 0x82, 0x01, 0x01, 0x00]);
-    const exit = toBinary(SessionOutputSchema, create(SessionOutputSchema, OUTPUTS[5]));
+    const exit = toBinary(SessionOutputSchema, create(SessionOutputSchema, OUTPUTS[7]));
     const frame = decodeSessionOutput(new Uint8Array([...unknown, ...exit]));
     assert.equal(frame.msg.case, "exit");
   });

@@ -79,7 +79,17 @@ describe("AuditLog", () => {
     log.noteUse(key, "10.0.0.1");
     log.noteUse(key, "10.0.0.1");
     log.noteUse(key, "10.0.0.2");
-    log.noteUse({ kind: "share", workspaceId: "ws", machineId: "m1", shareId: "s1" }, "10.0.0.1");
+    log.noteUse(
+      {
+        kind: "share",
+        workspaceId: "ws",
+        machineId: "m1",
+        shareId: "s1",
+        readOnly: false,
+        owner: "api_key:3f9a0c21b7de",
+      },
+      "10.0.0.1",
+    );
     log.noteUse(
       { kind: "machine", workspaceId: "ws", machineId: "m2", hostname: "ci", reach: [] },
       "10.0.0.1",

@@ -13,7 +13,7 @@ import {
 import { CreditCap, sessionWindow } from "../../lib/credit.ts";
 import { newId } from "../../lib/secrets.ts";
 import { describeError, supervise } from "../../lib/supervise.ts";
-import { authenticateClient, type ClientPrincipal, machineForPrincipal } from "../auth.ts";
+import { authenticateClient, type ClientPrincipal, machineForPrincipal, ownerOf } from "../auth.ts";
 import { AgentUnreachableError, type DialedSession } from "../bus/bus.ts";
 import type { RelayDeps } from "../deps.ts";
 import { machineTokenValid, unlockMachine } from "../machine_access.ts";
@@ -25,6 +25,8 @@ import type { AccessTokenResolver } from "../auth.ts";
 import { HalfSessions } from "./half_session.ts";
 import { auditSession, type SessionAudit } from "../audit/session_audit.ts";
 import { actorOf } from "../audit/audit_log.ts";
+import { TerminalWatch, type WatchedTerminal } from "./terminal_watch.ts";
+import { refuseReadOnly, watchTerminal } from "./session_watch.ts";
 
 const MAX_ARGV_BYTES = 256 * 1024;
 
@@ -46,18 +48,27 @@ export function registerSessionService(
   // Sessions between a client and an agent right now, reported as each one ends.
   const counter = { open: 0 };
   const half = new HalfSessions(deps, resolveAccessToken);
+  // The terminals read-only share links can watch (their owners', on this node).
+  const terminals = new TerminalWatch();
   router.service(SessionService, {
     async *session(reqs, ctx: HandlerContext) {
       const principal = await authenticateClient(deps, ctx.requestHeader, resolveAccessToken);
       yield PATH_PROBE_REPLY;
-      yield* runSession(deps, counter, principal, reqs[Symbol.asyncIterator](), ctx, newId());
+      yield* runSession(
+        deps,
+        { counter, terminals },
+        principal,
+        reqs[Symbol.asyncIterator](),
+        ctx,
+        newId(),
+      );
     },
     halfSession: (open, ctx) =>
       half.open(
         open,
         ctx,
         (principal, inputs, sessionId) =>
-          runSession(deps, counter, principal, inputs, ctx, sessionId),
+          runSession(deps, { counter, terminals }, principal, inputs, ctx, sessionId),
       ),
     sendInput: (request, ctx) => half.send(request, ctx),
   });
@@ -70,7 +81,7 @@ export function registerSessionService(
  */
 async function* runSession(
   deps: RelayDeps,
-  counter: { open: number },
+  { counter, terminals }: { counter: { open: number }; terminals: TerminalWatch },
   principal: ClientPrincipal,
   inputs: AsyncIterator<SessionInput>,
   ctx: HandlerContext,
@@ -83,6 +94,11 @@ async function* runSession(
   const open = first.value.msg.value;
   validateOpen(open);
   const machine = await machineForPrincipal(deps, principal, open.machineId);
+  if (principal.kind === "share" && principal.readOnly) {
+    refuseReadOnly(machine, open.kind);
+    yield* watchTerminal(deps, terminals, principal, machine, open, inputs, ctx, sessionId);
+    return;
+  }
 
   let machineToken = open.machineToken;
   if (machine.passwordHash && !(await machineTokenValid(deps, machine, machineToken))) {
@@ -140,6 +156,14 @@ async function* runSession(
   // The window is clamped and the client's credit metered: a client cannot make the
   // agent (or this relay) hold more than one window of its output.
   const credit = new CreditCap(sessionWindow(open.windowBytes));
+  // A member's terminal can be watched through their read-only share links.
+  const owner = ownerOf(principal);
+  const watched = open.kind === SessionKind.PTY && owner !== undefined
+    ? terminals.publish(
+      { workspaceId: machine.workspaceId, machineId: machine.id, owner },
+      { rows: open.rows || 24, cols: open.cols || 80 },
+    )
+    : undefined;
   dialed.send(keepalive.openFor(
     create(SessionInputSchema, {
       msg: { case: "open", value: { ...open, windowBytes: credit.window, machineToken: "" } },
@@ -151,7 +175,7 @@ async function* runSession(
   // an empty data frame, and credit travels on it), and over HTTP/1.1 a connection that drops
   // mid-body can read as a body that simply ended, with no abort signal: the session, stalled
   // on credit, would otherwise wait forever with its command running.
-  const forwarding = forwardInputs(inputs, dialed, keepalive, credit, audit);
+  const forwarding = forwardInputs(inputs, dialed, keepalive, credit, audit, watched);
   supervise(`session ${sessionId}: client input`, forwarding, {
     log: deps.log,
     quiet: isPeerGone,
@@ -177,10 +201,12 @@ async function* runSession(
       if (frame.msg.case === "output") {
         credit.delivered(frame.msg.value.data.length);
         audit.bytesOut += frame.msg.value.data.length;
+        watched?.output(frame.msg.value.data);
       }
       yield frame;
       if (frame.msg.case === "exit") {
         audit.exit = frame.msg.value;
+        watched?.end(frame.msg.value);
         exited = true;
         ending = "the command exited";
         break;
@@ -202,6 +228,7 @@ async function* runSession(
     throw error;
   } finally {
     keepalive.stop();
+    watched?.end();
     ctx.signal.removeEventListener("abort", hangUp);
     access.stop();
     if (!exited) hangUp();
@@ -236,6 +263,7 @@ async function forwardInputs(
   keepalive: SessionKeepalive,
   credit: CreditCap,
   audit: SessionAudit,
+  watched?: WatchedTerminal,
 ): Promise<void> {
   for (;;) {
     const next = await inputs.next();
@@ -249,6 +277,7 @@ async function forwardInputs(
       msg.value = passed;
     }
     if (msg.case === "data") audit.bytesIn += msg.value.length;
+    if (msg.case === "resize") watched?.resize(msg.value.rows, msg.value.cols);
     // Once the agent's side is gone the client's frames are read and dropped to the end of its
     // request, which the session waits for before it ends its response.
     dialed.send(next.value);

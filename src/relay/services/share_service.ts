@@ -8,6 +8,7 @@ import {
   authenticateMember,
   type ClientPrincipal,
   machineForPrincipal,
+  ownerOf,
   SecretPrefix,
 } from "../auth.ts";
 import type { RelayDeps } from "../deps.ts";
@@ -45,6 +46,8 @@ export function registerShareService(
         // Absolute from creation: nothing later moves it.
         expiresMs: req.ttlHours === 0 ? 0 : now + req.ttlHours * HOUR_MS,
         revokedMs: null,
+        readOnly: req.readOnly,
+        owner: ownerOf(principal) ?? "",
       };
       await deps.store.insertShare(record);
       deps.audit.record({
@@ -53,7 +56,11 @@ export function registerShareService(
         actor: actorOf(principal),
         peer: peerOf(ctx.requestHeader),
         machine,
-        detail: { share_id: record.id, expires_ms: record.expiresMs },
+        detail: {
+          share_id: record.id,
+          expires_ms: record.expiresMs,
+          ...(record.readOnly ? { read_only: true } : {}),
+        },
       });
       return {
         share: toShareMessage(record, machine.hostname),
@@ -101,5 +108,6 @@ function toShareMessage(share: ShareRecord, hostname: string): Share {
     createdMs: BigInt(share.createdMs),
     expiresMs: BigInt(share.expiresMs),
     revoked: share.revokedMs !== null,
+    readOnly: share.readOnly,
   });
 }

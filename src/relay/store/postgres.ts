@@ -333,9 +333,9 @@ export class PostgresStore implements Store {
 
   async insertShare(s: ShareRecord): Promise<void> {
     await this.#sql`INSERT INTO shares (id, workspace_id, machine_id, token_hash, created_ms,
-        expires_ms, revoked_ms)
+        expires_ms, revoked_ms, read_only, owner)
       VALUES (${s.id}, ${s.workspaceId}, ${s.machineId}, ${s.tokenHash}, ${s.createdMs},
-        ${s.expiresMs}, ${s.revokedMs})`;
+        ${s.expiresMs}, ${s.revokedMs}, ${s.readOnly}, ${s.owner})`;
   }
 
   async shareByToken(tokenHash: string): Promise<ShareRecord | undefined> {

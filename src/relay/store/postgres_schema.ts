@@ -148,6 +148,10 @@ export const POSTGRES_MIGRATIONS: string[] = [
    CREATE INDEX audit_events_workspace_time ON audit_events(workspace_id, time_ms, seq);
    CREATE RULE audit_events_no_update AS ON UPDATE TO audit_events DO INSTEAD NOTHING;
    CREATE RULE audit_events_no_delete AS ON DELETE TO audit_events DO INSTEAD NOTHING;`,
+
+  // Read-only share links, and who minted each (SQLite's 8).
+  `ALTER TABLE shares ADD COLUMN read_only BOOLEAN NOT NULL DEFAULT false;
+   ALTER TABLE shares ADD COLUMN owner TEXT NOT NULL DEFAULT '';`,
 ];
 
 /** Key of the advisory lock that serialises migrations across nodes starting together. */

@@ -146,6 +146,8 @@ export function toShare(row: StoreRow | undefined): ShareRecord | undefined {
     createdMs: Number(row.created_ms),
     expiresMs: Number(row.expires_ms),
     revokedMs: numberOrNull(row.revoked_ms),
+    readOnly: Boolean(row.read_only),
+    owner: String(row.owner ?? ""),
   };
 }
 

@@ -338,8 +338,9 @@ export class SqliteStore implements Store {
 
   insertShare(s: ShareRecord): Promise<void> {
     this.#sql.run(
-      `INSERT INTO shares (id, workspace_id, machine_id, token_hash, created_ms, expires_ms, revoked_ms)
-        VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO shares (id, workspace_id, machine_id, token_hash, created_ms, expires_ms,
+          revoked_ms, read_only, owner)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       s.id,
       s.workspaceId,
       s.machineId,
@@ -347,6 +348,8 @@ export class SqliteStore implements Store {
       s.createdMs,
       s.expiresMs,
       s.revokedMs,
+      s.readOnly ? 1 : 0,
+      s.owner,
     );
     return Promise.resolve();
   }

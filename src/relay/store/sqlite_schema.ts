@@ -119,4 +119,7 @@ export const SQLITE_MIGRATIONS: string[] = [
      BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
    CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
      BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;`,
+  // 8: read-only share links, and who minted each (the terminal a read-only link watches is theirs).
+  `ALTER TABLE shares ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE shares ADD COLUMN owner TEXT NOT NULL DEFAULT '';`,
 ];

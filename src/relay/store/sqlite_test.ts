@@ -103,7 +103,12 @@ describe("SqliteStore", () => {
       createdMs: 1,
       expiresMs: 0,
       revokedMs: null,
+      readOnly: true,
+      owner: "api_key:3f9a0c21b7de",
     });
+    const stored = await store.shareByToken("t");
+    assert.equal(stored?.readOnly, true);
+    assert.equal(stored?.owner, "api_key:3f9a0c21b7de");
     assert.equal(await store.revokeShare(ws.workspace_id, "s1", 10), true);
     assert.equal(await store.revokeShare(ws.workspace_id, "s1", 20), true);
     assert.equal((await store.shareByToken("t"))?.revokedMs, 10);

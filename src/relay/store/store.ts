@@ -35,6 +35,10 @@ export interface ShareRecord {
   /** 0 = never expires. */
   expiresMs: number;
   revokedMs: number | null;
+  /** Watches its owner's terminal, sends nothing (see {@linkcode ClientPrincipal}). */
+  readOnly: boolean;
+  /** Who minted it (`api_key:<fingerprint>`, `user:<id>`): whose terminal a read-only link watches. */
+  owner: string;
 }
 
 /** A 24 h token proving that a client knew a machine's attach password. */

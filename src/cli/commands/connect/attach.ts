@@ -162,7 +162,12 @@ async function attach(
   ctx.stdin.setRaw(true);
   try {
     // Raw mode first: a key typed right after this line is read as a key, not echoed by the local terminal.
-    if (ctx.stderr.isTerminal()) {
+    if (session.ready.readOnly) {
+      // Said whatever stderr is: nothing typed here reaches the machine.
+      await ctx.stderr.write(
+        `read-only: watching a terminal on ${where}; keys are not sent, Ctrl-D leaves\r\n`,
+      );
+    } else if (ctx.stderr.isTerminal()) {
       await ctx.stderr.write(`attached to ${where}; Ctrl-D disconnects\r\n`);
     }
     end = await runTerminalSession(ctx, session, input, machine.hostname);

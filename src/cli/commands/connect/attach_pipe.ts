@@ -4,7 +4,8 @@ import { OutputStream, SessionKind } from "../../../../gen/cmdop/v1/session_pb.t
 import type { CliContext } from "../../context.ts";
 import { interruptedExitCode } from "../../errors.ts";
 import type { RelayConnection } from "../../relay_client.ts";
-import { openSession, type PasswordSource } from "../../session_client.ts";
+import { type OpenedSession, openSession, type PasswordSource } from "../../session_client.ts";
+import { isConnectError } from "../../../lib/connect_errors.ts";
 import { sessionLost } from "../../session_errors.ts";
 
 /**
@@ -34,18 +35,41 @@ export async function runPipedShell(
   machine: Machine,
   passwords: PasswordSource,
 ): Promise<number> {
-  const session = await openSession(
-    conn,
-    {
-      machineId: machine.id,
-      kind: SessionKind.EXEC,
-      argv: PIPED_SHELL_ARGV,
-      timeoutMs: 0,
-    },
-    passwords,
-    ctx.signal,
-  );
+  let session;
+  try {
+    session = await openSession(
+      conn,
+      {
+        machineId: machine.id,
+        kind: SessionKind.EXEC,
+        argv: PIPED_SHELL_ARGV,
+        timeoutMs: 0,
+      },
+      passwords,
+      ctx.signal,
+    );
+  } catch (error) {
+    // A read-only share link runs nothing, but it can watch: its owner's terminal, to stdout.
+    if (!isConnectError(error) || error.metadata.get("cmdop-reason") !== "read-only") throw error;
+    session = await openSession(
+      conn,
+      { machineId: machine.id, kind: SessionKind.PTY, rows: 24, cols: 80 },
+      passwords,
+      ctx.signal,
+    );
+  }
+  if (session.ready.readOnly) {
+    await ctx.stderr.write(
+      `read-only: watching a terminal on "${machine.hostname}"; stdin is not sent\n`,
+    );
+  } else {
+    pumpStdin(ctx, session);
+  }
+  return await relayOutput(ctx, session, machine);
+}
 
+/** Our stdin to the remote shell, to its end. */
+function pumpStdin(ctx: CliContext, session: OpenedSession): void {
   (async () => {
     try {
       for await (const chunk of ctx.stdin.readable) await session.write(chunk);
@@ -54,7 +78,14 @@ export async function runPipedShell(
     }
     session.endInput();
   })();
+}
 
+/** The session's output to our stdout and stderr until it exits; its exit status. */
+async function relayOutput(
+  ctx: CliContext,
+  session: OpenedSession,
+  machine: Machine,
+): Promise<number> {
   const onAbort = () => session.close();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   try {

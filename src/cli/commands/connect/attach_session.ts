@@ -37,7 +37,9 @@ export function splitAtDisconnect(chunk: Uint8Array): { send: Uint8Array; discon
  * window resizes to the session and its output to stdout, crediting output
  * as it is written. The caller puts the terminal in raw mode. Resolves with
  * the remote exit, a local disconnect (Ctrl-D, end of input) or an
- * interruption (SIGTERM); a lost connection rejects with a CliError.
+ * interruption (SIGTERM); a lost connection rejects with a CliError. A read-only session
+ * (a read-only share link watching someone's terminal) sends no keystroke and no resize:
+ * Ctrl-D still disconnects.
  *
  * @example
  * ```ts
@@ -50,14 +52,15 @@ export async function runTerminalSession(
   input: TerminalInput,
   hostname: string,
 ): Promise<SessionEnd> {
+  const readOnly = session.ready.readOnly;
   const leave = Promise.withResolvers<SessionEnd>();
   const release = input.lend(async (chunk) => {
     if (chunk === null) return leave.resolve({ kind: "disconnected" });
     const { send, disconnect } = splitAtDisconnect(chunk);
-    if (send.length > 0) await session.write(send);
+    if (send.length > 0 && !readOnly) await session.write(send);
     if (disconnect) leave.resolve({ kind: "disconnected" });
   });
-  const stopResizes = ctx.onTerminalResize?.(() => {
+  const stopResizes = readOnly ? undefined : ctx.onTerminalResize?.(() => {
     const size = ctx.stdout.size();
     if (size) session.resize(size.rows, size.cols);
   });

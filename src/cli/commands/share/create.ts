@@ -1,4 +1,4 @@
-/** `cmdop connect share <host> [--ttl 4h]`: mint a link that reaches one machine, for whole hours or forever. */
+/** `cmdop connect share <host> [--ttl 4h] [--read-only]`: mint a link that reaches one machine, for whole hours or forever. */
 import type { Share } from "../../../../gen/cmdop/v1/share_pb.ts";
 import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
@@ -42,7 +42,7 @@ export async function runShareCreate(
   ctx: CliContext,
   globals: GlobalOptions,
   state: RunState,
-  options: { host: string; ttl?: string },
+  options: { host: string; ttl?: string; readOnly?: boolean },
 ): Promise<void> {
   const ttlText = options.ttl ?? "24h";
   const ttlHours = parseTtlHours(ttlText);
@@ -50,7 +50,7 @@ export async function runShareCreate(
     mustBeOnline: false,
   });
   const created = await conn.shares.createShare(
-    { machineId: machine.id, ttlHours },
+    { machineId: machine.id, ttlHours, readOnly: options.readOnly ?? false },
     { signal: ctx.signal },
   );
   const share = created.share!;
@@ -67,8 +67,11 @@ export async function runShareCreate(
   const expiry = ttlHours === 0
     ? "never expires"
     : `expires ${new Date(Number(share.expiresMs)).toISOString()}, in ${ttlHours}h${rounded}`;
+  const access = share.readOnly
+    ? `read-only: it watches the terminal you open with cmdop connect ${machine.hostname}; `
+    : "";
   await ctx.stderr.write(
-    `share ${share.id} for "${machine.hostname}": ${expiry}\n` +
+    `share ${share.id} for "${machine.hostname}": ${access}${expiry}\n` +
       `revoke it with: cmdop connect share revoke ${share.id}\n`,
   );
 }
@@ -83,6 +86,7 @@ export function shareJson(share: Share, nowMs?: number): Record<string, unknown>
     created_at: new Date(Number(share.createdMs)).toISOString(),
     expires_at: expires === 0 ? null : new Date(expires).toISOString(),
     revoked: share.revoked,
+    read_only: share.readOnly,
   };
   if (nowMs !== undefined) json.status = shareStatus(share, nowMs);
   return json;

@@ -36,6 +36,9 @@ export async function runShareList(
     new Date(Number(s.createdMs)).toISOString(),
     Number(s.expiresMs) === 0 ? "never" : new Date(Number(s.expiresMs)).toISOString(),
     shareStatus(s, now),
+    s.readOnly ? "read-only" : "full",
   ]);
-  await ctx.stdout.write(formatTable(["ID", "MACHINE", "CREATED", "EXPIRES", "STATUS"], rows));
+  await ctx.stdout.write(
+    formatTable(["ID", "MACHINE", "CREATED", "EXPIRES", "STATUS", "ACCESS"], rows),
+  );
 }
