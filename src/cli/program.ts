@@ -66,6 +66,11 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     )
     .option("--max-connections <n>", "open connections in all (default: from the fd limit)")
     .option("--max-connections-per-source <n>", "open connections from one address", "4096")
+    .option(
+      "--trusted-proxy <cidr>",
+      "a reverse proxy (address or range) whose X-Forwarded-For names the client (repeatable)",
+      collectValues,
+    )
     .action(async (opts) => {
       const { runServe } = await loadServerVerb("serve");
       await runServe(ctx, {
@@ -83,6 +88,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
         bodyTimeout: opts.bodyTimeout,
         maxConnections: opts.maxConnections,
         maxConnectionsPerSource: opts.maxConnectionsPerSource,
+        trustedProxy: opts.trustedProxy,
       });
     });
   const relayWorkspace = relay.command("workspace")

@@ -23,6 +23,7 @@ import { observePage } from "./observe/endpoints.ts";
 import { instrumentBus, instrumentStore } from "./observe/instrument.ts";
 import { createRelayMetrics, type RelayMetrics } from "./observe/metrics.ts";
 import { createCallRecorder, createRpcObserver } from "./observe/rpc_observer.ts";
+import { clientAddress, type TrustedProxies } from "./client_address.ts";
 import { createRelayRoutes, type LoginHooks } from "./routes.ts";
 import type { Store } from "./store/store.ts";
 import type { AuditStore } from "./audit/audit_events.ts";
@@ -51,6 +52,11 @@ export interface RelayOptions {
   login?: RelayLogin | ((deps: RelayDeps) => RelayLogin);
   /** Connection caps and timeouts; unset fields keep {@linkcode defaultConnectionLimits}. */
   limits?: Partial<ConnectionLimits>;
+  /**
+   * Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`); without
+   * them the client is the TCP peer.
+   */
+  trustedProxies?: TrustedProxies;
 }
 
 /**
@@ -129,8 +135,13 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     const startedMs = performance.now();
     const path = new URL(request.url).pathname;
     const handler = handlers.get(path);
-    // The peer address feeds the password limiters; a client cannot choose it.
-    const peer = info.remoteAddr.hostname ?? "unknown";
+    // The client's address feeds the password limiters and the audit log; a client cannot
+    // choose it (X-Forwarded-For counts only from a trusted proxy, and only its own entry).
+    const peer = clientAddress(
+      info.remoteAddr.hostname ?? "unknown",
+      request.headers.get("x-forwarded-for"),
+      options.trustedProxies,
+    );
     if (handler && isGrpcRequest(request)) {
       const header = new Headers(request.headers);
       header.set("cmdop-peer", peer);

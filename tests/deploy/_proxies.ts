@@ -45,7 +45,8 @@ function localise(text: string, relayPort: number, certs: string): string {
 
 /**
  * nginx with the doc's `server` block inside a minimal `http` block of its own; `without`
- * drops lines of the snippet (to show what the relay does for a setting an operator forgot).
+ * drops lines of the snippet (to show what the relay does for a setting an operator forgot);
+ * `bindFrom` is the address it connects to the relay from.
  *
  * @example
  * ```ts
@@ -56,10 +57,16 @@ export async function startNginx(
   relayPort: number,
   certs: string,
   without: string[] = [],
+  options: { bindFrom?: string } = {},
 ): Promise<ProxyProcess> {
   const dir = await Deno.makeTempDir({ prefix: "cmdop-nginx-" });
   let text = await snippet("nginx");
   for (const line of without) text = swap(text, line, "");
+  // A source address of its own toward the relay (a loopback alias), so that the relay can
+  // tell nginx from the clients behind it.
+  if (options.bindFrom) {
+    text = swap(text, "proxy_pass ", `proxy_bind ${options.bindFrom};\n        proxy_pass `);
+  }
   const local = localise(text, relayPort, certs);
   const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
     .map((kind) => `  ${kind}_temp_path ${dir}/${kind};`).join("\n");

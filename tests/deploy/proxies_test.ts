@@ -9,9 +9,11 @@ import {
   killAll,
   MAIN,
   type RelayProcess,
+  runCmdop,
   spawnCli,
   startAgent,
   startRelay,
+  waitFor,
   waitMachineOnline,
   type Workspace,
 } from "../_harness.ts";
@@ -25,7 +27,14 @@ const BULK_BYTES = 200_000_000;
 /** How long an attach sits idle: longer than every default proxy timeout we know (nginx 60 s, haproxy 50 s). */
 const IDLE_MS = 125_000;
 
-const STARTERS = { nginx: startNginx, haproxy: startHaproxyTls, caddy: startCaddy };
+/** nginx reaches the relay from this loopback alias, which the relay trusts (--trusted-proxy). */
+const NGINX_SOURCE = "127.0.0.2";
+const STARTERS = {
+  nginx: (relayPort: number, certs: string) =>
+    startNginx(relayPort, certs, [], { bindFrom: NGINX_SOURCE }),
+  haproxy: startHaproxyTls,
+  caddy: startCaddy,
+};
 type ProxyName = keyof typeof STARTERS;
 const NAMES = Object.keys(STARTERS) as ProxyName[];
 
@@ -63,7 +72,7 @@ describe("the relay behind reverse proxies with TLS", { skip }, () => {
   before(async () => {
     certs = await Deno.makeTempDir({ prefix: "cmdop-certs-" });
     await makeCertificates(certs);
-    relay = await startRelay();
+    relay = await startRelay({ extraArgs: ["--trusted-proxy", NGINX_SOURCE] });
     ws = await relay.createWorkspace("behind");
     const relayPort = Number(new URL(relay.url).port);
     for (const name of NAMES) {
@@ -136,6 +145,24 @@ describe("the relay behind reverse proxies with TLS", { skip }, () => {
       assert.equal(r.sha256, bulkSha256);
     });
   }
+
+  it("the audit log names the client behind nginx (trusted, X-Forwarded-For), not nginx", async () => {
+    const r = await runCmdop(["connect", "exec", "via-nginx", "--", "true"], { env: envs.nginx });
+    assert.equal(r.code, 0, r.stderr);
+    let starts: { peer: string; machine: string }[] = [];
+    await waitFor("the exec's session.start event", async () => {
+      const audit = await runCmdop(["connect", "audit", "--json"], { env: envs.nginx });
+      starts = audit.stdout.split("\n").filter((l) => l).map((l) => JSON.parse(l))
+        .filter((e) => e.kind === "session.start" && e.machine === "via-nginx");
+      return starts.length > 0;
+    });
+    // nginx connected from 127.0.0.2 and appended the client's 127.0.0.1 to X-Forwarded-For.
+    assert.deepEqual(starts.map((e) => e.peer), ["127.0.0.1"]);
+    assert.match(
+      relay.stderr(),
+      new RegExp(`client addresses from X-Forwarded-For of ${NGINX_SOURCE}`),
+    );
+  });
 
   it("nginx with its default proxy_buffering on still streams exec output (X-Accel-Buffering: no)", async () => {
     const buffering = await startNginx(

@@ -5,6 +5,7 @@ import { CliError } from "../../errors.ts";
 import { createLogger, type LogFormat, type Logger } from "../../../lib/log.ts";
 import { parseDuration } from "../../duration.ts";
 import type { ConnectionLimits } from "../../../relay/limits.ts";
+import type { TrustedProxies } from "../../../relay/client_address.ts";
 
 export interface ServeOptions {
   listen: string;
@@ -24,6 +25,8 @@ export interface ServeOptions {
   bodyTimeout?: string;
   maxConnections?: string;
   maxConnectionsPerSource?: string;
+  /** `--trusted-proxy`: reverse proxies whose X-Forwarded-For names the client. */
+  trustedProxy?: string[];
 }
 
 /** Parses `HOST:PORT` (IPv6 as `[::1]:4780`). */
@@ -73,13 +76,24 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
   const keepaliveMs = await keepaliveSetting(ctx);
   const tls = await readTls(options);
   connectionLimits(options); // bad flags fail before anything is opened
+  const trustedProxies = await trustedProxiesOf(options.trustedProxy ?? []);
   const lines = batchedLines(ctx);
   const log = createLogger(options.logFormat ?? "text", lines.write, ctx.now);
   const { installLastResort } = await import("../../../lib/last_resort.ts");
   // Nothing one client, agent or node does may end a relay that everyone shares.
   const uninstall = installLastResort("relay", (message) => log(message, { level: "error" }));
   try {
-    await serveUntilStopped(ctx, options, { hostname, port, tls, log, keepaliveMs });
+    if (trustedProxies) {
+      log(`client addresses from X-Forwarded-For of ${trustedProxies.specs.join(", ")}`);
+    }
+    await serveUntilStopped(ctx, options, {
+      hostname,
+      port,
+      tls,
+      log,
+      keepaliveMs,
+      trustedProxies,
+    });
   } finally {
     uninstall();
     await lines.drained();
@@ -89,12 +103,13 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
 async function serveUntilStopped(
   ctx: CliContext,
   options: ServeOptions,
-  { hostname, port, tls, log, keepaliveMs }: {
+  { hostname, port, tls, log, keepaliveMs, trustedProxies }: {
     hostname: string;
     port: number;
     tls: { cert: string; key: string } | undefined;
     log: Logger;
     keepaliveMs: number;
+    trustedProxies: TrustedProxies | undefined;
   },
 ): Promise<void> {
   const { openRelayBackends } = await import("./backends.ts");
@@ -121,6 +136,7 @@ async function serveUntilStopped(
     login,
     keepaliveMs,
     limits: connectionLimits(options),
+    trustedProxies,
   }).catch(async (error) => {
     await bus?.close().catch(() => {});
     await store.close().catch(() => {});
@@ -133,6 +149,20 @@ async function serveUntilStopped(
   await Promise.race([stopped, relay.finished]);
   await relay.close();
   log("relay stopped");
+}
+
+/** `--trusted-proxy` values, checked; undefined when none is given. */
+async function trustedProxiesOf(values: string[]): Promise<TrustedProxies | undefined> {
+  if (values.length === 0) return undefined;
+  const { parseTrustedProxies } = await import("../../../relay/client_address.ts");
+  try {
+    const trusted = parseTrustedProxies(values);
+    return trusted.specs.length > 0 ? trusted : undefined;
+  } catch (error) {
+    throw new CliError(`--trusted-proxy: ${(error as Error).message}`, {
+      hint: "give the address the reverse proxy connects to the relay from, or its range",
+    });
+  }
 }
 
 /** The connection flags; unset ones keep the relay's defaults. */
