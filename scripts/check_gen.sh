@@ -1,33 +1,52 @@
 #!/usr/bin/env bash
-# make check-gen: regenerates the wire protocol code into a temporary folder and fails naming each stale file of gen/.
+# make check-gen: regenerates the wire protocol code (gen/, src/protocol/lean/) into a temporary folder and fails naming each stale file.
+#
+# With an argument, the generated files judged are those under that folder instead of this
+# checkout's (tests/build/check_gen_test.ts hands it a copy with a file edited by hand).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+tree=${1:-$root}
+if [ ! -d "$tree" ]; then
+  echo "error: \"$tree\" is not a folder" >&2
+  exit 1
+fi
 fresh=$(mktemp -d "${TMPDIR:-/tmp}/cmdop-gen.XXXXXX")
 trap 'rm -rf "$fresh"' EXIT
 
 "$root/scripts/deno" run -A --quiet node_modules/@bufbuild/buf/bin/buf generate --output "$fresh"
 
+# The out folders of buf.gen.yaml's plugins.
+outs=(gen src/protocol/lean)
 stale=0
-while IFS= read -r file; do
-  if [ ! -f "gen/$file" ]; then
-    echo "gen/$file is missing: proto/ generates it" >&2
+for out in "${outs[@]}"; do
+  if [ ! -d "$fresh/$out" ]; then
+    echo "buf.gen.yaml no longer writes $out/: update scripts/check_gen.sh" >&2
     stale=1
-  elif ! cmp -s "$fresh/gen/$file" "gen/$file"; then
-    echo "gen/$file is stale: it differs from what proto/ generates" >&2
-    stale=1
+    continue
   fi
-done < <(cd "$fresh/gen" && find . -type f | sed 's|^\./||' | sort)
-while IFS= read -r file; do
-  if [ ! -f "$fresh/gen/$file" ]; then
-    echo "gen/$file is stale: proto/ no longer generates it" >&2
-    stale=1
+  while IFS= read -r file; do
+    if [ ! -f "$tree/$out/$file" ]; then
+      echo "$out/$file is missing: proto/ generates it" >&2
+      stale=1
+    elif ! cmp -s "$fresh/$out/$file" "$tree/$out/$file"; then
+      echo "$out/$file is stale: it differs from what proto/ generates" >&2
+      stale=1
+    fi
+  done < <(cd "$fresh/$out" && find . -type f | sed 's|^\./||' | sort)
+  if [ -d "$tree/$out" ]; then
+    while IFS= read -r file; do
+      if [ ! -f "$fresh/$out/$file" ]; then
+        echo "$out/$file is stale: proto/ no longer generates it" >&2
+        stale=1
+      fi
+    done < <(cd "$tree/$out" && find . -type f | sed 's|^\./||' | sort)
   fi
-done < <(cd gen && find . -type f | sed 's|^\./||' | sort)
+done
 
 if [ "$stale" -ne 0 ]; then
-  echo "hint: run make gen and commit gen/" >&2
+  echo "hint: run make gen and commit ${outs[*]}" >&2
   exit 1
 fi
-echo "gen/ is up to date"
+echo "${outs[*]} are up to date"
