@@ -15,8 +15,8 @@ BUF := $(DENO) run -A --quiet node_modules/@bufbuild/buf/bin/buf
 help:
 	@echo "make test       format, lint, type and gen/ checks, then all tests (ends with 'N passed, K failed, S skipped')"
 	@echo "make demo       a relay, an agent and cmdop connect, on this machine"
-	@echo "make gen        regenerate gen/ from proto/ with buf"
-	@echo "make check-gen  fail when gen/ is not what proto/ generates"
+	@echo "make gen        regenerate gen/ and src/protocol/lean/ from proto/ with buf"
+	@echo "make check-gen  fail when gen/ or src/protocol/lean/ is not what proto/ generates"
 	@echo "make breaking   buf breaking: proto/ stays wire compatible with the last release (or main)"
 	@echo "make fmt        format the code (deno fmt, buf format)"
 	@echo "make lint       deno lint, buf lint, and src/'s import rules (no cycle, layers)"

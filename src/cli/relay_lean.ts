@@ -13,8 +13,8 @@ import {
 import type { FullClientOptions, RelayClients } from "./relay_clients.ts";
 
 /**
- * `listMachines` and `session` speak the Connect protocol through hand-written
- * codecs (tested against protobuf-es); every other call loads the connect-es
+ * `listMachines` and `session` speak the Connect protocol through the lean
+ * codecs generated from proto/ (src/protocol/lean/); every other call loads the connect-es
  * clients on first use, so they behave exactly as before.
  *
  * @example
