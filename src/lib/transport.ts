@@ -4,6 +4,7 @@ import { createFetchClient, type UniversalClientFn } from "@connectrpc/connect/p
 import { createTransport } from "@connectrpc/connect/protocol-connect";
 import { createRelayHttpClient } from "./relay_http_client.ts";
 import { proxyConfigured } from "./proxy_env.ts";
+import { MAX_MESSAGE_BYTES } from "./wire/envelopes.ts";
 
 /** Options of {@linkcode createRelayTransport}. */
 export interface RelayTransportOptions {
@@ -47,7 +48,8 @@ export function createRelayTransport(options: RelayTransportOptions): Transport 
     acceptCompression: [],
     sendCompression: null,
     compressMinBytes: 1024,
-    readMaxBytes: 0xffffffff,
+    // What a client takes from the relay, as the lean stack does (envelopes.ts).
+    readMaxBytes: MAX_MESSAGE_BYTES,
     writeMaxBytes: 0xffffffff,
   });
 }

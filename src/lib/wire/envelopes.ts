@@ -1,5 +1,13 @@
 /** Connect envelopes (flags byte, 32-bit length, message) split out of a byte stream with as few copies as possible. */
 
+/**
+ * The largest message a client takes from the relay, enveloped or whole (a unary body): far above
+ * the relay's own frames (output at most 1 MiB, a page of 1,000 audit events, a list of 10,000
+ * machines at ~3 MB), and far below the 4 GiB a 32-bit length could announce. A peer that lies
+ * about a length is refused as soon as the length is read, never buffered up to it.
+ */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
 /** One enveloped message; `flags & 2` marks the end-of-stream message. */
 export interface Envelope {
   flags: number;
@@ -15,7 +23,10 @@ export interface Envelope {
  * for await (const { flags, data } of splitEnvelopes(response.body)) handle(flags, data);
  * ```
  */
-export async function* splitEnvelopes(pieces: AsyncIterable<Uint8Array>): AsyncGenerator<Envelope> {
+export async function* splitEnvelopes(
+  pieces: AsyncIterable<Uint8Array>,
+  maxBytes = MAX_MESSAGE_BYTES,
+): AsyncGenerator<Envelope> {
   let queue: Uint8Array[] = [];
   let queued = 0;
   for await (const piece of pieces) {
@@ -26,6 +37,7 @@ export async function* splitEnvelopes(pieces: AsyncIterable<Uint8Array>): AsyncG
       if (queued < 5) break;
       const head = queue[0].length >= 5 ? queue[0] : take(queue, 5, false);
       const length = new DataView(head.buffer, head.byteOffset).getUint32(1);
+      if (length > maxBytes) throw tooLarge(length, maxBytes);
       if (queued < 5 + length) break;
       const flags = head[0];
       const envelope = take(queue, 5 + length, true);
@@ -63,12 +75,16 @@ function take(queue: Uint8Array[], n: number, consume: boolean): Uint8Array {
  * const bytes = await joinPieces(response.body);
  * ```
  */
-export async function joinPieces(pieces: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+export async function joinPieces(
+  pieces: AsyncIterable<Uint8Array>,
+  maxBytes = MAX_MESSAGE_BYTES,
+): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let size = 0;
   for await (const piece of pieces) {
     parts.push(piece);
     size += piece.length;
+    if (size > maxBytes) throw tooLarge(size, maxBytes);
   }
   if (parts.length === 1) return parts[0];
   const out = new Uint8Array(size);
@@ -78,4 +94,11 @@ export async function joinPieces(pieces: AsyncIterable<Uint8Array>): Promise<Uin
     offset += part.length;
   }
   return out;
+}
+
+function tooLarge(bytes: number, maxBytes: number): Error {
+  return new Error(
+    `protocol error: the relay sent a message of ${bytes} bytes, more than the ${maxBytes} a ` +
+      "client takes (a proxy or server that is not a cmdop relay?)",
+  );
 }

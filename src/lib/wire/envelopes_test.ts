@@ -1,0 +1,91 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { joinPieces, MAX_MESSAGE_BYTES, splitEnvelopes } from "./envelopes.ts";
+
+function envelope(flags: number, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + data.length);
+  out[0] = flags;
+  new DataView(out.buffer).setUint32(1, data.length);
+  out.set(data, 5);
+  return out;
+}
+
+async function* from(pieces: Uint8Array[]) {
+  for (const p of pieces) yield p;
+}
+
+describe("splitEnvelopes()", () => {
+  it("splits envelopes however the stream is cut", async () => {
+    const stream = new Uint8Array([
+      ...envelope(0, new Uint8Array([1, 2, 3])),
+      ...envelope(0, new Uint8Array([])),
+      ...envelope(2, new Uint8Array([9])),
+    ]);
+    const want = [{ flags: 0, data: [1, 2, 3] }, { flags: 0, data: [] }, { flags: 2, data: [9] }];
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const got = [];
+      for await (const e of splitEnvelopes(from([stream.subarray(0, cut), stream.subarray(cut)]))) {
+        got.push({ flags: e.flags, data: [...e.data] });
+      }
+      assert.deepEqual(got, want, `cut at ${cut}`);
+    }
+  });
+
+  it("refuses a length past the limit as soon as it is read, without waiting for the bytes", async () => {
+    const head = new Uint8Array(5);
+    new DataView(head.buffer).setUint32(1, 0xffffffff);
+    let pulled = 0;
+    async function* endless() {
+      yield head;
+      // A peer that then trickles bytes forever: the split must not wait for 4 GiB of them.
+      for (;;) {
+        pulled++;
+        yield new Uint8Array(1024);
+      }
+    }
+    await assert.rejects(
+      (async () => {
+        for await (const _ of splitEnvelopes(endless())) { /* nothing arrives */ }
+      })(),
+      /protocol error: the relay sent a message of 4294967295 bytes, more than the 67108864/,
+    );
+    assert.equal(pulled, 0);
+    await assert.rejects(
+      (async () => {
+        for await (const _ of splitEnvelopes(from([envelope(0, new Uint8Array(11))]), 10)) { /* */ }
+      })(),
+      /message of 11 bytes, more than the 10/,
+    );
+    assert.equal(MAX_MESSAGE_BYTES, 64 * 1024 * 1024);
+  });
+
+  it("says so when the stream ends inside an envelope", async () => {
+    await assert.rejects(
+      (async () => {
+        for await (
+          const _ of splitEnvelopes(from([envelope(0, new Uint8Array(8)).subarray(0, 7)]))
+        ) { /* */ }
+      })(),
+      /incomplete envelope/,
+    );
+  });
+});
+
+describe("joinPieces()", () => {
+  it("joins a body, and refuses one past the limit as it grows", async () => {
+    assert.deepEqual([...await joinPieces(from([new Uint8Array([1]), new Uint8Array([2, 3])]))], [
+      1,
+      2,
+      3,
+    ]);
+    let pulled = 0;
+    async function* endless() {
+      for (;;) {
+        pulled++;
+        yield new Uint8Array(1024);
+      }
+    }
+    await assert.rejects(joinPieces(endless(), 4096), /message of 5120 bytes, more than the 4096/);
+    assert.equal(pulled, 5);
+  });
+});
