@@ -205,15 +205,21 @@ export async function readBodyCapped(
   return concatBytes(chunks);
 }
 
-/** Request bytes read and dropped before a refused body is cancelled. */
-const DRAIN_BYTES = 64 * 1024;
-const DRAIN_MS = 1_000;
+/**
+ * Request bytes read and dropped before a refused body is cancelled: twice the unary cap (64
+ * KiB), so that a call refused for its size a little past the cap (70 KB) still gets its answer;
+ * 64 KiB lost it to a reset now and then. Nothing is kept. (1 MiB was tried: ten 300 MB bodies
+ * refused at once then lost an answer to the reset, the client still sending when it came.)
+ */
+const DRAIN_BYTES = 128 * 1024;
+const DRAIN_MS = 5_000;
 
 /**
  * Lets go of a request body the relay will not use. A socket closed with
  * unread bytes in it is reset, and a client that was still sending may lose
- * the answer it was given: so a small remainder (64 KiB, 1 s) is read and
- * dropped first, and only a larger or slower one is cancelled.
+ * the answer it was given: so a remainder up to 128 KiB, for up to 5 s, is read and
+ * dropped first (nginx's lingering close does the same), and only a larger or slower one is
+ * cancelled.
  *
  * @example
  * ```ts
