@@ -7,6 +7,7 @@ import { DEFAULT_PARALLEL, EXEC_MANY_HELP } from "./commands/connect/exec_many_a
 import { registerCpCommand } from "./commands/connect/cp_command.ts";
 import { registerForwardCommand } from "./commands/connect/forward_command.ts";
 import { registerAuditCommand } from "./commands/audit/audit_command.ts";
+import { registerRecordingCommands } from "./commands/recording/recording_commands.ts";
 
 /** `cmdop connect` itself, whatever its own arguments and options. */
 type Parent = Command<unknown[], Record<string, unknown>>;
@@ -118,6 +119,7 @@ export function registerConnectCommands(program: Command, ctx: CliContext, state
   registerLocalCommands(connect, ctx, state);
   registerMemberCommands(connect, ctx, state);
   registerAuditCommand(connect, ctx, state);
+  registerRecordingCommands(connect, ctx, state);
 }
 
 /** The relay-side verbs of a workspace member: `key list`, `key revoke`, `machine remove`. */

@@ -12,6 +12,7 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   "relay serve": [
     "cmdop relay serve --listen 0.0.0.0:4780 --data /var/lib/cmdop --public-url https://relay.example.com",
+    "cmdop relay serve --data /var/lib/cmdop --recording-retention 90d --recording-exec-output 4MiB",
   ],
   "relay workspace create": [
     "cmdop relay workspace create prod --data /var/lib/cmdop --json",
@@ -33,6 +34,20 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   "relay workspace machine-clients clear": [
     "cmdop relay workspace machine-clients clear prod --data /var/lib/cmdop   # no machine (the default)",
+  ],
+  "relay workspace recording": [
+    "cmdop relay workspace recording on prod --data /var/lib/cmdop",
+    "cmdop relay workspace recording show prod --store postgres://cmdop@db/cmdop --json",
+    "cmdop relay workspace recording off prod --data /var/lib/cmdop",
+  ],
+  "relay workspace recording on": [
+    "cmdop relay workspace recording on prod --data /var/lib/cmdop",
+  ],
+  "relay workspace recording off": [
+    "cmdop relay workspace recording off prod --data /var/lib/cmdop   # the default",
+  ],
+  "relay workspace recording show": [
+    "cmdop relay workspace recording show prod --data /var/lib/cmdop --json",
   ],
   "relay user add": [
     "printf '%s\\n' \"$PASSWORD\" | cmdop relay user add ana@example.com --data /var/lib/cmdop \\\n" +
@@ -85,6 +100,15 @@ const EXAMPLES: Record<string, string[]> = {
     "cmdop connect audit                          # the last 24 hours",
     "cmdop connect audit --machine web-1 --since 7d",
     "cmdop connect audit --since 2026-12-01 --json > audit.jsonl   # JSON lines for a SIEM",
+  ],
+  "connect sessions": [
+    "cmdop connect sessions                       # recorded sessions of the last 7 days",
+    "cmdop connect sessions --machine web-1 --since 24h --json",
+  ],
+  "connect replay": [
+    "cmdop connect replay 0b6f1c2e-…              # at the speed it happened",
+    "cmdop connect replay 0b6f1c2e-… --speed 4 --idle-limit 1",
+    "cmdop connect replay 0b6f1c2e-… > s.cast && asciinema play s.cast",
   ],
   "connect key set": [
     "cmdop connect key set < key.txt",

@@ -11,7 +11,11 @@ import {
 } from "./command_options.ts";
 import { registerConnectCommands } from "./connect_tree.ts";
 import { registerLoginCommands, registerRelayUserCommands } from "./login_tree.ts";
-import { registerMachineClientCommands, registerRelayAdminCommands } from "./relay_admin_tree.ts";
+import {
+  registerMachineClientCommands,
+  registerRecordingCommands,
+  registerRelayAdminCommands,
+} from "./relay_admin_tree.ts";
 import { ATTACH_HELP } from "./commands/connect/attach_help.ts";
 import { DEFAULT_PARALLEL } from "./commands/connect/exec_many_args.ts";
 import { withHelpText } from "./help_text.ts";
@@ -71,6 +75,21 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
       "a reverse proxy (address or range) whose X-Forwarded-For names the client (repeatable)",
       collectValues,
     )
+    .option(
+      "--recording-retention <duration>",
+      "delete session recordings older than this (0: keep them)",
+      "30d",
+    )
+    .option(
+      "--recording-max-bytes <size>",
+      "output a terminal session's recording keeps; past it a marker",
+      "64MiB",
+    )
+    .option(
+      "--recording-exec-output <size>",
+      "output an exec session's recording keeps; past it a marker",
+      "1MiB",
+    )
     .action(async (opts) => {
       const { runServe } = await loadServerVerb("serve");
       await runServe(ctx, {
@@ -89,6 +108,9 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
         maxConnections: opts.maxConnections,
         maxConnectionsPerSource: opts.maxConnectionsPerSource,
         trustedProxy: opts.trustedProxy,
+        recordingRetention: opts.recordingRetention,
+        recordingMaxBytes: opts.recordingMaxBytes,
+        recordingExecOutput: opts.recordingExecOutput,
       });
     });
   const relayWorkspace = relay.command("workspace")
@@ -112,6 +134,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     });
 
   registerMachineClientCommands(relayWorkspace, ctx);
+  registerRecordingCommands(relayWorkspace, ctx);
   registerRelayUserCommands(relay, ctx);
   registerRelayAdminCommands(relay, ctx);
 

@@ -162,3 +162,51 @@ export function registerMachineClientCommands(workspace: Command, ctx: CliContex
       await (await load()).runMachineClientsClear(ctx, options(name, opts))
     );
 }
+
+/** The help of `relay workspace recording`: what is recorded, and where. */
+const RECORDING_HELP = `
+When on, the relay records each terminal (attach) session of the workspace as an asciicast
+v2 file (output and window resizes; never the keys typed) and each exec session's command
+line, output (stdout and stderr apart, up to relay serve's --recording-exec-output) and exit
+status. Users are told on stderr when their session is recorded. Members list and replay the
+recordings with cmdop connect sessions and cmdop connect replay ID. Off by default; the
+change applies to sessions that start afterwards.`;
+
+/**
+ * `cmdop relay workspace recording show|on|off NAME`: whether the relay records the
+ * workspace's sessions.
+ *
+ * @example
+ * ```ts
+ * registerRecordingCommands(relay.command("workspace"), ctx);
+ * ```
+ */
+export function registerRecordingCommands(workspace: Command, ctx: CliContext): void {
+  const noun = workspace.command("recording")
+    .description("Show, or turn on or off, the recording of a workspace's sessions")
+    .addHelpText("after", RECORDING_HELP);
+  const load = () => loadServerVerb("recording");
+  const verb = (name: string, description: string) =>
+    noun.command(name)
+      .description(description)
+      .argument("<workspace>", "the workspace's name")
+      .option("--data <dir>", "the embedded relay's state directory")
+      .option("--store <url>", "postgres://… a cluster's store (or CMDOP_RELAY_STORE)")
+      .option("--json", "print JSON");
+  const options = (name: string, opts: { data?: string; store?: string; json?: true }) => ({
+    workspace: name,
+    data: opts.data,
+    store: opts.store,
+    json: opts.json === true,
+  });
+  verb("show", "Print whether the workspace's sessions are recorded (off by default)")
+    .action(async (name, opts) => await (await load()).runRecordingShow(ctx, options(name, opts)));
+  verb("on", "Record the workspace's terminal and exec sessions from now on")
+    .action(async (name, opts) =>
+      await (await load()).runRecordingSet(ctx, true, options(name, opts))
+    );
+  verb("off", "Stop recording the workspace's sessions (the default)")
+    .action(async (name, opts) =>
+      await (await load()).runRecordingSet(ctx, false, options(name, opts))
+    );
+}

@@ -24,6 +24,8 @@ export interface RelayConnection extends ResolvedAccess, RelayClients {
   transport: SessionTransport;
   /** Writes one line to stderr (the half-duplex fallback says so there). */
   note(line: string): void;
+  /** Set once the user was told that the relay records their sessions. */
+  recordingAnnounced?: boolean;
 }
 
 /**

@@ -9,6 +9,7 @@ import type {
 } from "../../gen/cmdop/v1/session_pb.ts";
 import type { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
 import type { AuditService } from "../../gen/cmdop/v1/audit_pb.ts";
+import type { RecordingService } from "../../gen/cmdop/v1/recording_pb.ts";
 import type { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
 import type { SessionInputInit } from "../lib/wire/session_codec.ts";
 
@@ -36,6 +37,7 @@ export interface RelayClients {
   shares: Client<typeof ShareService>;
   workspaces: Client<typeof WorkspaceService>;
   audit: Client<typeof AuditService>;
+  recordings: Client<typeof RecordingService>;
 }
 
 /** What `fullRelayClients` (relay_full.ts) needs to reach the relay. */

@@ -5,6 +5,7 @@ import { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
 import { SessionInputSchema, SessionService } from "../../gen/cmdop/v1/session_pb.ts";
 import { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
 import { AuditService } from "../../gen/cmdop/v1/audit_pb.ts";
+import { RecordingService } from "../../gen/cmdop/v1/recording_pb.ts";
 import { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
 import { createRelayTransport } from "../lib/transport.ts";
 import type { SessionInputInit } from "../lib/wire/session_codec.ts";
@@ -35,6 +36,7 @@ export function fullRelayClients(options: FullClientOptions): RelayClients {
     shares: createClient(ShareService, transport),
     workspaces: createClient(WorkspaceService, transport),
     audit: createClient(AuditService, transport),
+    recordings: createClient(RecordingService, transport),
   };
 }
 

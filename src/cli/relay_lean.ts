@@ -69,6 +69,13 @@ export function leanRelayClients(
     shares: lazyClient(() => loadFull().then((c) => c.shares)),
     workspaces: lazyClient(() => loadFull().then((c) => c.workspaces)),
     audit: lazyClient(() => loadFull().then((c) => c.audit)),
+    recordings: {
+      listRecordings: async (request, callOptions) =>
+        (await loadFull()).recordings.listRecordings(request, callOptions),
+      async *readRecording(request, callOptions) {
+        yield* (await loadFull()).recordings.readRecording(request, callOptions);
+      },
+    } as RelayClients["recordings"],
   };
 }
 

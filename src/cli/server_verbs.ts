@@ -21,6 +21,7 @@ export const SERVER_VERB_MODULES = {
   credentials: "./commands/relay/credentials.ts",
   relayAudit: "./commands/relay/audit.ts",
   machineClients: "./commands/relay/machine_clients.ts",
+  recording: "./commands/relay/recording.ts",
   agent: "./commands/agent/run.ts",
 } as const;
 
@@ -32,6 +33,7 @@ interface ServerVerbExports {
   credentials: typeof import("./commands/relay/credentials.ts");
   relayAudit: typeof import("./commands/relay/audit.ts");
   machineClients: typeof import("./commands/relay/machine_clients.ts");
+  recording: typeof import("./commands/relay/recording.ts");
   agent: typeof import("./commands/agent/run.ts");
 }
 

@@ -108,6 +108,13 @@ export async function openSession(
     }
   }
 
+  if (ready.recorded && !conn.recordingAnnounced) {
+    // Said once per run (a fan-out opens many sessions), before a terminal goes raw.
+    conn.recordingAnnounced = true;
+    conn.note(
+      "note: the relay records this session (its workspace records sessions; input is not recorded)",
+    );
+  }
   const inputGate = new CreditGate(ready.windowBytes || 64 * 1024);
   const counter = new CreditCounter(Math.max(1, windowBytes >> 2));
   const send = (msg: SessionInputInit["msg"]) => inputs.push({ msg });
@@ -280,7 +287,13 @@ function startedAndExited(frame: SessionOutput, exit: Exit): OpenedSession {
   if (exit.error) throw new CliError(exit.error, { exitCode: exit.code || ExitCode.generic });
   let done = false;
   return {
-    ready: { $typeName: "cmdop.v1.Ready", sessionId: "", windowBytes: 0, readOnly: false },
+    ready: {
+      $typeName: "cmdop.v1.Ready",
+      sessionId: "",
+      windowBytes: 0,
+      readOnly: false,
+      recorded: false,
+    },
     frames: {
       next: () => {
         if (done) return Promise.resolve({ done: true, value: undefined });

@@ -34,6 +34,8 @@ import { createRelayRoutes } from "./routes.ts";
 import { openSqliteStore, type SqliteStore } from "./store/sqlite.ts";
 import type { MachineRecord } from "./store/store.ts";
 import { createWorkspace } from "./workspace_admin.ts";
+import { SqliteRecordingStore } from "./recording/recording_sqlite.ts";
+import { DEFAULT_RECORDING_LIMITS, Recordings } from "./recording/recordings.ts";
 
 /** The address every in-memory call comes from (the real relay takes it from the socket). */
 export const MEMORY_PEER = "192.0.2.7";
@@ -87,6 +89,12 @@ export async function memoryRelay(): Promise<MemoryRelay> {
     keepaliveMs: 15_000,
     log,
     audit: new AuditLog(new SqliteAuditStore(store.db), now, log),
+    recordings: new Recordings({
+      store: await SqliteRecordingStore.open(store.db, dir, log),
+      limits: DEFAULT_RECORDING_LIMITS,
+      now,
+      log,
+    }),
   };
   const routes = createRelayRoutes(deps);
   const clientsFor = (bearer: string): MemoryClients => {

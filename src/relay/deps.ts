@@ -3,6 +3,7 @@ import type { Logger } from "../lib/log.ts";
 import type { AuditLog } from "./audit/audit_log.ts";
 import type { Bus } from "./bus/bus.ts";
 import type { PasswordLimiters } from "./rate_limit.ts";
+import type { Recordings } from "./recording/recordings.ts";
 import type { Store } from "./store/store.ts";
 
 export interface RelayDeps {
@@ -19,4 +20,6 @@ export interface RelayDeps {
   log: Logger;
   /** The workspace-facing audit log (sessions, shares, keys, logins, passwords). */
   audit: AuditLog;
+  /** Session recordings of the workspaces that opted in. */
+  recordings: Recordings;
 }

@@ -7,6 +7,7 @@ import { registerAuditService } from "./services/audit_service.ts";
 import { registerHealthService } from "./services/health_service.ts";
 import { registerReflectionService } from "./services/reflection_service.ts";
 import { registerMachineService } from "./services/machine_service.ts";
+import { registerRecordingService } from "./services/recording_service.ts";
 import { registerSessionService } from "./services/session_service.ts";
 import { registerShareService } from "./services/share_service.ts";
 import {
@@ -43,5 +44,6 @@ export function createRelayRoutes(
     registerShareService(router, deps, resolve);
     registerWorkspaceService(router, deps, resolve, login?.listUserWorkspaces);
     registerAuditService(router, deps, resolve);
+    registerRecordingService(router, deps, resolve);
   };
 }

@@ -28,6 +28,12 @@ import { createRelayRoutes, type LoginHooks } from "./routes.ts";
 import type { Store } from "./store/store.ts";
 import type { AuditStore } from "./audit/audit_events.ts";
 import { AuditLog, NO_AUDIT_STORE } from "./audit/audit_log.ts";
+import { NO_RECORDING_STORE, type RecordingStore } from "./recording/recording_store.ts";
+import {
+  DEFAULT_RECORDING_LIMITS,
+  type RecordingLimits,
+  Recordings,
+} from "./recording/recordings.ts";
 
 /** Options of {@linkcode startRelay}. */
 export interface RelayOptions {
@@ -37,6 +43,12 @@ export interface RelayOptions {
   bus?: Bus;
   /** Where audit events go, beside `store` in the same database; none are kept without it. */
   audit?: AuditStore;
+  /** Where session recordings go, beside `store`; none are kept without it. */
+  recordings?: RecordingStore;
+  /** Retention and caps of recordings; unset fields keep {@linkcode DEFAULT_RECORDING_LIMITS}. */
+  recordingLimits?: Partial<RecordingLimits>;
+  /** Recordings wait this long before small writes (PostgreSQL: fewer, larger chunk rows). */
+  recordingCoalesceMs?: number;
   /** PEM certificate chain and private key: serve HTTPS (HTTP/2 offered through ALPN). */
   tls?: { cert: string; key: string };
   /** The URL printed in share links; defaults to the listening address. */
@@ -114,7 +126,15 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
     log,
     audit: new AuditLog(options.audit ?? NO_AUDIT_STORE, now, log),
+    recordings: new Recordings({
+      store: options.recordings ?? NO_RECORDING_STORE,
+      limits: { ...DEFAULT_RECORDING_LIMITS, ...options.recordingLimits },
+      now,
+      log,
+      coalesceMs: options.recordingCoalesceMs,
+    }),
   };
+  const stopPruning = options.recordings ? deps.recordings.startPruning() : () => {};
   const login = typeof options.login === "function" ? options.login(deps) : options.login;
   const record = createCallRecorder(metrics, log);
   const handlers = routeHandlers(createRelayRoutes(deps, login), createRpcObserver(record));
@@ -215,8 +235,10 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     close() {
       closing ??= (async () => {
         abort.abort();
+        stopPruning();
         await server.finished;
         await bus.close();
+        await deps.recordings.flush();
         await deps.audit.flush();
         await options.store.close();
       })();

@@ -8,6 +8,7 @@ import { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
 import { SessionInputSchema, SessionKind, SessionService } from "../../gen/cmdop/v1/session_pb.ts";
 import { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
 import { AuditService } from "../../gen/cmdop/v1/audit_pb.ts";
+import { RecordingService } from "../../gen/cmdop/v1/recording_pb.ts";
 import { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
 import { createRelayTransport } from "../../src/lib/transport.ts";
 import {
@@ -64,6 +65,7 @@ function connectRoutes(): FuzzRoute[] {
     AgentService,
     AuditService,
     MachineService,
+    RecordingService,
     SessionService,
     ShareService,
     WorkspaceService,

@@ -90,6 +90,7 @@ const OUTPUTS = [
   { msg: { case: "ready" as const, value: {} } },
   { msg: { case: "ready" as const, value: { sessionId: "s2", readOnly: true } } },
   { msg: { case: "resize" as const, value: { rows: 50, cols: 132 } } },
+  { msg: { case: "ready" as const, value: { sessionId: "s2", recorded: true } } },
   { msg: { case: "output" as const, value: { stream: 2, data: big } } },
   { msg: { case: "output" as const, value: { stream: 1, data: new Uint8Array(0) } } },
   {

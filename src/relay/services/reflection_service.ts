@@ -12,6 +12,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { file_cmdop_v1_agent } from "../../../gen/cmdop/v1/agent_pb.ts";
 import { file_cmdop_v1_audit } from "../../../gen/cmdop/v1/audit_pb.ts";
 import { file_cmdop_v1_machine } from "../../../gen/cmdop/v1/machine_pb.ts";
+import { file_cmdop_v1_recording } from "../../../gen/cmdop/v1/recording_pb.ts";
 import { file_cmdop_v1_session } from "../../../gen/cmdop/v1/session_pb.ts";
 import { file_cmdop_v1_share } from "../../../gen/cmdop/v1/share_pb.ts";
 import { file_cmdop_v1_workspace } from "../../../gen/cmdop/v1/workspace_pb.ts";
@@ -29,6 +30,7 @@ const FILES = [
   file_cmdop_v1_agent,
   file_cmdop_v1_audit,
   file_cmdop_v1_machine,
+  file_cmdop_v1_recording,
   file_cmdop_v1_session,
   file_cmdop_v1_share,
   file_cmdop_v1_workspace,

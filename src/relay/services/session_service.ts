@@ -27,6 +27,7 @@ import { auditSession, type SessionAudit } from "../audit/session_audit.ts";
 import { actorOf } from "../audit/audit_log.ts";
 import { TerminalWatch, type WatchedTerminal } from "./terminal_watch.ts";
 import { refuseReadOnly, watchTerminal } from "./session_watch.ts";
+import type { SessionRecording } from "../recording/recordings.ts";
 
 const MAX_ARGV_BYTES = 256 * 1024;
 
@@ -106,6 +107,8 @@ async function* runSession(
     machineToken = granted;
   }
 
+  // Read while the agent is found and dialled: the setting adds no round trip to the start.
+  const recordingOn = deps.recordings.enabledFor(machine.workspaceId, open.kind);
   const presence = (await deps.bus.presence([machine.id])).get(machine.id);
   if (!presence?.online) throw offline(machine);
   let dialed: DialedSession;
@@ -117,6 +120,10 @@ async function* runSession(
   }
   deps.log(sessionLine(principal, machine, open, sessionId));
   const audit = auditSession(deps, principal, machine, open, sessionId, ctx.requestHeader);
+  // Output is copied to the recording as it passes; the recording never holds it back.
+  const recording = await recordingOn
+    ? deps.recordings.begin(principal, machine, open, sessionId)
+    : undefined;
   counter.open++;
   let ending = "the client hung up";
 
@@ -175,7 +182,7 @@ async function* runSession(
   // an empty data frame, and credit travels on it), and over HTTP/1.1 a connection that drops
   // mid-body can read as a body that simply ended, with no abort signal: the session, stalled
   // on credit, would otherwise wait forever with its command running.
-  const forwarding = forwardInputs(inputs, dialed, keepalive, credit, audit, watched);
+  const forwarding = forwardInputs(inputs, dialed, keepalive, credit, audit, watched, recording);
   supervise(`session ${sessionId}: client input`, forwarding, {
     log: deps.log,
     quiet: isPeerGone,
@@ -192,6 +199,7 @@ async function* runSession(
               ...frame.msg.value,
               sessionId,
               machine: toMachineMessage(machine, presence),
+              recorded: recording !== undefined,
             },
           },
         });
@@ -202,11 +210,13 @@ async function* runSession(
         credit.delivered(frame.msg.value.data.length);
         audit.bytesOut += frame.msg.value.data.length;
         watched?.output(frame.msg.value.data);
+        recording?.output(frame.msg.value.stream, frame.msg.value.data);
       }
       yield frame;
       if (frame.msg.case === "exit") {
         audit.exit = frame.msg.value;
         watched?.end(frame.msg.value);
+        recording?.exit(frame.msg.value.code);
         exited = true;
         ending = "the command exited";
         break;
@@ -236,6 +246,7 @@ async function* runSession(
     counter.open--;
     deps.log(`session ${sessionId}: ended, ${ending}; ${counter.open} open`);
     audit.end(ending);
+    recording?.end();
   }
   if (!exited && !ctx.signal.aborted) {
     throw new ConnectError(
@@ -263,7 +274,8 @@ async function forwardInputs(
   keepalive: SessionKeepalive,
   credit: CreditCap,
   audit: SessionAudit,
-  watched?: WatchedTerminal,
+  watched: WatchedTerminal | undefined,
+  recording: SessionRecording | undefined,
 ): Promise<void> {
   for (;;) {
     const next = await inputs.next();
@@ -278,6 +290,7 @@ async function forwardInputs(
     }
     if (msg.case === "data") audit.bytesIn += msg.value.length;
     if (msg.case === "resize") watched?.resize(msg.value.rows, msg.value.cols);
+    if (msg.case === "resize") recording?.resize(msg.value.cols, msg.value.rows);
     // Once the agent's side is gone the client's frames are read and dropped to the end of its
     // request, which the session waits for before it ends its response.
     dialed.send(next.value);

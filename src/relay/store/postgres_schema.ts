@@ -152,6 +152,37 @@ export const POSTGRES_MIGRATIONS: string[] = [
   // Read-only share links, and who minted each (SQLite's 8).
   `ALTER TABLE shares ADD COLUMN read_only BOOLEAN NOT NULL DEFAULT false;
    ALTER TABLE shares ADD COLUMN owner TEXT NOT NULL DEFAULT '';`,
+
+  // Session recordings (SQLite's 9): the workspace's opt-in, an index row per recorded session,
+  // and the asciicast bytes themselves in chunks, so that any node replays what any node recorded.
+  `ALTER TABLE workspaces ADD COLUMN session_recording BOOLEAN NOT NULL DEFAULT FALSE;
+   CREATE TABLE recordings (
+     id TEXT PRIMARY KEY,
+     workspace_id TEXT NOT NULL,
+     machine_id TEXT NOT NULL,
+     machine_name TEXT NOT NULL,
+     actor_kind TEXT NOT NULL,
+     actor_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     argv TEXT NOT NULL,
+     width INTEGER NOT NULL,
+     height INTEGER NOT NULL,
+     started_ms BIGINT NOT NULL,
+     ended_ms BIGINT,
+     bytes BIGINT NOT NULL DEFAULT 0,
+     output_bytes BIGINT NOT NULL DEFAULT 0,
+     truncated BOOLEAN NOT NULL DEFAULT FALSE,
+     gap_bytes BIGINT NOT NULL DEFAULT 0,
+     exit_code INTEGER
+   );
+   CREATE INDEX recordings_workspace_started ON recordings(workspace_id, started_ms);
+   CREATE INDEX recordings_started ON recordings(started_ms);
+   CREATE TABLE recording_chunks (
+     recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+     seq INTEGER NOT NULL,
+     data BYTEA NOT NULL,
+     PRIMARY KEY (recording_id, seq)
+   );`,
 ];
 
 /** Key of the advisory lock that serialises migrations across nodes starting together. */

@@ -122,4 +122,28 @@ export const SQLITE_MIGRATIONS: string[] = [
   // 8: read-only share links, and who minted each (the terminal a read-only link watches is theirs).
   `ALTER TABLE shares ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE shares ADD COLUMN owner TEXT NOT NULL DEFAULT '';`,
+  // 9: session recordings (src/relay/recording/): the workspace's opt-in, and one index row per
+  // recorded session; the asciicast files are in the data folder's recordings/ (one per session).
+  `ALTER TABLE workspaces ADD COLUMN session_recording INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE recordings (
+     id TEXT PRIMARY KEY,
+     workspace_id TEXT NOT NULL,
+     machine_id TEXT NOT NULL,
+     machine_name TEXT NOT NULL,
+     actor_kind TEXT NOT NULL,
+     actor_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     argv TEXT NOT NULL,
+     width INTEGER NOT NULL,
+     height INTEGER NOT NULL,
+     started_ms INTEGER NOT NULL,
+     ended_ms INTEGER,
+     bytes INTEGER NOT NULL DEFAULT 0,
+     output_bytes INTEGER NOT NULL DEFAULT 0,
+     truncated INTEGER NOT NULL DEFAULT 0,
+     gap_bytes INTEGER NOT NULL DEFAULT 0,
+     exit_code INTEGER
+   );
+   CREATE INDEX recordings_workspace_started ON recordings(workspace_id, started_ms);
+   CREATE INDEX recordings_started ON recordings(started_ms);`,
 ];

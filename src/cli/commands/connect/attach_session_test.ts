@@ -24,7 +24,13 @@ function fakeSession() {
     aborted: false,
   };
   const session: OpenedSession = {
-    ready: { $typeName: "cmdop.v1.Ready", sessionId: "s", windowBytes: 1024, readOnly: false },
+    ready: {
+      $typeName: "cmdop.v1.Ready",
+      sessionId: "s",
+      windowBytes: 1024,
+      readOnly: false,
+      recorded: false,
+    },
     frames: frames[Symbol.asyncIterator](),
     write: (data) => {
       calls.written += decoder.decode(data);

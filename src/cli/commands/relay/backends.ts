@@ -3,6 +3,7 @@ import type { Bus } from "../../../relay/bus/bus.ts";
 import type { LoginStore } from "../../../relay/login/login_store.ts";
 import type { Store } from "../../../relay/store/store.ts";
 import type { AuditStore } from "../../../relay/audit/audit_events.ts";
+import type { RecordingStore } from "../../../relay/recording/recording_store.ts";
 import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
 import { UnsafeFileError } from "../../../lib/private_files.ts";
@@ -29,6 +30,11 @@ export interface RelayBackends {
   logins: LoginStore;
   /** The audit log, beside `store` in the same database. */
   audit: AuditStore;
+  /**
+   * Session recordings: indexed beside `store`; their bytes in files under `data`
+   * (SQLite) or in the same PostgreSQL database (a cluster).
+   */
+  recordings: RecordingStore;
   bus?: Bus;
 }
 
@@ -61,19 +67,32 @@ export async function openRelayBackends(
     const { openSqliteStore } = await import("../../../relay/store/sqlite.ts");
     const { SqliteLoginStore } = await import("../../../relay/login/sqlite_login_store.ts");
     const { SqliteAuditStore } = await import("../../../relay/audit/audit_sqlite.ts");
-    const store = await openSqliteStore(options.data, log).catch((error) => {
+    const { SqliteRecordingStore } = await import(
+      "../../../relay/recording/recording_sqlite.ts"
+    );
+    const unsafe = (error: unknown) => {
       if (error instanceof UnsafeFileError) throw new CliError(error.message, { cause: error });
       throw error;
-    });
+    };
+    const store = await openSqliteStore(options.data, log).catch(unsafe);
+    const recordings = await SqliteRecordingStore.open(store.db, options.data, log)
+      .catch(async (error) => {
+        await store.close();
+        return unsafe(error);
+      });
     return {
       store,
       logins: new SqliteLoginStore(store.db),
       audit: new SqliteAuditStore(store.db),
+      recordings,
     };
   }
   const { openClusterBackends } = await import("../../../relay/cluster/open_cluster.ts");
   const { PostgresLoginStore } = await import("../../../relay/login/postgres_login_store.ts");
   const { PostgresAuditStore } = await import("../../../relay/audit/audit_postgres.ts");
+  const { PostgresRecordingStore } = await import(
+    "../../../relay/recording/recording_postgres.ts"
+  );
   const nodeId = options.nodeId ?? `${Deno.hostname()}-${Deno.pid}`;
   try {
     const { store, bus } = await openClusterBackends({
@@ -88,6 +107,7 @@ export async function openRelayBackends(
       bus,
       logins: new PostgresLoginStore(store.sql),
       audit: new PostgresAuditStore(store.sql),
+      recordings: new PostgresRecordingStore(store.sql),
     };
   } catch (error) {
     throw new CliError((error as Error).message, { cause: error });

@@ -3,6 +3,7 @@ import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
 import type { Store } from "../../../relay/store/store.ts";
 import type { AuditStore } from "../../../relay/audit/audit_events.ts";
+import type { RelayBackends } from "./backends.ts";
 
 /** Where the store is and which workspace the verb acts in. */
 export interface WorkspaceStoreOptions {
@@ -26,16 +27,22 @@ export type OperatorAudit = (
 export async function inWorkspace<T>(
   ctx: CliContext,
   options: WorkspaceStoreOptions,
-  work: (store: Store, workspaceId: string, audit: OperatorAudit) => Promise<T>,
+  work: (
+    store: Store,
+    workspaceId: string,
+    audit: OperatorAudit,
+    backends: RelayBackends,
+  ) => Promise<T>,
 ): Promise<T> {
   const { openOperatorStore } = await import("./backends.ts");
-  const { store, audit } = await openOperatorStore(ctx, options);
+  const backends = await openOperatorStore(ctx, options);
+  const { store, audit } = backends;
   try {
     const workspace = await store.workspaceByName(options.workspace);
     if (!workspace) {
       throw new CliError(`workspace "${options.workspace}" does not exist in this relay's store`);
     }
-    return await work(store, workspace.id, operatorAudit(ctx, audit, workspace.id));
+    return await work(store, workspace.id, operatorAudit(ctx, audit, workspace.id), backends);
   } finally {
     await store.close();
   }

@@ -6,6 +6,7 @@ import { createLogger, type LogFormat, type Logger } from "../../../lib/log.ts";
 import { parseDuration } from "../../duration.ts";
 import type { ConnectionLimits } from "../../../relay/limits.ts";
 import type { TrustedProxies } from "../../../relay/client_address.ts";
+import type { RecordingLimits } from "../../../relay/recording/recordings.ts";
 
 export interface ServeOptions {
   listen: string;
@@ -27,6 +28,12 @@ export interface ServeOptions {
   maxConnectionsPerSource?: string;
   /** `--trusted-proxy`: reverse proxies whose X-Forwarded-For names the client. */
   trustedProxy?: string[];
+  /** `--recording-retention`: how long session recordings are kept (`30d`; `0` forever). */
+  recordingRetention?: string;
+  /** `--recording-max-bytes`: output a terminal session's recording keeps. */
+  recordingMaxBytes?: string;
+  /** `--recording-exec-output`: output an exec session's recording keeps. */
+  recordingExecOutput?: string;
 }
 
 /** Parses `HOST:PORT` (IPv6 as `[::1]:4780`). */
@@ -77,6 +84,7 @@ export async function runServe(ctx: CliContext, options: ServeOptions): Promise<
   const tls = await readTls(options);
   connectionLimits(options); // bad flags fail before anything is opened
   const trustedProxies = await trustedProxiesOf(options.trustedProxy ?? []);
+  recordingLimits(options);
   const lines = batchedLines(ctx);
   const log = createLogger(options.logFormat ?? "text", lines.write, ctx.now);
   const { installLastResort } = await import("../../../lib/last_resort.ts");
@@ -113,7 +121,7 @@ async function serveUntilStopped(
   },
 ): Promise<void> {
   const { openRelayBackends } = await import("./backends.ts");
-  const { store, bus, logins, audit } = await openRelayBackends(ctx, {
+  const { store, bus, logins, audit, recordings } = await openRelayBackends(ctx, {
     data: options.data,
     store: options.store,
     // URLs may carry passwords: the environment keeps them out of `ps`.
@@ -129,6 +137,10 @@ async function serveUntilStopped(
     store,
     bus,
     audit,
+    recordings,
+    recordingLimits: recordingLimits(options),
+    // A cluster's recordings are chunk rows: written in pieces of up to 64 KiB, once a second.
+    recordingCoalesceMs: options.store || ctx.env("CMDOP_RELAY_STORE") ? 1000 : undefined,
     tls,
     publicUrl: options.publicUrl,
     now,
@@ -188,6 +200,38 @@ export function connectionLimits(options: ServeOptions): Partial<ConnectionLimit
     );
   }
   return limits;
+}
+
+/** The recording flags; unset ones keep the relay's defaults. */
+export function recordingLimits(options: ServeOptions): Partial<RecordingLimits> {
+  const limits: Partial<RecordingLimits> = {};
+  if (options.recordingRetention !== undefined) {
+    limits.retentionMs = options.recordingRetention.trim() === "0"
+      ? 0
+      : parseDuration(options.recordingRetention, "--recording-retention", "d");
+  }
+  if (options.recordingMaxBytes !== undefined) {
+    limits.maxBytes = byteSize(options.recordingMaxBytes, "--recording-max-bytes");
+  }
+  if (options.recordingExecOutput !== undefined) {
+    limits.execOutputBytes = byteSize(options.recordingExecOutput, "--recording-exec-output");
+  }
+  return limits;
+}
+
+/** `64MiB`, `1m`, `512k`, `1048576`: a size in bytes, 1 KiB to 1 TiB. */
+export function byteSize(text: string, flag: string): number {
+  const match = /^(\d+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)$/i.exec(text.trim());
+  const unit = match?.[2].toLowerCase()[0] ?? "";
+  const bytes = match
+    ? Number(match[1]) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit] ?? 1)
+    : NaN;
+  if (!(bytes >= 1024 && bytes <= 1024 ** 4)) {
+    throw new CliError(`${flag} "${text}" is not a size from 1 KiB to 1 TiB`, {
+      hint: "e.g. 64MiB, 512KiB or 1048576",
+    });
+  }
+  return bytes;
 }
 
 function count(text: string, flag: string): number {

@@ -397,7 +397,7 @@ export function decodeSessionInput(bytes: Uint8Array): SessionInput {
 
 /** A cmdop.v1.Ready with every field unset, as `create(ReadySchema)` makes it. */
 export function zeroReady(): Ready {
-  return { $typeName: "cmdop.v1.Ready", sessionId: "", windowBytes: 0, readOnly: false };
+  return { $typeName: "cmdop.v1.Ready", sessionId: "", windowBytes: 0, readOnly: false, recorded: false };
 }
 
 /** Reads a cmdop.v1.Ready ending at `end` into `m` (merging, as protobuf-es does). */
@@ -410,6 +410,7 @@ export function readReady(r: LeanReader, end: number, m: Ready = zeroReady()): R
       case 18: m.machine = $cmdop_v1_machine.readMachine(r, r.end(), m.machine); break;
       case 24: m.windowBytes = r.uint32(); break;
       case 32: m.readOnly = r.bool(); break;
+      case 40: m.recorded = r.bool(); break;
       default: r.unknown(m, tag);
     }
   }
@@ -423,6 +424,7 @@ export function writeReady(w: LeanWriter, m: MessageInitShape<typeof ReadySchema
   if (m.machine !== undefined) { w.uint32(18).fork(); $cmdop_v1_machine.writeMachine(w, m.machine); w.join(); }
   if (m.windowBytes !== undefined && m.windowBytes !== 0) { w.uint32(24).uint32(m.windowBytes); }
   if (m.readOnly !== undefined && m.readOnly !== false) { w.uint32(32).bool(m.readOnly); }
+  if (m.recorded !== undefined && m.recorded !== false) { w.uint32(40).bool(m.recorded); }
   w.unknown(m);
 }
 
