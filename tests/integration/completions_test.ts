@@ -47,6 +47,13 @@ describe("cmdop completions", () => {
     assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "share", "web", "--re"]), [
       "--read-only",
     ]);
+    assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "se"]), ["sessions"]);
+    assert.deepEqual(await complete(r.stdout, ["cmdop", "relay", "workspace", "rec"]), [
+      "recording",
+    ]);
+    assert.deepEqual(await complete(r.stdout, ["cmdop", "connect", "replay", "--sp"]), [
+      "--speed",
+    ]);
   });
 
   it("writes zsh and fish scripts, and refuses other shells", async () => {
@@ -55,7 +62,7 @@ describe("cmdop completions", () => {
     const fish = await runCmdop(["completions", "fish"]);
     assert.match(
       fish.stdout,
-      /complete -c cmdop -f -n '__cmdop_at "connect"' -a 'exec cp forward share key workspace password machine audit'/,
+      /complete -c cmdop -f -n '__cmdop_at "connect"' -a 'exec cp forward share key workspace password machine audit sessions replay'/,
     );
     assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect exec"' -l timeout/);
     assert.match(fish.stdout, /complete -c cmdop -n '__cmdop_at "connect exec"' -l label/);

@@ -53,6 +53,9 @@ describe("help a new user reads", () => {
         ["connect", "exec"],
         ["connect", "cp"],
         ["connect", "forward"],
+        ["connect", "sessions"],
+        ["connect", "replay"],
+        ["relay", "workspace", "recording", "on"],
         ["connect", "workspace", "use"],
         ["relay", "serve"],
       ]
