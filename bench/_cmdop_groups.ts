@@ -10,11 +10,15 @@ import {
   measureCmdopBulk,
   measureCmdopEcho,
   measureCmdopExec,
+  measureCmdopPtyBulk,
+  recorded,
+  recordSessions,
   startCmdop,
 } from "./cmdop.ts";
 import { measureCmdopCopy } from "./copy.ts";
 import { measureCmdopForward } from "./forward.ts";
 import { measureStartupVariants } from "./startup.ts";
+import type { Measurement } from "./_stats.ts";
 
 /** The sizes every group gets from the command line. */
 export type BenchSettings = Omit<CmdopBenchOptions, "workDir">;
@@ -52,6 +56,8 @@ export function measureCmdopGroup(log: RunLog, settings: BenchSettings): Promise
         "cmdop file copy",
         "cmdop port forward",
         "cmdop keystroke echo",
+        "cmdop pty output",
+        "cmdop figures with recording on",
       );
       return;
     }
@@ -68,7 +74,31 @@ export function measureCmdopGroup(log: RunLog, settings: BenchSettings): Promise
         () => measureCmdopForward(stack, { bytes: options.bulkBytes, runs: options.bulkRuns }),
       );
       await log.measure("cmdop keystroke echo", () => measureCmdopEcho(stack, options));
+      await log.measure("cmdop pty output", () => measureCmdopPtyBulk(stack, options));
       await log.measure("cmdop start-up variants", () => measureStartupVariants(stack, options));
+      // The same figures with the workspace's sessions recorded: recording must not slow them.
+      if (await log.attempt("turning session recording on", () => recordSessions(stack))) {
+        const on = async (m: Promise<Measurement | undefined>) => {
+          const figure = await m;
+          return figure && recorded(figure);
+        };
+        await log.measure(
+          "cmdop exec, recording on",
+          async () => (await measureCmdopExec(stack, options)).map(recorded),
+        );
+        await log.measure(
+          "cmdop bulk output, recording on",
+          () => on(measureCmdopBulk(stack, options)),
+        );
+        await log.measure(
+          "cmdop pty output, recording on",
+          () => on(measureCmdopPtyBulk(stack, options)),
+        );
+        await log.measure(
+          "cmdop keystroke echo, recording on",
+          () => on(measureCmdopEcho(stack, options)),
+        );
+      }
     } finally {
       await stack.stop();
     }

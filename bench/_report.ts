@@ -5,11 +5,16 @@ import { type Measurement, measurementTable } from "./_stats.ts";
 /** Table order: related figures side by side, baselines before cmdop. */
 const METRIC_ORDER = [
   "exec.new",
+  "exec.new.recorded",
   "exec.reused",
   "bulk",
+  "bulk.recorded",
+  "bulk.pty",
+  "bulk.pty.recorded",
   "cp.upload",
   "cp.download",
   "echo",
+  "echo.recorded",
   "startup",
   "startup.version",
 ];

@@ -193,9 +193,13 @@ export function measurementTable(measurements: readonly Measurement[]): string {
   );
 }
 
+/** The metric suffix of figures taken with session recording on (`bulk.recorded`). */
+const RECORDED = ".recorded";
+
 /**
  * The row a cmdop figure is compared with: ssh first, else any non-cmdop row
- * of the same metric and kind (the deno floor for `startup`).
+ * of the same metric and kind (the deno floor for `startup`); a figure with recording on,
+ * the same figure with it off.
  *
  * @example
  * ```ts
@@ -206,6 +210,14 @@ export function baselineFor(
   m: Measurement,
   all: readonly Measurement[],
 ): Measurement | undefined {
+  // A figure with session recording on is compared with the same figure without it.
+  if (m.metric.endsWith(RECORDED)) {
+    const label = m.label.replace(/, recording on$/, "");
+    return all.find((o) =>
+      o.metric === m.metric.slice(0, -RECORDED.length) && o.label === label &&
+      o.stats.kind === m.stats.kind
+    );
+  }
   const same = all.filter((o) =>
     o.metric === m.metric && o.tool !== "cmdop" && o.stats.kind === m.stats.kind
   );
@@ -218,7 +230,7 @@ function ratioText(m: Measurement, base: Measurement): string {
     : m.stats.kind === "rate" && base.stats.kind === "rate"
     ? m.stats.mbPerSec / base.stats.mbPerSec
     : NaN;
-  return `${r.toFixed(2)}x ${base.tool}`;
+  return `${r.toFixed(2)}x ${m.metric.endsWith(RECORDED) ? "recording off" : base.tool}`;
 }
 
 function ms(v: number): string {
