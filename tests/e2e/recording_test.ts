@@ -21,6 +21,15 @@ let env: Record<string, string>;
 let tmux: Tmux;
 let scratch: string;
 
+/** Waits until a line below the one holding `marker` is not empty: the remote shell has drawn its prompt. */
+function promptBelow(marker: string): (screen: string) => boolean {
+  return (screen) => {
+    const lines = screen.split("\n");
+    const at = lines.findLastIndex((line) => line.includes(marker));
+    return at >= 0 && lines.slice(at + 1).some((line) => line.trim() !== "");
+  };
+}
+
 /** One line of `cmdop connect sessions --json`. */
 interface Listed {
   id: string;
@@ -67,10 +76,15 @@ describe("a recorded terminal session", { skip: noTmux }, () => {
     if (scratch) await Deno.remove(scratch, { recursive: true });
   });
 
-  it("is announced, records output and a resize as asciicast v2, and replays in the terminal", async () => {
+  it("is announced, records output and a resize as asciicast v2, and replays in the terminal", {
+    timeoutMs: 240_000,
+  }, async () => {
     await tmux.type("cmdop connect tty-box; echo EX''IT=$?");
     await tmux.waitFor(/the relay records this session/);
-    await tmux.waitFor(/attached to "tty-box"/);
+    // Typed only once the remote shell drew its prompt: a shell starting up flushes what came before.
+    // The login shell's start-up files may take a minute here (pyenv waits up to 60 s on a rehash
+    // lock that another shell holds).
+    await tmux.waitFor(promptBelow('attached to "tty-box"'), 90_000);
     await tmux.type("echo TYPED-''IN-THE-SESSION");
     await tmux.waitFor(/^TYPED-IN-THE-SESSION\s*$/m);
     await tmux.resize(100, 30);
