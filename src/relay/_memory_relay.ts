@@ -20,6 +20,7 @@ import {
 import type { DescService } from "@bufbuild/protobuf";
 import { AuditService } from "../../gen/cmdop/v1/audit_pb.ts";
 import { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
+import { RecordingService } from "../../gen/cmdop/v1/recording_pb.ts";
 import { SessionService } from "../../gen/cmdop/v1/session_pb.ts";
 import { ShareService } from "../../gen/cmdop/v1/share_pb.ts";
 import { WorkspaceService } from "../../gen/cmdop/v1/workspace_pb.ts";
@@ -47,6 +48,7 @@ export interface MemoryClients {
   workspaces: Client<typeof WorkspaceService>;
   audit: Client<typeof AuditService>;
   sessions: Client<typeof SessionService>;
+  recordings: Client<typeof RecordingService>;
 }
 
 export interface MemoryWorkspace {
@@ -113,6 +115,7 @@ export async function memoryRelay(): Promise<MemoryRelay> {
       workspaces: client(WorkspaceService),
       audit: client(AuditService),
       sessions: client(SessionService),
+      recordings: client(RecordingService),
     };
   };
   return {
@@ -149,6 +152,7 @@ export async function memoryRelay(): Promise<MemoryRelay> {
       };
     },
     async [Symbol.asyncDispose]() {
+      await deps.recordings.flush();
       await deps.audit.flush();
       await store.close();
       await Deno.remove(dir, { recursive: true });
