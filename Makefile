@@ -54,6 +54,7 @@ check: deps
 
 gen: deps
 	$(BUF) generate
+	$(DENO) run --allow-read --allow-write scripts/gen_web_assets.ts
 
 check-gen: deps
 	@bash scripts/check_gen.sh

@@ -45,8 +45,18 @@ for out in "${outs[@]}"; do
   fi
 done
 
+# The share page's files (xterm.js from npm, src/relay/web/page.js and page.css), as the relay
+# serves them: judged in this checkout (a folder given as argument holds the protocol's only).
+if [ "$tree" = "$root" ]; then
+  "$root/scripts/deno" run --allow-read --allow-write --quiet scripts/gen_web_assets.ts "$fresh/web_assets.ts"
+  if ! cmp -s "$fresh/web_assets.ts" src/relay/web/assets.generated.ts; then
+    echo "src/relay/web/assets.generated.ts is stale: it differs from what scripts/gen_web_assets.ts writes" >&2
+    stale=1
+  fi
+fi
+
 if [ "$stale" -ne 0 ]; then
-  echo "hint: run make gen and commit ${outs[*]}" >&2
+  echo "hint: run make gen and commit ${outs[*]} src/relay/web/assets.generated.ts" >&2
   exit 1
 fi
-echo "${outs[*]} are up to date"
+echo "${outs[*]} and the share page's assets are up to date"

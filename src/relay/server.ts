@@ -34,6 +34,7 @@ import {
   type RecordingLimits,
   Recordings,
 } from "./recording/recordings.ts";
+import { serveSharePath } from "./web/share_page.ts";
 
 /** Options of {@linkcode startRelay}. */
 export interface RelayOptions {
@@ -209,7 +210,9 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       return response;
     }
     const page = await observePage(path, { store, bus, metrics }) ??
-      (path.startsWith("/s/") ? sharePage() : await login?.handleHttp?.(request, { peer })) ??
+      (path.startsWith("/s/")
+        ? await serveSharePath(deps, request, path)
+        : await login?.handleHttp?.(request, { peer })) ??
       new Response("not found\n", { status: 404 });
     // A body the page did not read must still be let go of: until it is, the connection serves
     // nothing else, and a keep-alive client's next request on it waited for good (a POST of 5 KB
@@ -250,11 +253,6 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
 /** `Service/Method` of a request path, for the access log. */
 function methodOf(path: string): string {
   return path.replace(/^\/[^/]*?([^./]+\/[^/]+)$/, "$1");
-}
-
-function sharePage(): Response {
-  const body = "This is a cmdop share link. Open it with:\n\n  cmdop connect <this link>\n";
-  return new Response(body, { headers: { "content-type": "text/plain; charset=utf-8" } });
 }
 
 /**
