@@ -8,6 +8,7 @@ import {
   type SessionOutput,
   SessionOutputSchema,
 } from "../../../gen/cmdop/v1/session_pb.ts";
+import { pingSilenceMs } from "../../lib/keepalive.ts";
 import { untilAborted, watchSession } from "../access_watch.ts";
 import type { ClientPrincipal } from "../auth.ts";
 import { auditSession } from "../audit/session_audit.ts";
@@ -85,11 +86,24 @@ export async function* watchTerminal(
   ctx.signal.addEventListener("abort", leave);
   if (ctx.signal.aborted) leave();
   let dropped = 0;
+  // A viewer that pings and then falls silent (its network gone without a word) is let go, as
+  // any session's client is; one that does not ping ends with its stream.
+  let heardMs = Date.now();
+  const silenceMs = open.keepaliveMs > 0 ? pingSilenceMs(open.keepaliveMs) : 0;
+  const silence = silenceMs > 0
+    ? setInterval(() => {
+      if (Date.now() - heardMs < silenceMs) return;
+      viewer.fail(
+        new ConnectError(`the viewer sent nothing for ${silenceMs / 1000} s`, Code.Unavailable),
+      );
+    }, Math.min(silenceMs, 5_000))
+    : undefined;
   // Read to the end and dropped, pings answered: nothing of a viewer's reaches the machine.
   const reading = (async () => {
     for (;;) {
       const next = await inputs.next();
       if (next.done) return;
+      heardMs = Date.now();
       const msg = next.value.msg;
       if (msg.case === "keepalive" && !msg.value.reply) {
         viewer.push(create(SessionOutputSchema, {
@@ -130,6 +144,7 @@ export async function* watchTerminal(
       : String(error);
     throw error;
   } finally {
+    clearInterval(silence);
     leave();
     access.stop();
     ctx.signal.removeEventListener("abort", leave);

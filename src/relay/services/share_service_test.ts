@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { MEMORY_PEER, memoryRelay } from "../_memory_relay.ts";
+import { SessionKind } from "../../../gen/cmdop/v1/session_pb.ts";
 
 const HOUR_MS = 3_600_000;
 
@@ -124,6 +125,47 @@ describe("ShareService (in memory)", () => {
     await assert.rejects(
       relay.clientsFor("cms_forged").shares.listShares({}),
       refused(Code.Unauthenticated, /^share link is not valid$/),
+    );
+  });
+
+  it("mints read-only links: listed as such, refusing exec, copies and forwards, and nothing to watch with no terminal open", async () => {
+    await using relay = await memoryRelay();
+    const acme = await relay.workspace("acme");
+    const web = await acme.machine("web-1");
+    const made = await acme.clients.shares.createShare({
+      machineId: web.id,
+      ttlHours: 1,
+      readOnly: true,
+    });
+    assert.equal(made.share?.readOnly, true);
+    const { shares } = await acme.clients.shares.listShares({});
+    assert.deepEqual(shares.map((s) => s.readOnly), [true]);
+    const stored = await relay.store.listShares(acme.id);
+    assert.match(stored[0].owner, /^api_key:[0-9a-f]{12}$/);
+    const other = await relay.workspace("other");
+    assert.deepEqual((await other.clients.shares.listShares({})).shares, []);
+
+    const viewer = relay.clientsFor(made.token);
+    const open = async (value: Record<string, unknown>) => {
+      for await (const _ of viewer.sessions.halfSession({ machineId: web.id, ...value })) {
+        // The first frame (the half-duplex handle) comes before the refusal.
+      }
+    };
+    await assert.rejects(
+      open({ kind: SessionKind.EXEC, argv: ["touch", "/tmp/x"] }),
+      refused(Code.PermissionDenied, /^this share link is read-only: .* not run commands$/),
+    );
+    await assert.rejects(
+      open({ kind: SessionKind.FILE_SEND, file: { path: "/tmp/x" } }),
+      refused(Code.PermissionDenied, /not copy files$/),
+    );
+    await assert.rejects(
+      open({ kind: SessionKind.FORWARD, forward: { host: "127.0.0.1", port: 22 } }),
+      refused(Code.PermissionDenied, /not forward ports$/),
+    );
+    await assert.rejects(
+      open({ kind: SessionKind.PTY }),
+      refused(Code.FailedPrecondition, /^nothing to watch yet: this read-only link shows/),
     );
   });
 });
