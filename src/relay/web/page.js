@@ -2,13 +2,22 @@
 // half-duplex session (Connect's JSON protocol over fetch: output as a server stream, input as
 // SendInput calls), the path every proxy in docs/deploy.md carries. Served from the relay
 // (src/relay/web/share_page.ts); the link's token is read from the address, never from the HTML.
-import { Terminal } from "./xterm.mjs";
-import { FitAddon } from "./addon-fit.mjs";
+// Beside this file where the relay serves it (/s/assets/); named at run time, since in the
+// source tree they are npm's files, embedded by make gen.
+const assetUrl = (name) => new URL(`./${name}`, import.meta.url).href;
+const { Terminal } = await import(assetUrl("xterm.mjs"));
+const { FitAddon } = await import(assetUrl("addon-fit.mjs"));
 
 /** Output bytes the page takes before its first credit; credit goes back as xterm has drawn them. */
 const WINDOW_BYTES = 256 * 1024;
 /** How often the page pings the session (its only sign of life on a half-duplex session). */
 const KEEPALIVE_MS = 15_000;
+/**
+ * The interval the page declares, by which the relay judges it gone (twice this and 5 s):
+ * longer than its pings, since a browser runs the timers of a tab hidden for minutes once a
+ * minute at most.
+ */
+const DECLARED_KEEPALIVE_MS = 60_000;
 /** Typed or pasted bytes waiting for the machine's input credit; more are dropped, said on the status line. */
 const MAX_PENDING_INPUT = 1024 * 1024;
 /** Largest data frame of one input call (base64 in JSON stays well under the relay's 64 KiB). */
@@ -267,7 +276,7 @@ const run = async () => {
     rows: terminal.rows,
     cols: terminal.cols,
     windowBytes: WINDOW_BYTES,
-    keepaliveMs: KEEPALIVE_MS,
+    keepaliveMs: DECLARED_KEEPALIVE_MS,
   };
   try {
     for await (const frame of serverStream("SessionService/HalfSession", open, abort.signal)) {
