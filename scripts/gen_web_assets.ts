@@ -13,6 +13,7 @@ const FILES: [string, string, string][] = [
   ],
   ["page.js", "src/relay/web/page.js", "text/javascript; charset=utf-8"],
   ["page.css", "src/relay/web/page.css", "text/css; charset=utf-8"],
+  ["favicon.svg", "src/relay/web/favicon.svg", "image/svg+xml"],
 ];
 
 const out = Deno.args[0] ?? "src/relay/web/assets.generated.ts";

@@ -26,4 +26,9 @@ export const WEB_ASSETS: Record<string, { type: string; etag: string; body: stri
     etag: "\"854ee544f758dd48\"",
     body: "/* The share page: a terminal filling the window, a status line under it, a password form when asked. */\nhtml,\nbody {\n  height: 100%;\n  margin: 0;\n  background: #101014;\n  color: #e6e6e6;\n  font-family: system-ui, sans-serif;\n}\n\nbody {\n  display: flex;\n  flex-direction: column;\n}\n\n#terminal {\n  flex: 1 1 auto;\n  min-height: 0;\n  padding: 4px;\n}\n\n#status {\n  flex: 0 0 auto;\n  padding: 4px 10px;\n  font-size: 13px;\n  background: #1d1d24;\n  border-top: 1px solid #2c2c36;\n  white-space: pre-wrap;\n}\n\nbody[data-state=\"refused\"] #status,\nbody[data-state=\"lost\"] #status {\n  background: #4a1d1d;\n}\n\nbody[data-state=\"ended\"] #status {\n  background: #1d3a24;\n}\n\n#password {\n  display: none;\n  gap: 8px;\n  align-items: center;\n  padding: 8px 10px;\n  background: #1d1d24;\n}\n\nbody[data-state=\"password\"] #password {\n  display: flex;\n}\n\n.message {\n  max-width: 40em;\n  margin: 4em auto;\n  padding: 0 1em;\n  line-height: 1.5;\n}\n\n.message code {\n  background: #1d1d24;\n  padding: 1px 4px;\n}\n",
   },
+  "favicon.svg": {
+    type: "image/svg+xml",
+    etag: "\"624590904c9e7005\"",
+    body: "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\">\n  <rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#101014\" />\n  <path d=\"M3 4l4 4-4 4\" stroke=\"#e6e6e6\" stroke-width=\"2\" fill=\"none\" />\n  <path d=\"M8 12h5\" stroke=\"#e6e6e6\" stroke-width=\"2\" />\n</svg>\n",
+  },
 };

@@ -126,6 +126,7 @@ function refusal(status: number, title: string, text: string): Response {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} — cmdop</title>
+<link rel="icon" href="assets/favicon.svg">
 <link rel="stylesheet" href="assets/page.css">
 </head>
 <body data-state="refused">
@@ -150,6 +151,7 @@ const TERMINAL_PAGE = (nonce: string) =>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cmdop</title>
+<link rel="icon" href="assets/favicon.svg">
 <link rel="stylesheet" href="assets/xterm.css">
 <link rel="stylesheet" href="assets/page.css" nonce="${nonce}">
 <script type="module" src="assets/page.js"></script>
