@@ -106,6 +106,15 @@ describe("make install", () => {
     assert.deepEqual([exec.code, exec.stdout], [0, "Linux\n"], exec.stderr);
     const list = await cmdop(["connect", "--list", "--json"], client);
     assert.equal(JSON.parse(list.stdout)[0].hostname, "web-1");
+    // The installed relay serves the share page's files (xterm.js, embedded by make gen).
+    const shared = await cmdop(["connect", "share", "web-1"], client);
+    assert.equal(shared.code, 0, shared.stderr);
+    const page = await fetch(shared.stdout.trim(), { headers: { accept: "text/html" } });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script type="module" src="assets\/page.js">/);
+    const xterm = await fetch(new URL("assets/xterm.mjs", shared.stdout.trim()));
+    assert.equal(xterm.status, 200);
+    assert.match(await xterm.text(), /xterm\.js authors/);
   });
 });
 

@@ -286,6 +286,8 @@ const run = async () => {
         passwordField.focus();
       } else if (frame.ready) {
         ready = true;
+        // When the session was up, in ms since the page started loading.
+        document.body.dataset.readyMs = String(Math.round(performance.now()));
         readOnly = frame.ready.readOnly === true;
         inputCredit = frame.ready.windowBytes ?? 0;
         if (readOnly) {
