@@ -93,7 +93,8 @@ describe("a share link in a browser", { skip }, () => {
   const problems: string[] = [];
 
   async function share(...args: string[]): Promise<{ id: string; link: string }> {
-    const r = await runCmdop(["connect", "share", "web-box", "--json", ...args], { env });
+    const host = args[0] === "--host" ? args.splice(0, 2)[1] : "web-box";
+    const r = await runCmdop(["connect", "share", host, "--json", ...args], { env });
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout);
   }
@@ -123,6 +124,10 @@ describe("a share link in a browser", { skip }, () => {
     ws = await relay.createWorkspace("web");
     env = await clientEnv(relay.url, ws.api_key);
     await startAgent(relay.url, ws.enroll_token, { hostname: "web-box" });
+    await startAgent(relay.url, ws.enroll_token, {
+      hostname: "locked-box",
+      password: "open sesame",
+    });
     scratch = await Deno.makeTempDir({ prefix: "cmdop-e2e-browser-" });
     certs = await Deno.makeTempDir({ prefix: "cmdop-certs-" });
     await makeCertificates(certs);
@@ -263,6 +268,29 @@ describe("a share link in a browser", { skip }, () => {
     await owner.type("exit 4");
     await owner.waitFor(/^OWNER_EXIT=4\s*$/m);
     assert.equal(await stateIs(page, "ended"), "session ended (exit 4)");
+    noProblems();
+    await page.context().close();
+  });
+
+  it("asks for a machine's attach password in the page, and says when it is wrong", async () => {
+    const { link } = await share("--host", "locked-box", "--ttl", "1h");
+    const page = await openPage(link);
+    assert.equal(await stateIs(page, "password"), "locked-box requires its attach password");
+    await page.locator("#password-field").fill("not it");
+    await page.locator("#password-field").press("Enter");
+    assert.match(await stateIs(page, "refused"), /^refused: .*password/);
+    // The wrong password's 401 is a failed load the console reports; nothing else may be.
+    assert.deepEqual(problems.splice(0).filter((p) => !/status of 401/.test(p)), []);
+    await page.reload();
+    await stateIs(page, "password");
+    await page.locator("#password-field").fill("open sesame");
+    await page.locator("#password-field").press("Enter");
+    assert.match(await stateIs(page, "connected"), /connected to locked-box/);
+    await screenShows(page, PROMPT, "the shell's prompt");
+    await page.keyboard.type("echo unlocked-$((10*10))\n");
+    await screenShows(page, /unlocked-100/, "output on the unlocked machine");
+    await page.keyboard.type("exit 0\n");
+    assert.equal(await stateIs(page, "ended"), "session ended (exit 0)");
     noProblems();
     await page.context().close();
   });
