@@ -261,7 +261,8 @@ export async function startAgent(
   args.push(...(options.labels ?? []).flatMap((label) => ["--label", label]));
   args.push(...(options.extraArgs ?? []));
   const child = spawnCmdop(args, {
-    env: { [MACHINE_VARIABLE]: marker },
+    // Terminals open bash without the machine's dotfiles (see tests/_login_shell.sh).
+    env: { [MACHINE_VARIABLE]: marker, SHELL: join(ROOT, "tests", "_login_shell.sh") },
     stdin: options.password !== undefined ? "piped" : "null",
   });
   if (options.password !== undefined) {

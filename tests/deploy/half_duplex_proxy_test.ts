@@ -101,6 +101,8 @@ describe("sessions through nginx with proxy_request_buffering on", { skip }, () 
         /note: the path to \S+ does not carry full-duplex/,
         60_000,
       );
+      // Typed once the remote shell drew its prompt: a shell starting up flushes what came before.
+      await pane.waitForScreen(/attached to "behind"[^]*\n.*[#$] *$/m, 60_000);
       await pane.sendKeys("echo $((6 * 7))-typed", "Enter");
       const after = await pane.waitForScreen(/^42-typed\s*$/m, 30_000);
       assert.equal(after.match(/note: the path/g)?.length, 1, screen);
