@@ -1,4 +1,4 @@
-/** A session's two audit events: `session.start` once it reaches the agent, `session.end` with its result and bytes. */
+/** A session's audit events: `session.start` once it reaches the agent, `session.end` with its result and bytes; `session.refused` when it never got there. */
 import { type OpenSession, SessionKind } from "../../../gen/cmdop/v1/session_pb.ts";
 import type { ClientPrincipal } from "../auth.ts";
 import type { RelayDeps } from "../deps.ts";
@@ -13,6 +13,49 @@ const KINDS: Record<number, string> = {
   [SessionKind.FILE_FETCH]: "file_fetch",
   [SessionKind.FORWARD]: "forward",
 };
+
+/** What a session was opened for: its id and kind, and the argv, path or target. */
+function sessionWhat(open: OpenSession, sessionId: string): Record<string, unknown> {
+  const what: Record<string, unknown> = { session_id: sessionId, session_kind: KINDS[open.kind] };
+  if (open.kind === SessionKind.EXEC) what.argv = open.argv;
+  if (open.kind === SessionKind.FILE_SEND || open.kind === SessionKind.FILE_FETCH) {
+    what.path = open.file?.path ?? "";
+  }
+  if (open.kind === SessionKind.FORWARD) {
+    what.target = `${open.forward?.host ?? ""}:${open.forward?.port ?? 0}`;
+  }
+  return what;
+}
+
+/**
+ * Records `session.refused`: a session asked of a machine the caller may reach that never got to
+ * its agent (offline, unreachable, a read-only link asking to run something), with `reason`.
+ * A wrong password is `password.failed` already; an unknown or unreachable machine id is not
+ * the workspace's to be told of.
+ *
+ * @example
+ * ```ts
+ * auditRefusedSession(deps, principal, machine, open, sessionId, header, "machine is offline");
+ * ```
+ */
+export function auditRefusedSession(
+  deps: RelayDeps,
+  principal: ClientPrincipal,
+  machine: MachineRecord,
+  open: OpenSession,
+  sessionId: string,
+  header: Headers,
+  reason: string,
+): void {
+  deps.audit.record({
+    workspaceId: machine.workspaceId,
+    actor: actorOf(principal),
+    peer: peerOf(header),
+    machine,
+    kind: "session.refused",
+    detail: { ...sessionWhat(open, sessionId), reason },
+  });
+}
 
 /** How a session's command ended, from its exit frame. */
 export interface SessionExit {
@@ -59,15 +102,7 @@ export function auditSession(
     peer: peerOf(header),
     machine,
   };
-  const what: Record<string, unknown> = { session_id: sessionId, session_kind: KINDS[open.kind] };
-  if (open.kind === SessionKind.EXEC) what.argv = open.argv;
-  if (open.kind === SessionKind.FILE_SEND || open.kind === SessionKind.FILE_FETCH) {
-    what.path = open.file?.path ?? "";
-  }
-  if (open.kind === SessionKind.FORWARD) {
-    what.target = `${open.forward?.host ?? ""}:${open.forward?.port ?? 0}`;
-  }
-  deps.audit.record({ ...common, kind: "session.start", detail: what });
+  deps.audit.record({ ...common, kind: "session.start", detail: sessionWhat(open, sessionId) });
   let ended = false;
   const audit: SessionAudit = {
     bytesOut: 0,

@@ -23,7 +23,7 @@ import { toMachineMessage } from "./machine_service.ts";
 import { SessionKeepalive } from "./session_keepalive.ts";
 import type { AccessTokenResolver } from "../auth.ts";
 import { HalfSessions } from "./half_session.ts";
-import { auditSession, type SessionAudit } from "../audit/session_audit.ts";
+import { auditRefusedSession, auditSession, type SessionAudit } from "../audit/session_audit.ts";
 import { actorOf } from "../audit/audit_log.ts";
 import { TerminalWatch, type WatchedTerminal } from "./terminal_watch.ts";
 import { refuseReadOnly, watchTerminal } from "./session_watch.ts";
@@ -95,8 +95,15 @@ async function* runSession(
   const open = first.value.msg.value;
   validateOpen(open);
   const machine = await machineForPrincipal(deps, principal, open.machineId);
+  const refused = (reason: string) =>
+    auditRefusedSession(deps, principal, machine, open, sessionId, ctx.requestHeader, reason);
   if (principal.kind === "share" && principal.readOnly) {
-    refuseReadOnly(machine, open.kind);
+    try {
+      refuseReadOnly(machine, open.kind);
+    } catch (error) {
+      refused("a read-only share link");
+      throw error;
+    }
     yield* watchTerminal(deps, terminals, principal, machine, open, inputs, ctx, sessionId);
     return;
   }
@@ -110,12 +117,18 @@ async function* runSession(
   // Read while the agent is found and dialled: the setting adds no round trip to the start.
   const recordingOn = deps.recordings.enabledFor(machine.workspaceId, open.kind);
   const presence = (await deps.bus.presence([machine.id])).get(machine.id);
-  if (!presence?.online) throw offline(machine);
+  if (!presence?.online) {
+    refused("machine is offline");
+    throw offline(machine);
+  }
   let dialed: DialedSession;
   try {
     dialed = await deps.bus.dial(machine.id, sessionId, ctx.signal);
   } catch (error) {
-    if (error instanceof AgentUnreachableError) throw offline(machine, error.message);
+    if (error instanceof AgentUnreachableError) {
+      refused(`agent unreachable: ${error.message}`);
+      throw offline(machine, error.message);
+    }
     throw error;
   }
   deps.log(sessionLine(principal, machine, open, sessionId));
