@@ -88,6 +88,11 @@ const PLAIN_ROUTES: FuzzRoute[] = [
   { path: "/readyz" },
   { path: "/metrics" },
   { path: "/s/cms_not-a-share" },
+  // The share page's static files, and names that are none of them.
+  { path: "/s/assets/page.js" },
+  { path: "/s/assets/xterm.css" },
+  { path: "/s/assets/..%2f..%2fetc%2fpasswd" },
+  { path: "/s/assets/" },
   { path: "/device" },
   { path: "/oauth/device_authorization" },
   { path: "/oauth/token" },
