@@ -203,12 +203,34 @@ describe("a share link in a browser", { skip }, () => {
     assert.equal((await fetch(new URL("assets/nope.js", link))).status, 404);
   });
 
+  it("says on the page that the relay records the session when its workspace records", async () => {
+    const recording = (state: string) =>
+      runCmdop(["relay", "workspace", "recording", state, "web", "--data", relay.dataDir]);
+    const on = await recording("on");
+    assert.equal(on.code, 0, on.stderr);
+    try {
+      const { link } = await share("--ttl", "1h");
+      const page = await openPage(link);
+      assert.equal(
+        await stateIs(page, "connected"),
+        "connected to web-box · this session is recorded by the relay (input is not)",
+      );
+      assert.equal(await page.locator("body").getAttribute("data-recorded"), "true");
+      noProblems();
+      await page.context().close();
+    } finally {
+      const off = await recording("off");
+      assert.equal(off.code, 0, off.stderr);
+    }
+  });
+
   it("types a command and sees its output, follows the window's size, and ends with the exit status", async () => {
     const { link } = await share("--ttl", "1h");
     const started = performance.now();
     const page = await openPage(link);
     const loadedMs = Math.round(performance.now() - started);
-    assert.match(await stateIs(page, "connected"), /connected to web-box/);
+    assert.equal(await stateIs(page, "connected"), "connected to web-box");
+    assert.equal(await page.locator("body").getAttribute("data-recorded"), "false");
     await screenShows(page, PROMPT, "the shell's prompt");
     const nonce = crypto.randomUUID().slice(0, 8);
     await page.keyboard.type(`echo hi-${nonce}-$((6*7))-marker\n`);

@@ -290,11 +290,19 @@ const run = async () => {
         document.body.dataset.readyMs = String(Math.round(performance.now()));
         readOnly = frame.ready.readOnly === true;
         inputCredit = frame.ready.windowBytes ?? 0;
+        // As the CLI says on stderr: the relay records this session (input never is).
+        const recorded = frame.ready.recorded === true
+          ? " · this session is recorded by the relay (input is not)"
+          : "";
+        document.body.dataset.recorded = String(frame.ready.recorded === true);
         if (readOnly) {
           terminal.options.disableStdin = true;
           terminal.options.cursorBlink = false;
-          setState("readonly", `read-only: watching a terminal on ${name}; nothing typed is sent`);
-        } else setState("connected", `connected to ${name}`);
+          setState(
+            "readonly",
+            `read-only: watching a terminal on ${name}; nothing typed is sent${recorded}`,
+          );
+        } else setState("connected", `connected to ${name}${recorded}`);
         terminal.focus();
       } else if (frame.output) {
         const data = fromBase64(frame.output.data);
