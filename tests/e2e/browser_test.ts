@@ -1,4 +1,4 @@
-/** End to end: a share link opened in a real headless Chromium (Debian's, driven by playwright-core) is the machine's terminal, directly and through nginx. */
+/** End to end: a share link opened in a real headless Chromium (Debian's, driven by playwright-core) is the machine's terminal, directly and through nginx, haproxy and Caddy. */
 import { after, afterEach, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -16,10 +16,24 @@ import {
 import { HOUR_MS, type TestClock, testClock } from "../_login.ts";
 import { makeCertificates } from "../_tls.ts";
 import { findProgram, needTools } from "../_tools.ts";
-import { type ProxyProcess, startNginx } from "../deploy/_proxies.ts";
+import { type ProxyProcess, startCaddy, startHaproxyTls, startNginx } from "../deploy/_proxies.ts";
+
+/** The reverse proxies of docs/deploy.md, each started with its snippet from that page. */
+const PROXIES = {
+  nginx: (port: number, certs: string) => startNginx(port, certs),
+  haproxy: startHaproxyTls,
+  caddy: startCaddy,
+};
 import { Tmux } from "./_tmux.ts";
 
-const skip = await needTools("share links in a browser", ["chromium", "tmux", "nginx", "openssl"]);
+const skip = await needTools("share links in a browser", [
+  "chromium",
+  "tmux",
+  "nginx",
+  "haproxy",
+  "caddy",
+  "openssl",
+]);
 
 /**
  * A shell's prompt at the end of a row. The outputs waited for are computed by the shell
@@ -87,7 +101,7 @@ describe("a share link in a browser", { skip }, () => {
   let browser: Browser;
   let scratch: string;
   let certs: string;
-  let nginx: ProxyProcess | undefined;
+  const proxies: ProxyProcess[] = [];
   let owner: Tmux;
   /** CSP violations and script errors each page reported. */
   const problems: string[] = [];
@@ -160,7 +174,7 @@ describe("a share link in a browser", { skip }, () => {
   after(async () => {
     await browser?.close();
     await owner?.kill();
-    await nginx?.stop();
+    await Promise.all(proxies.map((proxy) => proxy.stop()));
     await killAll();
     if (scratch) await Deno.remove(scratch, { recursive: true });
     if (certs) await Deno.remove(certs, { recursive: true });
@@ -317,24 +331,27 @@ describe("a share link in a browser", { skip }, () => {
     await page.context().close();
   });
 
-  it("works through nginx configured as docs/deploy.md says", async () => {
-    nginx = await startNginx(Number(new URL(relay.url).port), certs);
-    const { link } = await share("--ttl", "1h");
-    const page = await openPage(link.replace(relay.url, nginx.url));
-    await stateIs(page, "connected");
-    await screenShows(page, PROMPT, "the shell's prompt");
-    await page.keyboard.type("echo via-$((2*21))-nginx\n");
-    await screenShows(page, /via-42-nginx/, "output through nginx");
-    const before = await page.locator("body").getAttribute("data-size");
-    await page.setViewportSize({ width: 700, height: 400 });
-    const size = await sizeChangedFrom(page, before);
-    await page.keyboard.type(remoteSize("NSIZE", size) + "\n");
-    await screenShows(page, new RegExp(`NSIZE=${size}(?!\\d)`), "the size through nginx");
-    await page.keyboard.type("exit 0\n");
-    assert.equal(await stateIs(page, "ended"), "session ended (exit 0)");
-    noProblems();
-    await page.context().close();
-  });
+  for (const [name, start] of Object.entries(PROXIES)) {
+    it(`works through ${name} configured as docs/deploy.md says`, async () => {
+      const proxy = await start(Number(new URL(relay.url).port), certs);
+      proxies.push(proxy);
+      const { link } = await share("--ttl", "1h");
+      const page = await openPage(link.replace(relay.url, proxy.url));
+      await stateIs(page, "connected");
+      await screenShows(page, PROMPT, "the shell's prompt");
+      await page.keyboard.type(`echo via-$((2*21))-${name}\n`);
+      await screenShows(page, new RegExp(`via-42-${name}`), `output through ${name}`);
+      const before = await page.locator("body").getAttribute("data-size");
+      await page.setViewportSize({ width: 700, height: 400 });
+      const size = await sizeChangedFrom(page, before);
+      await page.keyboard.type(remoteSize("NSIZE", size) + "\n");
+      await screenShows(page, new RegExp(`NSIZE=${size}(?!\\d)`), `the size through ${name}`);
+      await page.keyboard.type("exit 0\n");
+      assert.equal(await stateIs(page, "ended"), "session ended (exit 0)");
+      noProblems();
+      await page.context().close();
+    });
+  }
 
   it("refuses unknown, revoked and expired links with a page that says so, and ends an open page when its link expires", async () => {
     const unknown = await fetch(`${relay.url}/s/cms_${"x".repeat(43)}`, {
