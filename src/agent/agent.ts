@@ -47,6 +47,10 @@ export interface AgentOptions {
   runPtySession?: (channel: SessionChannel, environment: PtySessionEnvironment) => Promise<void>;
   /** Sessions (exec and terminal) running at once; past it new ones are refused. Default 64. */
   maxSessions?: number;
+  /** Refuse port forwarding sessions (`--no-port-forwarding`). */
+  noPortForwarding?: boolean;
+  /** Refuse file copy sessions (`--no-file-copy`). */
+  noFileCopy?: boolean;
 }
 
 /**

@@ -22,6 +22,10 @@ export type AgentClient = ReturnType<typeof createClient<typeof AgentService>>;
 /** What a session needs of the agent around it. */
 export interface SessionHost {
   log(message: string): void;
+  /** `agent run --no-port-forwarding`: forward sessions are refused. */
+  noPortForwarding?: boolean;
+  /** `agent run --no-file-copy`: `cmdop connect cp` sessions (either way) are refused. */
+  noFileCopy?: boolean;
   /** Runs a terminal session; absent where pseudo-terminals are not supported. */
   runPtySession?: (channel: SessionChannel, environment: PtySessionEnvironment) => Promise<void>;
 }
@@ -82,6 +86,7 @@ export async function serveSession(
     const inputs = readAhead(frames, send, keepalive);
     relayDone = inputs.done;
     const channel: SessionChannel = { open, inputs: inputs.queue, send };
+    refusal ??= turnedOff(open.kind, options);
     if (refusal) {
       options.log(`session ${sessionId} refused: ${refusal}`);
       channel.send(outputFrame({ case: "exit", value: { code: 1, error: refusal } }));
@@ -164,4 +169,15 @@ function readAhead(
     // The stream failed or was dropped: to the session that is the relay hanging up.
   }).finally(() => inputs.close());
   return { queue: inputs, done };
+}
+
+/** Why this agent refuses sessions of `kind` (its operator turned them off), or undefined. */
+function turnedOff(kind: SessionKind, host: SessionHost): string | undefined {
+  if (kind === SessionKind.FORWARD && host.noPortForwarding) {
+    return "port forwarding is turned off on this machine (cmdop agent run --no-port-forwarding)";
+  }
+  if ((kind === SessionKind.FILE_SEND || kind === SessionKind.FILE_FETCH) && host.noFileCopy) {
+    return "file copy is turned off on this machine (cmdop agent run --no-file-copy)";
+  }
+  return undefined;
 }

@@ -157,6 +157,11 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     )
     .addOption(logFormatOption())
     .option("--max-sessions <n>", "sessions running at once; more are refused", "64")
+    .option(
+      "--no-port-forwarding",
+      "refuse port forwarding (cmdop connect forward) to this machine",
+    )
+    .option("--no-file-copy", "refuse file copies (cmdop connect cp) to and from this machine")
     .action(async (opts) => {
       const { runAgentCommand } = await loadServerVerb("agent");
       await runAgentCommand(ctx, {
@@ -171,6 +176,8 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
         passwordStdin: opts.passwordStdin === true,
         labels: opts.label,
         maxSessions: opts.maxSessions,
+        noPortForwarding: opts.portForwarding === false,
+        noFileCopy: opts.fileCopy === false,
       });
     });
 

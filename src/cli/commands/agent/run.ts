@@ -20,6 +20,10 @@ export interface AgentRunOptions {
   labels?: string[];
   /** Sessions at once (`--max-sessions`). */
   maxSessions?: string;
+  /** `--no-port-forwarding`: refuse `cmdop connect forward` sessions. */
+  noPortForwarding?: boolean;
+  /** `--no-file-copy`: refuse `cmdop connect cp` sessions. */
+  noFileCopy?: boolean;
 }
 
 /** Runs the agent until interrupted; credential problems end it with their exit code. */
@@ -71,6 +75,8 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
       log,
       runPtySession: await loadPtySupport(),
       maxSessions,
+      noPortForwarding: options.noPortForwarding === true,
+      noFileCopy: options.noFileCopy === true,
     });
   } catch (error) {
     if (error instanceof AgentFatalError) {
