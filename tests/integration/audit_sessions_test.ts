@@ -1,4 +1,4 @@
-/** The audit log of the session kinds beyond exec: a terminal (pty) and a port forward, with their kind, target, exit status and bytes. */
+/** The audit log of the session kinds beyond exec: a terminal (pty), a port forward and file copies each way, with their kind, target or path, exit status and bytes. */
 import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import {
@@ -24,7 +24,7 @@ interface Event {
   detail: Record<string, unknown>;
 }
 
-describe("cmdop connect audit of terminals and forwards", () => {
+describe("cmdop connect audit of terminals, forwards and copies", () => {
   let env: Record<string, string>;
 
   /** The end of the first session of `sessionKind`, once it is listed. */
@@ -129,5 +129,37 @@ describe("cmdop connect audit of terminals and forwards", () => {
     assert.equal(start.machine, "term-box");
     assert.equal(end.detail.bytes_in, 4);
     assert.equal(end.detail.bytes_out, 5);
+  });
+
+  it("records a copy each way with its remote path and the archive's bytes", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "cmdop-audit-cp-" });
+    try {
+      const payload = "x".repeat(10_000);
+      await Deno.writeTextFile(`${dir}/up.txt`, payload);
+      const up = await runCmdop(["connect", "cp", `${dir}/up.txt`, `term-box:${dir}/there.txt`], {
+        env,
+      });
+      assert.equal(up.code, 0, up.stderr);
+      const sent = await sessionEnd("file_send");
+      assert.equal(sent.start.detail.path, `${dir}/there.txt`);
+      assert.equal(sent.end.detail.exit_code, 0);
+      // The archive: the file's bytes and its header.
+      assert.ok((sent.end.detail.bytes_in as number) >= payload.length, JSON.stringify(sent.end));
+
+      const down = await runCmdop(
+        ["connect", "cp", `term-box:${dir}/there.txt`, `${dir}/back.txt`],
+        {
+          env,
+        },
+      );
+      assert.equal(down.code, 0, down.stderr);
+      assert.equal(await Deno.readTextFile(`${dir}/back.txt`), payload);
+      const fetched = await sessionEnd("file_fetch");
+      assert.equal(fetched.start.detail.path, `${dir}/there.txt`);
+      assert.equal(fetched.start.machine, "term-box");
+      assert.ok((fetched.end.detail.bytes_out as number) >= payload.length);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   });
 });
