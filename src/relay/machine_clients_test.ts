@@ -18,12 +18,10 @@ import {
 import { hashSecret, newId } from "../lib/secrets.ts";
 import { type AccessWatch, watchSession } from "./access_watch.ts";
 import { authenticateClient, authenticateMember, machineForPrincipal } from "./auth.ts";
-import { LocalBus } from "./bus/local.ts";
-import type { RelayDeps } from "./deps.ts";
 import { machineClientRefusal, machineClientRevoked, machineReachable } from "./machine_clients.ts";
 import { registerMachineService } from "./services/machine_service.ts";
 import { registerSessionService } from "./services/session_service.ts";
-import { openSqliteStore } from "./store/sqlite.ts";
+import { memoryRelay } from "./_memory_relay.ts";
 import type { Labels } from "../lib/labels.ts";
 import { createWorkspace } from "./workspace_admin.ts";
 
@@ -50,13 +48,8 @@ describe("machineClientRefusal()", () => {
 
 /** A workspace "acme" in a fresh store, and a way to add machines and get their credential. */
 async function setUp() {
-  const store = await openSqliteStore(await Deno.makeTempDir());
-  const deps = {
-    store,
-    bus: new LocalBus({ now: Date.now }),
-    now: () => Date.now(),
-    log: () => {},
-  } as unknown as RelayDeps;
+  // Every dependency a service uses (audit log, recordings…), as the relay has them.
+  const { store, deps } = await memoryRelay();
   const ws = await createWorkspace(store, "acme", 1);
   const credentialOf = async (
     hostname: string,
