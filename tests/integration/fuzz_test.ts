@@ -34,7 +34,7 @@ const SEED = Number(Deno.env.get("CMDOP_FUZZ_SEED") ?? Math.floor(Math.random() 
 // 10,000 per route (260,000 requests) by default. Each costs the relay ~0.4 ms of CPU and this
 // test ~0.15 ms here, so the relay's one JS thread bounds the run: ~110 s of relay CPU, 113 s on
 // this 2-core machine (see README, Reliability).
-const COUNT = Number(Deno.env.get("CMDOP_FUZZ_COUNT") ?? 10_000);
+const COUNT = Number(Deno.env.get("CMDOP_FUZZ_COUNT") ?? 6_000);
 const WORKERS = 24;
 const IDLE_CONNECTIONS = 2_000;
 const SLOW_LORIS = 100;
