@@ -1,118 +1,13 @@
-/** Opens the relay's state as `relay serve` and the operator commands share it: SQLite under --data, or PostgreSQL from --store / CMDOP_RELAY_STORE. */
-import type { Bus } from "../../../relay/bus/bus.ts";
-import type { LoginStore } from "../../../relay/login/login_store.ts";
-import type { Store } from "../../../relay/store/store.ts";
-import type { AuditStore } from "../../../relay/audit/audit_events.ts";
-import type { RecordingStore } from "../../../relay/recording/recording_store.ts";
+/** The store of the relay's operator commands (`relay workspace create`, `relay user add`…): the one `relay serve` uses, named by --data or --store / CMDOP_RELAY_STORE. */
+import {
+  openRelayBackends,
+  type RelayBackends,
+  STORE_VARIABLE,
+} from "../../../relay/backend/backend.ts";
 import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
-import { UnsafeFileError } from "../../../lib/private_files.ts";
 
-/** Where a store URL comes from when `--store` is absent; it keeps passwords out of `ps`. */
-export const STORE_VARIABLE = "CMDOP_RELAY_STORE";
-
-/** Which store to open, as the command line and the environment say. */
-export interface BackendOptions {
-  /** The embedded store's directory, used when no store URL is given. */
-  data?: string;
-  /** `postgres://…` from `--store`; `CMDOP_RELAY_STORE` when absent. */
-  store?: string;
-  /** `nats://…`: only a serving node joins the bus. */
-  bus?: string;
-  /** This node's name on the bus; hostname and pid by default. */
-  nodeId?: string;
-}
-
-/** The opened state: the main store, login state on the same database, the bus when asked. */
-export interface RelayBackends {
-  store: Store;
-  /** Users, device codes and login tokens, beside `store` in the same database. */
-  logins: LoginStore;
-  /** The audit log, beside `store` in the same database. */
-  audit: AuditStore;
-  /**
-   * Session recordings: indexed beside `store`; their bytes in files under `data`
-   * (SQLite) or in the same PostgreSQL database (a cluster).
-   */
-  recordings: RecordingStore;
-  bus?: Bus;
-}
-
-/**
- * SQLite under `data`, or PostgreSQL (and NATS, when `bus` is given) when a store URL is
- * set. Failures become a `CliError` naming the service.
- *
- * @example
- * ```ts
- * const { store, logins } = await openRelayBackends(ctx, { data: ".cmdop-relay" }, log);
- * ```
- */
-export async function openRelayBackends(
-  ctx: CliContext,
-  options: BackendOptions,
-  log: (message: string) => void,
-): Promise<RelayBackends> {
-  const storeUrl = storeUrlOf(ctx, options);
-  if (!storeUrl) {
-    if (options.bus) {
-      throw new CliError("--bus needs --store postgres://…", {
-        hint: "cluster nodes share their state and presence leases in PostgreSQL",
-      });
-    }
-    if (options.data === undefined) {
-      throw new CliError("no relay store given: use --data DIR or --store postgres://…", {
-        hint: `--store may also come from ${STORE_VARIABLE}`,
-      });
-    }
-    const { openSqliteStore } = await import("../../../relay/store/sqlite.ts");
-    const { SqliteLoginStore } = await import("../../../relay/login/sqlite_login_store.ts");
-    const { SqliteAuditStore } = await import("../../../relay/audit/audit_sqlite.ts");
-    const { SqliteRecordingStore } = await import(
-      "../../../relay/recording/recording_sqlite.ts"
-    );
-    const unsafe = (error: unknown) => {
-      if (error instanceof UnsafeFileError) throw new CliError(error.message, { cause: error });
-      throw error;
-    };
-    const store = await openSqliteStore(options.data, log).catch(unsafe);
-    const recordings = await SqliteRecordingStore.open(store.db, options.data, log)
-      .catch(async (error) => {
-        await store.close();
-        return unsafe(error);
-      });
-    return {
-      store,
-      logins: new SqliteLoginStore(store.db),
-      audit: new SqliteAuditStore(store.db),
-      recordings,
-    };
-  }
-  const { openClusterBackends } = await import("../../../relay/cluster/open_cluster.ts");
-  const { PostgresLoginStore } = await import("../../../relay/login/postgres_login_store.ts");
-  const { PostgresAuditStore } = await import("../../../relay/audit/audit_postgres.ts");
-  const { PostgresRecordingStore } = await import(
-    "../../../relay/recording/recording_postgres.ts"
-  );
-  const nodeId = options.nodeId ?? `${Deno.hostname()}-${Deno.pid}`;
-  try {
-    const { store, bus } = await openClusterBackends({
-      storeUrl,
-      busUrl: options.bus,
-      nodeId,
-      now: ctx.now,
-      log,
-    });
-    return {
-      store,
-      bus,
-      logins: new PostgresLoginStore(store.sql),
-      audit: new PostgresAuditStore(store.sql),
-      recordings: new PostgresRecordingStore(store.sql),
-    };
-  } catch (error) {
-    throw new CliError((error as Error).message, { cause: error });
-  }
-}
+export type { RelayBackends } from "../../../relay/backend/backend.ts";
 
 /**
  * The store of an operator command (`relay workspace create`, `relay user add`): never
@@ -141,8 +36,11 @@ export async function openOperatorStore(
     await requireExistingStore(options.data);
   }
   // Stderr only: stdout may be JSON a script parses.
-  return await openRelayBackends(ctx, { data: options.data, store: options.store }, (message) => {
-    void ctx.stderr.write(`${message}\n`);
+  return await openRelayBackends({
+    data: options.data,
+    storeUrl: storeUrlOf(ctx, options),
+    now: ctx.now,
+    log: (message) => void ctx.stderr.write(`${message}\n`),
   });
 }
 
@@ -166,6 +64,7 @@ async function requireExistingStore(data: string): Promise<void> {
   });
 }
 
-function storeUrlOf(ctx: CliContext, options: BackendOptions): string | undefined {
+/** `--store`, else `CMDOP_RELAY_STORE`; undefined for the embedded store. */
+export function storeUrlOf(ctx: CliContext, options: { store?: string }): string | undefined {
   return options.store || ctx.env(STORE_VARIABLE) || undefined;
 }

@@ -1,6 +1,5 @@
 /** `cmdop relay serve`: embedded (SQLite) or a cluster node (PostgreSQL + NATS), until SIGINT/SIGTERM. */
 import type { CliContext } from "../../context.ts";
-import type { LoginStore } from "../../../relay/login/login_store.ts";
 import { CliError } from "../../errors.ts";
 import { createLogger, type LogFormat, type Logger } from "../../../lib/log.ts";
 import { parseDuration } from "../../duration.ts";
@@ -120,39 +119,31 @@ async function serveUntilStopped(
     trustedProxies: TrustedProxies | undefined;
   },
 ): Promise<void> {
-  const { openRelayBackends } = await import("./backends.ts");
-  const { store, bus, logins, audit, recordings } = await openRelayBackends(ctx, {
-    data: options.data,
-    store: options.store,
-    // URLs may carry passwords: the environment keeps them out of `ps`.
-    bus: options.bus ?? ctx.env("CMDOP_RELAY_BUS"),
-    nodeId: options.nodeId,
-  }, log);
-  const { startRelay } = await import("../../../relay/server.ts");
-  const now = await relayNow(ctx, log);
-  const login = await userLogin(ctx, logins);
-  const relay = await startRelay({
+  const { ListenRefused, openRelay } = await import("../../../relay/open.ts");
+  const { storeUrlOf } = await import("./backends.ts");
+  const { CLOCK_FILE_VARIABLE } = await import("../../../relay/clock.ts");
+  const relay = await openRelay({
     hostname,
     port,
-    store,
-    bus,
-    audit,
-    recordings,
+    backend: {
+      data: options.data,
+      storeUrl: storeUrlOf(ctx, options),
+      // URLs may carry passwords: the environment keeps them out of `ps`.
+      busUrl: options.bus ?? ctx.env("CMDOP_RELAY_BUS"),
+      nodeId: options.nodeId,
+    },
     recordingLimits: recordingLimits(options),
-    // A cluster's recordings are chunk rows: written in pieces of up to 64 KiB, once a second.
-    recordingCoalesceMs: options.store || ctx.env("CMDOP_RELAY_STORE") ? 1000 : undefined,
     tls,
     publicUrl: options.publicUrl,
-    now,
+    now: ctx.now,
+    clockFile: ctx.env(CLOCK_FILE_VARIABLE),
+    deviceIntervalS: deviceInterval(ctx),
     log,
-    login,
     keepaliveMs,
     limits: connectionLimits(options),
     trustedProxies,
-  }).catch(async (error) => {
-    await bus?.close().catch(() => {});
-    await store.close().catch(() => {});
-    throw listenError(options.listen, error);
+  }).catch((error) => {
+    throw error instanceof ListenRefused ? listenError(options.listen, error.cause) : error;
   });
   await ctx.stderr.write(`listening on ${relay.url}\n`);
   const stopped = new Promise<void>((resolve) =>
@@ -300,20 +291,8 @@ async function readTls(options: ServeOptions): Promise<{ cert: string; key: stri
   };
 }
 
-/** The real clock, unless a test set `CMDOP_RELAY_CLOCK_FILE` (said loudly, so it is never on unnoticed). */
-async function relayNow(ctx: CliContext, log: (message: string) => void): Promise<() => number> {
-  const { CLOCK_FILE_VARIABLE, relayClock } = await import("../../../relay/clock.ts");
-  const file = ctx.env(CLOCK_FILE_VARIABLE);
-  if (file) log(`test clock: this relay's time is shifted, or held still, by "${file}"`);
-  return relayClock(ctx.now, file);
-}
-
-/**
- * `cmdop login` on whichever store the relay runs on: on PostgreSQL every node of a
- * cluster serves the same logins. `CMDOP_RELAY_DEVICE_INTERVAL` (seconds) paces polling.
- */
-async function userLogin(ctx: CliContext, logins: LoginStore) {
-  const { createRelayLogin } = await import("../../../relay/login/relay_login.ts");
+/** `CMDOP_RELAY_DEVICE_INTERVAL` (seconds): how often `cmdop login` polls; checked before anything opens. */
+function deviceInterval(ctx: CliContext): number | undefined {
   const interval = ctx.env("CMDOP_RELAY_DEVICE_INTERVAL");
   const deviceIntervalS = interval ? Number(interval) : undefined;
   if (
@@ -323,5 +302,5 @@ async function userLogin(ctx: CliContext, logins: LoginStore) {
       `CMDOP_RELAY_DEVICE_INTERVAL "${interval}" is not a whole number of seconds`,
     );
   }
-  return createRelayLogin(logins, { deviceIntervalS });
+  return deviceIntervalS;
 }

@@ -1,10 +1,14 @@
-/** openClusterBackends: the PostgreSQL store and, with a NATS URL, the cluster bus with its presence lease. */
+/** A cluster node's backend: PostgreSQL (store, logins, audit, recordings) and, with a NATS URL, the bus with its presence lease. */
 import { connect } from "@nats-io/transport-node";
 import type { Bus } from "../bus/bus.ts";
 import { NatsBus } from "../bus/nats.ts";
 import { openPostgresStore, type PostgresStore } from "../store/postgres.ts";
 import { PostgresPresence } from "../store/postgres_presence.ts";
-import { NodeWatch } from "./node_watch.ts";
+import { NodeWatch } from "../cluster/node_watch.ts";
+import { PostgresLoginStore } from "../login/postgres_login_store.ts";
+import { PostgresAuditStore } from "../audit/audit_postgres.ts";
+import { PostgresRecordingStore } from "../recording/recording_postgres.ts";
+import type { RelayBackends } from "./backend.ts";
 
 /** Options of {@linkcode openClusterBackends}. */
 export interface ClusterOptions {
@@ -25,6 +29,27 @@ export interface ClusterBackends {
   store: PostgresStore;
   /** Undefined without a bus URL: the relay then routes in process. */
   bus?: Bus;
+}
+
+/**
+ * The whole backend of a cluster node: every table in one PostgreSQL database (the login,
+ * audit and recording stores share the store's pool), and the bus when `busUrl` is given.
+ *
+ * @example
+ * ```ts
+ * const backends = await openClusterRelayBackends({ storeUrl, busUrl, nodeId: "a", now, log });
+ * ```
+ */
+export async function openClusterRelayBackends(options: ClusterOptions): Promise<RelayBackends> {
+  const { store, bus } = await openClusterBackends(options);
+  return {
+    kind: "cluster",
+    store,
+    bus,
+    logins: new PostgresLoginStore(store.sql),
+    audit: new PostgresAuditStore(store.sql),
+    recordings: new PostgresRecordingStore(store.sql),
+  };
 }
 
 /** True for the URLs `--store` accepts. */
