@@ -8,7 +8,7 @@ import { NodeWatch } from "../cluster/node_watch.ts";
 import { PostgresLoginStore } from "../login/postgres_login_store.ts";
 import { PostgresAuditStore } from "../audit/audit_postgres.ts";
 import { PostgresRecordingStore } from "../recording/recording_postgres.ts";
-import type { RelayBackends } from "./backend.ts";
+import type { RelayBackends } from "./relay_backends.ts";
 
 /** Options of {@linkcode openClusterBackends}. */
 export interface ClusterOptions {

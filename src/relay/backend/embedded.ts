@@ -5,7 +5,7 @@ import { SqliteAuditStore } from "../audit/audit_sqlite.ts";
 import { SqliteLoginStore } from "../login/sqlite_login_store.ts";
 import { SqliteRecordingStore } from "../recording/recording_sqlite.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
-import type { RelayBackends } from "./backend.ts";
+import type { RelayBackends } from "./relay_backends.ts";
 
 /**
  * Opens (creating and migrating) `data/relay.db`; logins and the audit log are tables of the
