@@ -5,7 +5,7 @@ import postgres from "postgres";
 import type { DeviceCodeRecord } from "../../src/relay/login/login_store.ts";
 import { PostgresLoginStore } from "../../src/relay/login/postgres_login_store.ts";
 import { openPostgresStore, type PostgresStore } from "../../src/relay/store/postgres.ts";
-import { POSTGRES_MIGRATIONS } from "../../src/relay/store/postgres_schema.ts";
+import { POSTGRES_MIGRATIONS } from "../../src/relay/store/schema.ts";
 import { ConflictError } from "../../src/relay/store/store.ts";
 import { createWorkspace } from "../../src/relay/workspace_admin.ts";
 import { clusterSkipReason, createDatabase } from "./_cluster.ts";

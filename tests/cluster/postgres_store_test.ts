@@ -5,7 +5,7 @@ import postgres, { type Sql } from "postgres";
 import { hashSecret } from "../../src/lib/secrets.ts";
 import { openPostgresStore, type PostgresStore } from "../../src/relay/store/postgres.ts";
 import { PostgresPresence } from "../../src/relay/store/postgres_presence.ts";
-import { POSTGRES_MIGRATIONS } from "../../src/relay/store/postgres_schema.ts";
+import { POSTGRES_MIGRATIONS } from "../../src/relay/store/schema.ts";
 import {
   ConflictError,
   type MachineClientsSetting,

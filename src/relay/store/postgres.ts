@@ -13,7 +13,7 @@ import {
   type Store,
   type WorkspaceRecord,
 } from "./store.ts";
-import { MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS } from "./postgres_schema.ts";
+import { POSTGRES_MIGRATIONS } from "./schema.ts";
 import {
   machineClientsOf,
   toCredential,
@@ -22,6 +22,9 @@ import {
   toShare,
   toWorkspace,
 } from "./rows.ts";
+
+/** Key of the advisory lock that serialises migrations across nodes starting together. */
+const MIGRATION_LOCK_KEY = 0x636d646f70; // "cmdop"
 
 /** Options of {@linkcode openPostgresStore}. */
 export interface PostgresStoreOptions {

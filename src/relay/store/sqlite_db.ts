@@ -2,7 +2,7 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
 import { refuseLinkedFile, securePrivateDir, securePrivateFile } from "../../lib/private_files.ts";
-import { SQLITE_MIGRATIONS } from "./sqlite_schema.ts";
+import { SQLITE_MIGRATIONS } from "./schema.ts";
 
 /** The database and the files SQLite keeps beside it in WAL mode. */
 const DB_FILES = ["relay.db", "relay.db-wal", "relay.db-shm"];

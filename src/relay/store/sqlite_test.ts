@@ -4,7 +4,7 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { openSqliteStore } from "./sqlite.ts";
 import { ConflictError } from "./store.ts";
-import { SQLITE_MIGRATIONS } from "./sqlite_schema.ts";
+import { SQLITE_MIGRATIONS } from "./schema.ts";
 import { createWorkspace } from "../workspace_admin.ts";
 import { hashSecret } from "../../lib/secrets.ts";
 
