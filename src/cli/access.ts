@@ -5,7 +5,6 @@ import {
   MACHINE_CREDENTIAL_VARIABLE,
   readMachineCredential,
 } from "../config/machine_credential.ts";
-import { resolveHome } from "../config/paths.ts";
 import type { CliContext } from "./context.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import type { GlobalOptions } from "./globals.ts";
@@ -44,7 +43,7 @@ export async function resolveAccess(
   ctx: CliContext,
   globals: GlobalOptions,
 ): Promise<ResolvedAccess> {
-  const home = resolveHome(ctx.env);
+  const home = ctx.home();
   const flags = { apiKey: globals.apiKey, server: globals.server, workspace: globals.workspace };
   const machine = await machineAccess(ctx, globals, home);
   if (machine) return machine;

@@ -22,6 +22,11 @@ export interface CliContext {
   stderr: OutputStream;
   /** Reads an environment variable. */
   env(name: string): string | undefined;
+  /**
+   * The config folder (`CMDOP_HOME`, else `~/.cmdop`), resolved from `env` once, on first use;
+   * throws a `ConfigError` when neither variable is set.
+   */
+  home(): string;
   /** Milliseconds since the epoch. */
   now(): number;
   /** Cancelled on SIGINT/SIGTERM outside raw mode. */

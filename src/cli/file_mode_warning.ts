@@ -1,5 +1,4 @@
 /** warnLooseFiles: a warning on stderr for each secret file in CMDOP_HOME that others can read. */
-import { resolveHome } from "../config/paths.ts";
 import type { CliContext } from "./context.ts";
 
 /**
@@ -14,7 +13,7 @@ import type { CliContext } from "./context.ts";
 export async function warnLooseFiles(ctx: CliContext): Promise<void> {
   let home: string;
   try {
-    home = resolveHome(ctx.env);
+    home = ctx.home();
   } catch {
     return; // No home at all: the command itself reports that.
   }

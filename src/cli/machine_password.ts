@@ -1,6 +1,5 @@
 /** passwordSource: where a machine's attach password comes from when the relay asks for it. */
 import type { Machine } from "../../gen/cmdop/v1/machine_pb.ts";
-import { resolveHome } from "../config/paths.ts";
 import { findMachinePassword } from "../config/passwords.ts";
 import type { CliContext } from "./context.ts";
 import type { GlobalOptions } from "./globals.ts";
@@ -29,7 +28,7 @@ export function passwordSource(
 ): PasswordSource {
   return async () => {
     // Keyed by relay too: a relay behind a share link could claim any machine's UUID.
-    const remembered = await findMachinePassword(resolveHome(ctx.env), conn.server, machine.id);
+    const remembered = await findMachinePassword(ctx.home(), conn.server, machine.id);
     if (remembered !== undefined) return remembered;
     if (!globals.interactive || !ctx.stdin.isTerminal()) return undefined;
     return await promptHidden(`Password for ${machine.displayName || machine.hostname}:`);

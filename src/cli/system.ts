@@ -1,6 +1,7 @@
 /** systemContext: the real process behind a CliContext (the only CLI file that touches Deno's globals). */
 import type { CliContext, InputStream, OutputStream } from "./context.ts";
 import { Interrupted } from "./errors.ts";
+import { resolveHome } from "../config/paths.ts";
 
 /**
  * Writes to the process's stdout and stderr still in progress. Linux serialises a terminal's
@@ -94,18 +95,21 @@ export function systemContext(): CliContext {
       // Signals unsupported here (Windows SIGTERM): the default handling stays.
     }
   }
+  const env = (name: string) => {
+    try {
+      return Deno.env.get(name);
+    } catch {
+      // Not permitted to read it: as good as unset.
+      return undefined;
+    }
+  };
+  let home: string | undefined;
   return {
     stdin,
     stdout: output(Deno.stdout),
     stderr: output(Deno.stderr),
-    env: (name) => {
-      try {
-        return Deno.env.get(name);
-      } catch {
-        // Not permitted to read it: as good as unset.
-        return undefined;
-      }
-    },
+    env,
+    home: () => home ??= resolveHome(env),
     now: () => Date.now(),
     signal: abort.signal,
     onTerminalResize(listener) {

@@ -11,7 +11,7 @@ import {
   waitFor,
 } from "../_harness.ts";
 import { SessionKind } from "../../gen/cmdop/v1/session_pb.ts";
-import type { CliContext } from "../../src/cli/context.ts";
+import { silentContext } from "../_context.ts";
 import { openRelayConnection } from "../../src/cli/relay_client.ts";
 import { openSession } from "../../src/cli/session_client.ts";
 
@@ -54,14 +54,7 @@ describe("cmdop connect audit of terminals, forwards and copies", () => {
   after(killAll);
 
   it("records a terminal session's kind, the keystrokes' bytes in and the shell's exit status", async () => {
-    const ctx: CliContext = {
-      stdin: { readable: new ReadableStream(), isTerminal: () => false, setRaw: () => {} },
-      stdout: { write: () => Promise.resolve(), isTerminal: () => false, size: () => undefined },
-      stderr: { write: () => Promise.resolve(), isTerminal: () => false, size: () => undefined },
-      env: () => undefined,
-      now: Date.now,
-      signal: new AbortController().signal,
-    };
+    const ctx = silentContext();
     const conn = await openRelayConnection(ctx, {}, {
       server: env.CMDOP_SERVER,
       serverSource: "test",

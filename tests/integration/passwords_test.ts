@@ -3,7 +3,7 @@ import { after, afterEach, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SessionKind } from "../../gen/cmdop/v1/session_pb.ts";
-import type { CliContext } from "../../src/cli/context.ts";
+import { silentContext } from "../_context.ts";
 import { openRelayConnection } from "../../src/cli/relay_client.ts";
 import { openSession } from "../../src/cli/session_client.ts";
 import {
@@ -128,14 +128,7 @@ describe("per-machine passwords", () => {
   });
 
   it("unlocks once per run: a second session reuses the 24 h machine token", async () => {
-    const ctx: CliContext = {
-      stdin: { readable: new ReadableStream(), isTerminal: () => false, setRaw: () => {} },
-      stdout: { write: () => Promise.resolve(), isTerminal: () => false, size: () => undefined },
-      stderr: { write: () => Promise.resolve(), isTerminal: () => false, size: () => undefined },
-      env: () => undefined,
-      now: Date.now,
-      signal: new AbortController().signal,
-    };
+    const ctx = silentContext();
     const conn = await openRelayConnection(ctx, {}, {
       server: relay.url,
       serverSource: "test",

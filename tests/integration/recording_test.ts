@@ -19,7 +19,7 @@ import { DAY_MS, type TestClock, testClock } from "../_login.ts";
 import { RecordingService } from "../../gen/cmdop/v1/recording_pb.ts";
 import { SessionKind } from "../../gen/cmdop/v1/session_pb.ts";
 import { createRelayTransport } from "../../src/lib/transport.ts";
-import type { CliContext } from "../../src/cli/context.ts";
+import { silentContext } from "../_context.ts";
 import { openRelayConnection } from "../../src/cli/relay_client.ts";
 import { openSession } from "../../src/cli/session_client.ts";
 
@@ -224,14 +224,7 @@ describe("session recording", () => {
   it("keeps the relay's memory bounded while a recorded terminal's client stops reading", {
     timeoutMs: 240_000,
   }, async () => {
-    const ctx: CliContext = {
-      stdin: { readable: new ReadableStream(), isTerminal: () => false, setRaw: () => {} },
-      stdout: { write: () => Promise.resolve(), isTerminal: () => false, size: () => undefined },
-      stderr: { write: () => Promise.resolve(), isTerminal: () => false, size: () => undefined },
-      env: () => undefined,
-      now: Date.now,
-      signal: new AbortController().signal,
-    };
+    const ctx = silentContext();
     const conn = await openRelayConnection(ctx, {}, {
       server: env.CMDOP_SERVER,
       serverSource: "test",

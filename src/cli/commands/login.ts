@@ -1,7 +1,6 @@
 /** `cmdop login [--server URL]`: the OAuth 2.0 device flow against the relay; tokens go to CMDOP_HOME/auth.json. */
 import { loadLoginTokens, saveLoginTokens } from "../../config/auth_tokens.ts";
 import { resolveServer } from "../../config/credentials.ts";
-import { resolveHome } from "../../config/paths.ts";
 import { normaliseServer } from "../access.ts";
 import { openBrowser } from "../browser.ts";
 import type { CliContext } from "../context.ts";
@@ -37,7 +36,7 @@ export interface LoginOptions {
  * ```
  */
 export async function runLogin(ctx: CliContext, options: LoginOptions): Promise<void> {
-  const home = resolveHome(ctx.env);
+  const home = ctx.home();
   const resolved = await resolveServer({ home, env: ctx.env, flags: { server: options.server } });
   const server = normaliseServer(resolved.server);
   const target: OAuthTarget = {

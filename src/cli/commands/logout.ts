@@ -1,6 +1,5 @@
 /** `cmdop logout`: revoke the `cmdop login` tokens on the relay and forget them locally. */
 import { clearLoginTokens, loadLoginTokens } from "../../config/auth_tokens.ts";
-import { resolveHome } from "../../config/paths.ts";
 import { normaliseServer } from "../access.ts";
 import type { CliContext } from "../context.ts";
 import { revokeToken } from "../oauth_client.ts";
@@ -17,7 +16,7 @@ import { relayFetch } from "../relay_client.ts";
  * ```
  */
 export async function runLogout(ctx: CliContext, options: { json: boolean }): Promise<void> {
-  const home = resolveHome(ctx.env);
+  const home = ctx.home();
   const login = await loadLoginTokens(home);
   let revoked = false;
   if (login) {

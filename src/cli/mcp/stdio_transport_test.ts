@@ -28,6 +28,9 @@ function fakeContext(lines: string[]): { ctx: CliContext; written: () => string 
     stdout: output,
     stderr: output,
     env: () => undefined,
+    home: () => {
+      throw new Error("this test has no config folder");
+    },
     now: () => 0,
     signal: new AbortController().signal,
   };

@@ -73,6 +73,9 @@ function fakeTerminal(isTerminal = true) {
     stdout: out,
     stderr: out,
     env: () => undefined,
+    home: () => {
+      throw new Error("this test has no config folder");
+    },
     now: () => 0,
     signal: abort.signal,
     onTerminalResize: (listener) => {

@@ -29,15 +29,11 @@ export function recentMachines(ctx: CliContext, workspace: string): RecentMachin
     const message = error instanceof Error ? error.message : String(error);
     await ctx.stderr.write(`warning: recent machines not remembered: ${message}\n`);
   };
-  const home = async () => {
-    const { resolveHome } = await import("../../../config/paths.ts");
-    return resolveHome((name) => ctx.env(name));
-  };
   return {
     async order() {
       try {
         const { recentOrder } = await import("../../../config/recent.ts");
-        return await recentOrder(await home(), workspace);
+        return await recentOrder(ctx.home(), workspace);
       } catch (error) {
         await warn(error);
         return [];
@@ -46,7 +42,7 @@ export function recentMachines(ctx: CliContext, workspace: string): RecentMachin
     async touch(machineId) {
       try {
         const { touchRecent } = await import("../../../config/recent.ts");
-        await touchRecent(await home(), workspace, machineId, () => ctx.now());
+        await touchRecent(ctx.home(), workspace, machineId, () => ctx.now());
       } catch (error) {
         await warn(error);
       }

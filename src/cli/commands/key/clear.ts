@@ -1,6 +1,5 @@
 /** `cmdop connect key clear`: forget the workspace's API key, keeping the workspace. */
 import { clearApiKey } from "../../../config/api_keys.ts";
-import { resolveHome } from "../../../config/paths.ts";
 import type { CliContext } from "../../context.ts";
 import type { GlobalOptions } from "../../globals.ts";
 
@@ -14,7 +13,7 @@ import type { GlobalOptions } from "../../globals.ts";
  * ```
  */
 export async function runKeyClear(ctx: CliContext, globals: GlobalOptions): Promise<void> {
-  const { workspace, cleared } = await clearApiKey(resolveHome(ctx.env), globals.workspace);
+  const { workspace, cleared } = await clearApiKey(ctx.home(), globals.workspace);
   if (globals.json) {
     await ctx.stdout.write(JSON.stringify({ workspace, cleared }) + "\n");
     return;

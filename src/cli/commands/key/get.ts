@@ -1,6 +1,5 @@
 /** `cmdop connect key get`: the workspace's API key, masked to its first and last 4 characters. */
 import { getApiKey, maskKey } from "../../../config/api_keys.ts";
-import { resolveHome } from "../../../config/paths.ts";
 import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
 import type { GlobalOptions } from "../../globals.ts";
@@ -15,7 +14,7 @@ import type { GlobalOptions } from "../../globals.ts";
  * ```
  */
 export async function runKeyGet(ctx: CliContext, globals: GlobalOptions): Promise<void> {
-  const { workspace, apiKey } = await getApiKey(resolveHome(ctx.env), globals.workspace);
+  const { workspace, apiKey } = await getApiKey(ctx.home(), globals.workspace);
   if (!apiKey) {
     throw new CliError(`workspace "${workspace}" has no API key`, {
       hint: `store one with: cmdop connect key set <KEY> --workspace ${workspace}`,

@@ -1,6 +1,5 @@
 /** `cmdop connect key set [KEY]` (and the deprecated `set-key`): store an API key in a workspace. */
 import { maskKey, setApiKey } from "../../../config/api_keys.ts";
-import { resolveHome } from "../../../config/paths.ts";
 import type { CliContext } from "../../context.ts";
 import type { GlobalOptions } from "../../globals.ts";
 import { normaliseServer } from "../../access.ts";
@@ -47,7 +46,7 @@ export async function runKeySet(
     what: "the API key",
     hint: "pass it as an argument or pipe it on stdin: cmdop connect key set < key.txt",
   });
-  const home = resolveHome(ctx.env);
+  const home = ctx.home();
   // `-s URL` is kept with the key: the two belong to the same relay.
   const server = globals.server?.trim() ? normaliseServer(globals.server.trim()) : undefined;
   const { workspace, created } = await setApiKey(home, key, globals.workspace, server);

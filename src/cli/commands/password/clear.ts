@@ -1,5 +1,4 @@
 /** `cmdop connect password clear <host>`: forget a remembered attach password (no relay needed). */
-import { resolveHome } from "../../../config/paths.ts";
 import { clearMachinePassword, listMachinePasswords } from "../../../config/passwords.ts";
 import type { CliContext } from "../../context.ts";
 import { CliError, ExitCode } from "../../errors.ts";
@@ -20,7 +19,7 @@ export async function runPasswordClear(
   globals: GlobalOptions,
   options: { host: string },
 ): Promise<void> {
-  const home = resolveHome(ctx.env);
+  const home = ctx.home();
   const wanted = options.host.toLowerCase();
   const matches = (await listMachinePasswords(home, globals.workspace)).filter((p) =>
     p.hostname === options.host || p.machine_id.toLowerCase() === wanted

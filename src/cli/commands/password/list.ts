@@ -1,5 +1,4 @@
 /** `cmdop connect password list`: which machines have a remembered attach password (never the passwords). */
-import { resolveHome } from "../../../config/paths.ts";
 import { listMachinePasswords } from "../../../config/passwords.ts";
 import type { CliContext } from "../../context.ts";
 import type { GlobalOptions } from "../../globals.ts";
@@ -14,7 +13,7 @@ import { formatAgo, formatTable } from "../../ui/table.ts";
  * ```
  */
 export async function runPasswordList(ctx: CliContext, globals: GlobalOptions): Promise<void> {
-  const entries = await listMachinePasswords(resolveHome(ctx.env), globals.workspace);
+  const entries = await listMachinePasswords(ctx.home(), globals.workspace);
   if (globals.json) {
     const rows = entries.map((e) => ({
       workspace: e.workspace,

@@ -1,6 +1,5 @@
 /** `cmdop connect password set <host>`: remember a machine's attach password, checked with the relay first. */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { resolveHome } from "../../../config/paths.ts";
 import { setMachinePassword } from "../../../config/passwords.ts";
 import type { CliContext } from "../../context.ts";
 import { CliError, ExitCode } from "../../errors.ts";
@@ -54,7 +53,7 @@ export async function runPasswordSet(
       throw error;
     }
   }
-  await setMachinePassword(resolveHome(ctx.env), {
+  await setMachinePassword(ctx.home(), {
     workspace: passwordWorkspace(conn),
     machineId: machine.id,
     hostname: machine.hostname,

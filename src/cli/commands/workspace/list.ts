@@ -1,6 +1,5 @@
 /** `cmdop connect workspace list`: every local workspace, the active one marked, keys masked. */
 import { maskKey } from "../../../config/api_keys.ts";
-import { resolveHome } from "../../../config/paths.ts";
 import { listWorkspaces } from "../../../config/workspaces.ts";
 import type { CliContext } from "../../context.ts";
 import type { GlobalOptions } from "../../globals.ts";
@@ -16,7 +15,7 @@ import { formatTable } from "../../ui/table.ts";
  * ```
  */
 export async function runWorkspaceList(ctx: CliContext, globals: GlobalOptions): Promise<void> {
-  const workspaces = await listWorkspaces(resolveHome(ctx.env));
+  const workspaces = await listWorkspaces(ctx.home());
   if (globals.json) {
     const rows = workspaces.map((w) => ({
       name: w.name,

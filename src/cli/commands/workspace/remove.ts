@@ -1,5 +1,4 @@
 /** `cmdop connect workspace remove NAME`: delete a workspace locally, with its API key. */
-import { resolveHome } from "../../../config/paths.ts";
 import { removeWorkspace } from "../../../config/workspaces.ts";
 import type { CliContext } from "../../context.ts";
 import type { GlobalOptions } from "../../globals.ts";
@@ -18,7 +17,7 @@ export async function runWorkspaceRemove(
   globals: GlobalOptions,
   options: { name: string },
 ): Promise<void> {
-  const { removed, wasActive } = await removeWorkspace(resolveHome(ctx.env), options.name);
+  const { removed, wasActive } = await removeWorkspace(ctx.home(), options.name);
   if (globals.json) {
     await ctx.stdout.write(
       JSON.stringify({ removed: removed.name, was_active: wasActive }) + "\n",

@@ -1,6 +1,6 @@
 /** `cmdop connect workspace sync`: pull the logged-in user's workspaces from the relay and upsert them. */
 import { loadLoginTokens } from "../../../config/auth_tokens.ts";
-import { configFilePath, resolveHome } from "../../../config/paths.ts";
+import { configFilePath } from "../../../config/paths.ts";
 import { upsertWorkspacesFromServer } from "../../../config/workspace_sync.ts";
 import { normaliseServer } from "../../access.ts";
 import type { CliContext } from "../../context.ts";
@@ -24,7 +24,7 @@ export async function runWorkspaceSync(
   globals: GlobalOptions,
   state: RunState,
 ): Promise<void> {
-  const home = resolveHome(ctx.env);
+  const home = ctx.home();
   const login = await loadLoginTokens(home);
   if (!login) {
     throw new CliError("workspace sync needs a login", {

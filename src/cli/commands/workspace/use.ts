@@ -1,5 +1,4 @@
 /** `cmdop connect workspace use NAME`: make a workspace the active one. */
-import { resolveHome } from "../../../config/paths.ts";
 import { useWorkspace } from "../../../config/workspaces.ts";
 import type { CliContext } from "../../context.ts";
 import type { GlobalOptions } from "../../globals.ts";
@@ -22,7 +21,7 @@ export async function runWorkspaceUse(
   options: { name: string },
 ): Promise<void> {
   const server = globals.server?.trim() ? normaliseServer(globals.server.trim()) : undefined;
-  const workspace = await useWorkspace(resolveHome(ctx.env), options.name, server);
+  const workspace = await useWorkspace(ctx.home(), options.name, server);
   if (globals.json) {
     const set = server ? { server: workspace.server, created: workspace.created } : {};
     await ctx.stdout.write(JSON.stringify({ active: workspace.name, ...set }) + "\n");
