@@ -13,6 +13,7 @@ import { ProcessTracker, reapLeftovers } from "./process_tracker.ts";
 import type { PtySessionEnvironment } from "./pty_session.ts";
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts";
 import { formatLabels, type Labels } from "../lib/labels.ts";
+import { DEFAULT_RESUME_GRACE_MS, HeldTerminals } from "./held_terminals.ts";
 
 /** Silence that means a dead link when the relay does not say how often it pings (older relays ping every 15 s). */
 const CONTROL_SILENCE_MS = 45_000;
@@ -47,6 +48,11 @@ export interface AgentOptions {
   runPtySession?: (channel: SessionChannel, environment: PtySessionEnvironment) => Promise<void>;
   /** Sessions (exec and terminal) running at once; past it new ones are refused. Default 64. */
   maxSessions?: number;
+  /**
+   * The longest a terminal whose stream was lost is kept for its client to resume
+   * (`--resume-grace`); 0 turns resuming off. Default {@linkcode DEFAULT_RESUME_GRACE_MS}.
+   */
+  resumeGraceMs?: number;
   /** Refuse port forwarding sessions (`--no-port-forwarding`). */
   noPortForwarding?: boolean;
   /** Refuse file copy sessions (`--no-file-copy`). */
@@ -93,6 +99,9 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
   const clients = new Map<string, AgentClient>();
   const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
   let running = 0;
+  // Kept terminals have no stream but hold a shell and a window of output: they count as sessions.
+  const held = new HeldTerminals(options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS);
+  const host = { ...options, held };
   const clientFor = (server: string) => {
     let client = clients.get(server);
     if (!client) {
@@ -148,7 +157,7 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
             .finally(() => answering = false);
         } else if (command.msg.case === "dial") {
           const sessionId = command.msg.value.sessionId;
-          const refusal = running >= maxSessions
+          const refusal = running + held.detached >= maxSessions
             ? `this machine is running its maximum of ${maxSessions} sessions; try again later`
             : undefined;
           if (!refusal) running++;
@@ -157,7 +166,7 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
           };
           supervise(
             `session ${sessionId}`,
-            serveSession(client, sessionId, options, tracker, refusal),
+            serveSession(client, sessionId, host, tracker, refusal),
             { log: options.log },
           ).then(release, release);
         }

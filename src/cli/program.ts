@@ -158,6 +158,12 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
     .addOption(logFormatOption())
     .option("--max-sessions <n>", "sessions running at once; more are refused", "64")
     .option(
+      "--resume-grace <duration>",
+      "how long a terminal whose connection dropped is kept for its client to resume " +
+        "(e.g. 90s, 5m; 0 turns resuming off)",
+      "5m",
+    )
+    .option(
       "--no-port-forwarding",
       "refuse port forwarding (cmdop connect forward) to this machine",
     )
@@ -176,6 +182,7 @@ export function buildProgram(ctx: CliContext, state: RunState = {}): Command {
         passwordStdin: opts.passwordStdin === true,
         labels: opts.label,
         maxSessions: opts.maxSessions,
+        resumeGrace: opts.resumeGrace,
         noPortForwarding: opts.portForwarding === false,
         noFileCopy: opts.fileCopy === false,
       });

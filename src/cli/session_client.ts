@@ -49,6 +49,7 @@ export async function openSession(
   passwordFor: PasswordSource,
   signal: AbortSignal,
   windowBytes = DEFAULT_WINDOW_BYTES,
+  onInputCredit?: (bytes: number) => void,
 ): Promise<OpenedSession> {
   const machineId = open.machineId ?? "";
   const openFrame = (): SessionInputInit => ({
@@ -136,8 +137,10 @@ export async function openSession(
       if (next.done) break;
       keepalive.heard();
       const msg = next.value.msg;
-      if (msg.case === "credit") inputGate.grant(msg.value);
-      else if (msg.case !== "keepalive") received.push(next.value);
+      if (msg.case === "credit") {
+        inputGate.grant(msg.value);
+        onInputCredit?.(msg.value);
+      } else if (msg.case !== "keepalive") received.push(next.value);
       // Nothing is sent after the exit: ending the request lets the relay end its response
       // knowing every frame before it has been read.
       if (msg.case === "exit") {
@@ -293,6 +296,9 @@ function startedAndExited(frame: SessionOutput, exit: Exit): OpenedSession {
       windowBytes: 0,
       readOnly: false,
       recorded: false,
+      resumeToken: "",
+      resumeGraceMs: 0,
+      inputOffset: 0n,
     },
     frames: {
       next: () => {

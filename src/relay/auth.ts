@@ -100,6 +100,21 @@ export function ownerOf(principal: ClientPrincipal): string | undefined {
     : `api_key:${principal.keyId ?? ""}`;
 }
 
+/**
+ * Names the principal as a whole: the same key, user, share link or calling machine gives
+ * the same name. A kept terminal is resumed only under the name that opened it.
+ *
+ * @example
+ * ```ts
+ * principalKey({ kind: "share", shareId: "…", … }); // "share:…"
+ * ```
+ */
+export function principalKey(principal: ClientPrincipal): string {
+  if (principal.kind === "share") return `share:${principal.shareId}`;
+  if (principal.kind === "machine") return `machine:${principal.machineId}`;
+  return ownerOf(principal)!;
+}
+
 /** Authenticates an agent by its machine credential `cmm_<machine id>.<secret>`. */
 export async function authenticateAgent(deps: RelayDeps, header: Headers): Promise<MachineRecord> {
   return await machineByCredential(deps, bearerToken(header));

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cmdop/v1/session.proto.
  */
 export const file_cmdop_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("ChZjbWRvcC92MS9zZXNzaW9uLnByb3RvEghjbWRvcC52MSL+AgoLT3BlblNlc3Npb24SEgoKbWFjaGluZV9pZBgBIAEoCRIjCgRraW5kGAIgASgOMhUuY21kb3AudjEuU2Vzc2lvbktpbmQSDAoEYXJndhgDIAMoCRISCgp0aW1lb3V0X21zGAQgASgNEgwKBHRlcm0YBSABKAkSDAoEcm93cxgGIAEoDRIMCgRjb2xzGAcgASgNEisKA2VudhgIIAMoCzIeLmNtZG9wLnYxLk9wZW5TZXNzaW9uLkVudkVudHJ5EhQKDHdpbmRvd19ieXRlcxgJIAEoDRIVCg1tYWNoaW5lX3Rva2VuGAogASgJEhQKDGtlZXBhbGl2ZV9tcxgLIAEoDRIkCgRmaWxlGAwgASgLMhYuY21kb3AudjEuRmlsZVRyYW5zZmVyEigKB2ZvcndhcmQYDSABKAsyFy5jbWRvcC52MS5Gb3J3YXJkVGFyZ2V0GioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiLwoMRmlsZVRyYW5zZmVyEgwKBHBhdGgYASABKAkSEQoJcmVjdXJzaXZlGAIgASgIIisKDUZvcndhcmRUYXJnZXQSDAoEaG9zdBgBIAEoCRIMCgRwb3J0GAIgASgNIisKCUtlZXBhbGl2ZRIPCgdzZW50X21zGAEgASgDEg0KBXJlcGx5GAIgASgIIiQKBlJlc2l6ZRIMCgRyb3dzGAEgASgNEgwKBGNvbHMYAiABKA0iDgoMQ2xvc2VTZXNzaW9uIiAKDEF1dGhSZXNwb25zZRIQCghwYXNzd29yZBgBIAEoCSL9AQoMU2Vzc2lvbklucHV0EiUKBG9wZW4YASABKAsyFS5jbWRvcC52MS5PcGVuU2Vzc2lvbkgAEg4KBGRhdGEYAiABKAxIABIiCgZyZXNpemUYAyABKAsyEC5jbWRvcC52MS5SZXNpemVIABIQCgZjcmVkaXQYBCABKA1IABInCgVjbG9zZRgFIAEoCzIWLmNtZG9wLnYxLkNsb3NlU2Vzc2lvbkgAEiYKBGF1dGgYBiABKAsyFi5jbWRvcC52MS5BdXRoUmVzcG9uc2VIABIoCglrZWVwYWxpdmUYByABKAsyEy5jbWRvcC52MS5LZWVwYWxpdmVIAEIFCgNtc2ciegoFUmVhZHkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIiCgdtYWNoaW5lGAIgASgLMhEuY21kb3AudjEuTWFjaGluZRIUCgx3aW5kb3dfYnl0ZXMYAyABKA0SEQoJcmVhZF9vbmx5GAQgASgIEhAKCHJlY29yZGVkGAUgASgIIj4KBk91dHB1dBImCgZzdHJlYW0YASABKA4yFi5jbWRvcC52MS5PdXRwdXRTdHJlYW0SDAoEZGF0YRgCIAEoDCJGCgRFeGl0EgwKBGNvZGUYASABKAUSDgoGc2lnbmFsGAIgASgJEhEKCXRpbWVkX291dBgDIAEoCBINCgVlcnJvchgEIAEoCSIzCg1BdXRoQ2hhbGxlbmdlEhIKCm1hY2hpbmVfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjgKC0F1dGhHcmFudGVkEhUKDW1hY2hpbmVfdG9rZW4YASABKAkSEgoKZXhwaXJlc19tcxgCIAEoAyLhAgoNU2Vzc2lvbk91dHB1dBIgCgVyZWFkeRgBIAEoCzIPLmNtZG9wLnYxLlJlYWR5SAASIgoGb3V0cHV0GAIgASgLMhAuY21kb3AudjEuT3V0cHV0SAASHgoEZXhpdBgDIAEoCzIOLmNtZG9wLnYxLkV4aXRIABIQCgZjcmVkaXQYBCABKA1IABIsCgljaGFsbGVuZ2UYBSABKAsyFy5jbWRvcC52MS5BdXRoQ2hhbGxlbmdlSAASKAoHZ3JhbnRlZBgGIAEoCzIVLmNtZG9wLnYxLkF1dGhHcmFudGVkSAASKAoJa2VlcGFsaXZlGAcgASgLMhMuY21kb3AudjEuS2VlcGFsaXZlSAASKwoLaGFsZl9kdXBsZXgYCCABKAsyFC5jbWRvcC52MS5IYWxmRHVwbGV4SAASIgoGcmVzaXplGAkgASgLMhAuY21kb3AudjEuUmVzaXplSABCBQoDbXNnIk4KCkhhbGZEdXBsZXgSEgoKc2Vzc2lvbl9pZBgBIAEoCRITCgtpbnB1dF90b2tlbhgCIAEoCRIXCg9tYXhfaW5wdXRfYnl0ZXMYAyABKA0iYwoQU2VuZElucHV0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhMKC2lucHV0X3Rva2VuGAIgASgJEiYKBmZyYW1lcxgDIAMoCzIWLmNtZG9wLnYxLlNlc3Npb25JbnB1dCITChFTZW5kSW5wdXRSZXNwb25zZSqrAQoLU2Vzc2lvbktpbmQSHAoYU0VTU0lPTl9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRU0VTU0lPTl9LSU5EX0VYRUMQARIUChBTRVNTSU9OX0tJTkRfUFRZEAISGgoWU0VTU0lPTl9LSU5EX0ZJTEVfU0VORBADEhsKF1NFU1NJT05fS0lORF9GSUxFX0ZFVENIEAQSGAoUU0VTU0lPTl9LSU5EX0ZPUldBUkQQBSphCgxPdXRwdXRTdHJlYW0SHQoZT1VUUFVUX1NUUkVBTV9VTlNQRUNJRklFRBAAEhgKFE9VVFBVVF9TVFJFQU1fU1RET1VUEAESGAoUT1VUUFVUX1NUUkVBTV9TVERFUlIQAjLXAQoOU2Vzc2lvblNlcnZpY2USPgoHU2Vzc2lvbhIWLmNtZG9wLnYxLlNlc3Npb25JbnB1dBoXLmNtZG9wLnYxLlNlc3Npb25PdXRwdXQoATABEj8KC0hhbGZTZXNzaW9uEhUuY21kb3AudjEuT3BlblNlc3Npb24aFy5jbWRvcC52MS5TZXNzaW9uT3V0cHV0MAESRAoJU2VuZElucHV0EhouY21kb3AudjEuU2VuZElucHV0UmVxdWVzdBobLmNtZG9wLnYxLlNlbmRJbnB1dFJlc3BvbnNlYgZwcm90bzM", [file_cmdop_v1_machine]);
+  fileDesc("ChZjbWRvcC92MS9zZXNzaW9uLnByb3RvEghjbWRvcC52MSLPAwoLT3BlblNlc3Npb24SEgoKbWFjaGluZV9pZBgBIAEoCRIjCgRraW5kGAIgASgOMhUuY21kb3AudjEuU2Vzc2lvbktpbmQSDAoEYXJndhgDIAMoCRISCgp0aW1lb3V0X21zGAQgASgNEgwKBHRlcm0YBSABKAkSDAoEcm93cxgGIAEoDRIMCgRjb2xzGAcgASgNEisKA2VudhgIIAMoCzIeLmNtZG9wLnYxLk9wZW5TZXNzaW9uLkVudkVudHJ5EhQKDHdpbmRvd19ieXRlcxgJIAEoDRIVCg1tYWNoaW5lX3Rva2VuGAogASgJEhQKDGtlZXBhbGl2ZV9tcxgLIAEoDRIkCgRmaWxlGAwgASgLMhYuY21kb3AudjEuRmlsZVRyYW5zZmVyEigKB2ZvcndhcmQYDSABKAsyFy5jbWRvcC52MS5Gb3J3YXJkVGFyZ2V0EhcKD3Jlc3VtZV9ncmFjZV9tcxgOIAEoDRInCgZyZXN1bWUYDyABKAsyFy5jbWRvcC52MS5SZXN1bWVTZXNzaW9uEg0KBW93bmVyGBAgASgJGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiNQoNUmVzdW1lU2Vzc2lvbhINCgV0b2tlbhgBIAEoCRIVCg1vdXRwdXRfb2Zmc2V0GAIgASgEIi8KDEZpbGVUcmFuc2ZlchIMCgRwYXRoGAEgASgJEhEKCXJlY3Vyc2l2ZRgCIAEoCCIrCg1Gb3J3YXJkVGFyZ2V0EgwKBGhvc3QYASABKAkSDAoEcG9ydBgCIAEoDSIrCglLZWVwYWxpdmUSDwoHc2VudF9tcxgBIAEoAxINCgVyZXBseRgCIAEoCCIkCgZSZXNpemUSDAoEcm93cxgBIAEoDRIMCgRjb2xzGAIgASgNIg4KDENsb3NlU2Vzc2lvbiIgCgxBdXRoUmVzcG9uc2USEAoIcGFzc3dvcmQYASABKAki/QEKDFNlc3Npb25JbnB1dBIlCgRvcGVuGAEgASgLMhUuY21kb3AudjEuT3BlblNlc3Npb25IABIOCgRkYXRhGAIgASgMSAASIgoGcmVzaXplGAMgASgLMhAuY21kb3AudjEuUmVzaXplSAASEAoGY3JlZGl0GAQgASgNSAASJwoFY2xvc2UYBSABKAsyFi5jbWRvcC52MS5DbG9zZVNlc3Npb25IABImCgRhdXRoGAYgASgLMhYuY21kb3AudjEuQXV0aFJlc3BvbnNlSAASKAoJa2VlcGFsaXZlGAcgASgLMhMuY21kb3AudjEuS2VlcGFsaXZlSABCBQoDbXNnIr8BCgVSZWFkeRISCgpzZXNzaW9uX2lkGAEgASgJEiIKB21hY2hpbmUYAiABKAsyES5jbWRvcC52MS5NYWNoaW5lEhQKDHdpbmRvd19ieXRlcxgDIAEoDRIRCglyZWFkX29ubHkYBCABKAgSEAoIcmVjb3JkZWQYBSABKAgSFAoMcmVzdW1lX3Rva2VuGAYgASgJEhcKD3Jlc3VtZV9ncmFjZV9tcxgHIAEoDRIUCgxpbnB1dF9vZmZzZXQYCCABKAQiPgoGT3V0cHV0EiYKBnN0cmVhbRgBIAEoDjIWLmNtZG9wLnYxLk91dHB1dFN0cmVhbRIMCgRkYXRhGAIgASgMIkYKBEV4aXQSDAoEY29kZRgBIAEoBRIOCgZzaWduYWwYAiABKAkSEQoJdGltZWRfb3V0GAMgASgIEg0KBWVycm9yGAQgASgJIjMKDUF1dGhDaGFsbGVuZ2USEgoKbWFjaGluZV9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiOAoLQXV0aEdyYW50ZWQSFQoNbWFjaGluZV90b2tlbhgBIAEoCRISCgpleHBpcmVzX21zGAIgASgDIuECCg1TZXNzaW9uT3V0cHV0EiAKBXJlYWR5GAEgASgLMg8uY21kb3AudjEuUmVhZHlIABIiCgZvdXRwdXQYAiABKAsyEC5jbWRvcC52MS5PdXRwdXRIABIeCgRleGl0GAMgASgLMg4uY21kb3AudjEuRXhpdEgAEhAKBmNyZWRpdBgEIAEoDUgAEiwKCWNoYWxsZW5nZRgFIAEoCzIXLmNtZG9wLnYxLkF1dGhDaGFsbGVuZ2VIABIoCgdncmFudGVkGAYgASgLMhUuY21kb3AudjEuQXV0aEdyYW50ZWRIABIoCglrZWVwYWxpdmUYByABKAsyEy5jbWRvcC52MS5LZWVwYWxpdmVIABIrCgtoYWxmX2R1cGxleBgIIAEoCzIULmNtZG9wLnYxLkhhbGZEdXBsZXhIABIiCgZyZXNpemUYCSABKAsyEC5jbWRvcC52MS5SZXNpemVIAEIFCgNtc2ciTgoKSGFsZkR1cGxleBISCgpzZXNzaW9uX2lkGAEgASgJEhMKC2lucHV0X3Rva2VuGAIgASgJEhcKD21heF9pbnB1dF9ieXRlcxgDIAEoDSJjChBTZW5kSW5wdXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEwoLaW5wdXRfdG9rZW4YAiABKAkSJgoGZnJhbWVzGAMgAygLMhYuY21kb3AudjEuU2Vzc2lvbklucHV0IhMKEVNlbmRJbnB1dFJlc3BvbnNlKqsBCgtTZXNzaW9uS2luZBIcChhTRVNTSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIVChFTRVNTSU9OX0tJTkRfRVhFQxABEhQKEFNFU1NJT05fS0lORF9QVFkQAhIaChZTRVNTSU9OX0tJTkRfRklMRV9TRU5EEAMSGwoXU0VTU0lPTl9LSU5EX0ZJTEVfRkVUQ0gQBBIYChRTRVNTSU9OX0tJTkRfRk9SV0FSRBAFKmEKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACMtcBCg5TZXNzaW9uU2VydmljZRI+CgdTZXNzaW9uEhYuY21kb3AudjEuU2Vzc2lvbklucHV0GhcuY21kb3AudjEuU2Vzc2lvbk91dHB1dCgBMAESPwoLSGFsZlNlc3Npb24SFS5jbWRvcC52MS5PcGVuU2Vzc2lvbhoXLmNtZG9wLnYxLlNlc3Npb25PdXRwdXQwARJECglTZW5kSW5wdXQSGi5jbWRvcC52MS5TZW5kSW5wdXRSZXF1ZXN0GhsuY21kb3AudjEuU2VuZElucHV0UmVzcG9uc2ViBnByb3RvMw", [file_cmdop_v1_machine]);
 
 /**
  * @generated from message cmdop.v1.OpenSession
@@ -98,6 +98,30 @@ export type OpenSession = Message<"cmdop.v1.OpenSession"> & {
    * @generated from field: cmdop.v1.ForwardTarget forward = 13;
    */
   forward?: ForwardTarget | undefined;
+
+  /**
+   * pty sessions: how long the agent may keep the terminal, and the output the client has not
+   * acknowledged, after the session's stream is lost without a hang-up, waiting for a resume
+   * (the agent grants up to its own limit; Ready says what it granted). 0: not resumable.
+   *
+   * @generated from field: uint32 resume_grace_ms = 14;
+   */
+  resumeGraceMs: number;
+
+  /**
+   * Reattaches to a terminal the agent is keeping instead of starting one.
+   *
+   * @generated from field: cmdop.v1.ResumeSession resume = 15;
+   */
+  resume?: ResumeSession | undefined;
+
+  /**
+   * Set by the relay, whatever a client sent: who opened the session. A terminal is resumed
+   * only by whoever opened it.
+   *
+   * @generated from field: string owner = 16;
+   */
+  owner: string;
 };
 
 /**
@@ -106,6 +130,32 @@ export type OpenSession = Message<"cmdop.v1.OpenSession"> & {
  */
 export const OpenSessionSchema: GenMessage<OpenSession> = /*@__PURE__*/
   messageDesc(file_cmdop_v1_session, 0);
+
+/**
+ * @generated from message cmdop.v1.ResumeSession
+ */
+export type ResumeSession = Message<"cmdop.v1.ResumeSession"> & {
+  /**
+   * Ready.resume_token of the session to resume.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * Output bytes the client has received of it: the agent sends what follows.
+   *
+   * @generated from field: uint64 output_offset = 2;
+   */
+  outputOffset: bigint;
+};
+
+/**
+ * Describes the message cmdop.v1.ResumeSession.
+ * Use `create(ResumeSessionSchema)` to create a new message.
+ */
+export const ResumeSessionSchema: GenMessage<ResumeSession> = /*@__PURE__*/
+  messageDesc(file_cmdop_v1_session, 1);
 
 /**
  * @generated from message cmdop.v1.FileTransfer
@@ -131,7 +181,7 @@ export type FileTransfer = Message<"cmdop.v1.FileTransfer"> & {
  * Use `create(FileTransferSchema)` to create a new message.
  */
 export const FileTransferSchema: GenMessage<FileTransfer> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 1);
+  messageDesc(file_cmdop_v1_session, 2);
 
 /**
  * @generated from message cmdop.v1.ForwardTarget
@@ -155,7 +205,7 @@ export type ForwardTarget = Message<"cmdop.v1.ForwardTarget"> & {
  * Use `create(ForwardTargetSchema)` to create a new message.
  */
 export const ForwardTargetSchema: GenMessage<ForwardTarget> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 2);
+  messageDesc(file_cmdop_v1_session, 3);
 
 /**
  * Session keepalive: a ping the other end answers at once with reply set.
@@ -180,7 +230,7 @@ export type Keepalive = Message<"cmdop.v1.Keepalive"> & {
  * Use `create(KeepaliveSchema)` to create a new message.
  */
 export const KeepaliveSchema: GenMessage<Keepalive> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 3);
+  messageDesc(file_cmdop_v1_session, 4);
 
 /**
  * @generated from message cmdop.v1.Resize
@@ -202,7 +252,7 @@ export type Resize = Message<"cmdop.v1.Resize"> & {
  * Use `create(ResizeSchema)` to create a new message.
  */
 export const ResizeSchema: GenMessage<Resize> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 4);
+  messageDesc(file_cmdop_v1_session, 5);
 
 /**
  * @generated from message cmdop.v1.CloseSession
@@ -215,7 +265,7 @@ export type CloseSession = Message<"cmdop.v1.CloseSession"> & {
  * Use `create(CloseSessionSchema)` to create a new message.
  */
 export const CloseSessionSchema: GenMessage<CloseSession> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 5);
+  messageDesc(file_cmdop_v1_session, 6);
 
 /**
  * @generated from message cmdop.v1.AuthResponse
@@ -232,7 +282,7 @@ export type AuthResponse = Message<"cmdop.v1.AuthResponse"> & {
  * Use `create(AuthResponseSchema)` to create a new message.
  */
 export const AuthResponseSchema: GenMessage<AuthResponse> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 6);
+  messageDesc(file_cmdop_v1_session, 7);
 
 /**
  * Client (or relay, toward the agent) to the session's process.
@@ -305,7 +355,7 @@ export type SessionInput = Message<"cmdop.v1.SessionInput"> & {
  * Use `create(SessionInputSchema)` to create a new message.
  */
 export const SessionInputSchema: GenMessage<SessionInput> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 7);
+  messageDesc(file_cmdop_v1_session, 8);
 
 /**
  * @generated from message cmdop.v1.Ready
@@ -342,6 +392,27 @@ export type Ready = Message<"cmdop.v1.Ready"> & {
    * @generated from field: bool recorded = 5;
    */
   recorded: boolean;
+
+  /**
+   * A resumable terminal: the random 256-bit secret that resumes it (never logged), and how
+   * long the agent keeps it once its stream is lost.
+   *
+   * @generated from field: string resume_token = 6;
+   */
+  resumeToken: string;
+
+  /**
+   * @generated from field: uint32 resume_grace_ms = 7;
+   */
+  resumeGraceMs: number;
+
+  /**
+   * On a resumed session: the input bytes the terminal has received in all; the client sends
+   * again what it sent after them.
+   *
+   * @generated from field: uint64 input_offset = 8;
+   */
+  inputOffset: bigint;
 };
 
 /**
@@ -349,7 +420,7 @@ export type Ready = Message<"cmdop.v1.Ready"> & {
  * Use `create(ReadySchema)` to create a new message.
  */
 export const ReadySchema: GenMessage<Ready> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 8);
+  messageDesc(file_cmdop_v1_session, 9);
 
 /**
  * @generated from message cmdop.v1.Output
@@ -371,7 +442,7 @@ export type Output = Message<"cmdop.v1.Output"> & {
  * Use `create(OutputSchema)` to create a new message.
  */
 export const OutputSchema: GenMessage<Output> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 9);
+  messageDesc(file_cmdop_v1_session, 10);
 
 /**
  * @generated from message cmdop.v1.Exit
@@ -409,7 +480,7 @@ export type Exit = Message<"cmdop.v1.Exit"> & {
  * Use `create(ExitSchema)` to create a new message.
  */
 export const ExitSchema: GenMessage<Exit> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 10);
+  messageDesc(file_cmdop_v1_session, 11);
 
 /**
  * @generated from message cmdop.v1.AuthChallenge
@@ -431,7 +502,7 @@ export type AuthChallenge = Message<"cmdop.v1.AuthChallenge"> & {
  * Use `create(AuthChallengeSchema)` to create a new message.
  */
 export const AuthChallengeSchema: GenMessage<AuthChallenge> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 11);
+  messageDesc(file_cmdop_v1_session, 12);
 
 /**
  * @generated from message cmdop.v1.AuthGranted
@@ -453,7 +524,7 @@ export type AuthGranted = Message<"cmdop.v1.AuthGranted"> & {
  * Use `create(AuthGrantedSchema)` to create a new message.
  */
 export const AuthGrantedSchema: GenMessage<AuthGranted> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 12);
+  messageDesc(file_cmdop_v1_session, 13);
 
 /**
  * The session's process (via the relay) to the client.
@@ -540,7 +611,7 @@ export type SessionOutput = Message<"cmdop.v1.SessionOutput"> & {
  * Use `create(SessionOutputSchema)` to create a new message.
  */
 export const SessionOutputSchema: GenMessage<SessionOutput> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 13);
+  messageDesc(file_cmdop_v1_session, 14);
 
 /**
  * A half-duplex session's handle. Input calls must carry both fields and the
@@ -575,7 +646,7 @@ export type HalfDuplex = Message<"cmdop.v1.HalfDuplex"> & {
  * Use `create(HalfDuplexSchema)` to create a new message.
  */
 export const HalfDuplexSchema: GenMessage<HalfDuplex> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 14);
+  messageDesc(file_cmdop_v1_session, 15);
 
 /**
  * @generated from message cmdop.v1.SendInputRequest
@@ -604,7 +675,7 @@ export type SendInputRequest = Message<"cmdop.v1.SendInputRequest"> & {
  * Use `create(SendInputRequestSchema)` to create a new message.
  */
 export const SendInputRequestSchema: GenMessage<SendInputRequest> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 15);
+  messageDesc(file_cmdop_v1_session, 16);
 
 /**
  * @generated from message cmdop.v1.SendInputResponse
@@ -617,7 +688,7 @@ export type SendInputResponse = Message<"cmdop.v1.SendInputResponse"> & {
  * Use `create(SendInputResponseSchema)` to create a new message.
  */
 export const SendInputResponseSchema: GenMessage<SendInputResponse> = /*@__PURE__*/
-  messageDesc(file_cmdop_v1_session, 16);
+  messageDesc(file_cmdop_v1_session, 17);
 
 /**
  * @generated from enum cmdop.v1.SessionKind

@@ -13,7 +13,13 @@ import {
 import { CreditCap, sessionWindow } from "../../lib/credit.ts";
 import { newId } from "../../lib/secrets.ts";
 import { describeError, supervise } from "../../lib/supervise.ts";
-import { authenticateClient, type ClientPrincipal, machineForPrincipal, ownerOf } from "../auth.ts";
+import {
+  authenticateClient,
+  type ClientPrincipal,
+  machineForPrincipal,
+  ownerOf,
+  principalKey,
+} from "../auth.ts";
 import { AgentUnreachableError, type DialedSession } from "../bus/bus.ts";
 import type { RelayDeps } from "../deps.ts";
 import { machineTokenValid, unlockMachine } from "../machine_access.ts";
@@ -141,14 +147,20 @@ async function* runSession(
   let ending = "the client hung up";
 
   // However the client goes (close frame, abort, a broken connection), the agent is told at once:
-  // it ends the command's process group, even while the output waits for credit.
+  // it ends the command's process group, even while the output waits for credit. A resumable
+  // terminal is only let go of (its stream ends without a close frame): the agent keeps it for
+  // the client to resume, unless the client's access was withdrawn.
+  const resumable = open.kind === SessionKind.PTY &&
+    (open.resumeGraceMs > 0 || open.resume !== undefined);
   let hungUp = false;
-  const hangUp = () => {
+  const end = (close: boolean) => {
     if (hungUp) return;
     hungUp = true;
-    dialed.send(create(SessionInputSchema, { msg: { case: "close", value: {} } }));
+    if (close) dialed.send(create(SessionInputSchema, { msg: { case: "close", value: {} } }));
     dialed.end();
   };
+  const hangUp = () => end(!resumable);
+  const withdraw = () => end(true);
   ctx.signal.addEventListener("abort", hangUp);
   if (ctx.signal.aborted) hangUp();
   // A share link revoked or expired, an API key revoked, a machine removed, a calling machine
@@ -160,7 +172,7 @@ async function* runSession(
     machine.id,
     `session ${sessionId}`,
   );
-  access.signal.addEventListener("abort", hangUp);
+  access.signal.addEventListener("abort", withdraw);
   const keepalive = new SessionKeepalive({
     intervalMs: deps.keepaliveMs,
     clientIntervalMs: open.keepaliveMs,
@@ -186,7 +198,16 @@ async function* runSession(
     : undefined;
   dialed.send(keepalive.openFor(
     create(SessionInputSchema, {
-      msg: { case: "open", value: { ...open, windowBytes: credit.window, machineToken: "" } },
+      msg: {
+        case: "open",
+        value: {
+          ...open,
+          windowBytes: credit.window,
+          machineToken: "",
+          // Whatever the client said: only the relay knows who opened the session.
+          owner: principalKey(principal),
+        },
+      },
     }),
   ));
   // Supervised from the moment it starts: the client's body fails the instant its connection
@@ -364,6 +385,9 @@ function validateOpen(open: OpenSession): void {
       Code.InvalidArgument,
     );
   }
+  if (open.resume && (open.kind !== SessionKind.PTY || open.resume.token.length > 100)) {
+    throw new ConnectError("only a terminal session can be resumed", Code.InvalidArgument);
+  }
   if (open.kind === SessionKind.EXEC && open.argv.length === 0) {
     throw new ConnectError("exec needs a command", Code.InvalidArgument);
   }
@@ -425,6 +449,8 @@ function sessionLine(
     ? `forward to ${open.forward?.host}:${open.forward?.port}`
     : open.kind === SessionKind.FILE_SEND || open.kind === SessionKind.FILE_FETCH
     ? `${KIND_NAMES[open.kind]} ${JSON.stringify(open.file?.path ?? "")}`
+    : open.resume
+    ? "pty (resumed)"
     : KIND_NAMES[open.kind];
   const who = principal.kind === "share"
     ? `share ${principal.shareId}`

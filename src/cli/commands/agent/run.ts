@@ -20,6 +20,8 @@ export interface AgentRunOptions {
   labels?: string[];
   /** Sessions at once (`--max-sessions`). */
   maxSessions?: string;
+  /** How long a terminal that lost its stream is kept (`--resume-grace`, e.g. "5m"). */
+  resumeGrace?: string;
   /** `--no-port-forwarding`: refuse `cmdop connect forward` sessions. */
   noPortForwarding?: boolean;
   /** `--no-file-copy`: refuse `cmdop connect cp` sessions. */
@@ -43,6 +45,7 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
       },
     );
   }
+  const resumeGraceMs = await resumeGraceOf(options.resumeGrace);
   const labels = await labelsOf(options.labels);
   const fetch = await caFetch(ctx, options.caFile);
   const { isLoopbackUrl } = await import("../../exposure_warnings.ts");
@@ -75,6 +78,7 @@ export async function runAgentCommand(ctx: CliContext, options: AgentRunOptions)
       log,
       runPtySession: await loadPtySupport(),
       maxSessions,
+      resumeGraceMs,
       noPortForwarding: options.noPortForwarding === true,
       noFileCopy: options.noFileCopy === true,
     });
@@ -172,4 +176,19 @@ async function caFetch(ctx: CliContext, flag: string | undefined) {
   } catch (error) {
     throw new CliError((error as Error).message);
   }
+}
+
+/** The longest `--resume-grace`: a day; a shell kept longer for nobody is a shell forgotten. */
+const MAX_RESUME_GRACE_MS = 86_400_000;
+
+async function resumeGraceOf(text: string | undefined): Promise<number | undefined> {
+  if (text === undefined) return undefined;
+  const { parseDuration } = await import("../../duration.ts");
+  const ms = parseDuration(text, "--resume-grace", "s");
+  if (ms > MAX_RESUME_GRACE_MS) {
+    throw new CliError(`--resume-grace "${text}" is longer than a day`, {
+      hint: "e.g. 5m; 0 turns resuming off",
+    });
+  }
+  return ms;
 }

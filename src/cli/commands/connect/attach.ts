@@ -8,7 +8,8 @@ import { passwordSource } from "../../machine_password.ts";
 import { connectRelay, type RelayConnection } from "../../relay_client.ts";
 import { requireOnline } from "../../resolve_machine.ts";
 import { toCliError } from "../../error_mapping.ts";
-import { openSession, type PasswordSource } from "../../session_client.ts";
+import type { PasswordSource } from "../../session_client.ts";
+import { openResumableTerminal, type ResumeEvents } from "../../resumable_session.ts";
 import { readSuppliedLink } from "../../share_link_input.ts";
 import { resolveTarget } from "../../target.ts";
 import { orderMachines } from "../../ui/machine_choices.ts";
@@ -144,7 +145,7 @@ async function attach(
 ): Promise<SessionEnd> {
   // The real size from the start (a shell drawn at 80x24 and then resized shows it); 80x24 only if unknown.
   const size = ctx.stdout.size() ?? { rows: 24, cols: 80 };
-  const session = await openSession(
+  const session = await openResumableTerminal(
     conn,
     {
       machineId: machine.id,
@@ -155,6 +156,7 @@ async function attach(
     },
     passwords(ctx, globals, conn, machine, input),
     ctx.signal,
+    reconnectNotice(ctx, machine.hostname),
   );
   await recent.touch(machine.id);
   const where = `"${machine.hostname}"`;
@@ -182,6 +184,35 @@ async function attach(
     await ctx.stderr.write(`\r\ndisconnected from ${where}\n`);
   }
   return end;
+}
+
+/**
+ * While a dropped connection is being resumed, one line says so: on the terminal's last row
+ * in reverse video (the cursor put back where it was), or on stderr when stdout is not a
+ * terminal. It is wiped once the session is back.
+ */
+function reconnectNotice(ctx: CliContext, hostname: string): ResumeEvents {
+  const onScreen = ctx.stdout.isTerminal();
+  let row = 0;
+  return {
+    async lost(reason, deadline) {
+      const minutes = Math.max(1, Math.round((deadline - ctx.now()) / 60_000));
+      const text = `cmdop: connection to "${hostname}" lost (${reason}); reconnecting, ` +
+        `the terminal is kept for ${minutes} min`;
+      if (!onScreen) return await ctx.stderr.write(`\r\n${text}\r\n`);
+      const size = ctx.stdout.size() ?? { rows: 24, cols: 80 };
+      row = size.rows;
+      await ctx.stdout.write(
+        `\x1b7\x1b[${row};1H\x1b[2K\x1b[7m${text.slice(0, size.cols)}\x1b[0m\x1b8`,
+      );
+    },
+    async resumed() {
+      if (!onScreen) {
+        return await ctx.stderr.write(`cmdop: resumed the terminal on "${hostname}"\r\n`);
+      }
+      await ctx.stdout.write(`\x1b7\x1b[${row};1H\x1b[2K\x1b8`);
+    },
+  };
 }
 
 /** A remembered password first; otherwise a prompt read through `input` (not a second reader of stdin). */

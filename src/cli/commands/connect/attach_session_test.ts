@@ -30,6 +30,9 @@ function fakeSession() {
       windowBytes: 1024,
       readOnly: false,
       recorded: false,
+      resumeToken: "",
+      resumeGraceMs: 0,
+      inputOffset: 0n,
     },
     frames: frames[Symbol.asyncIterator](),
     write: (data) => {

@@ -5,13 +5,13 @@
 /* eslint-disable */
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { AuthChallenge, AuthChallengeSchema, AuthGranted, AuthGrantedSchema, AuthResponse, AuthResponseSchema, CloseSession, CloseSessionSchema, Exit, ExitSchema, FileTransfer, FileTransferSchema, ForwardTarget, ForwardTargetSchema, HalfDuplex, HalfDuplexSchema, Keepalive, KeepaliveSchema, OpenSession, OpenSessionSchema, Output, OutputSchema, Ready, ReadySchema, Resize, ResizeSchema, SendInputRequest, SendInputRequestSchema, SendInputResponse, SendInputResponseSchema, SessionInput, SessionInputSchema, SessionOutput, SessionOutputSchema } from "../../../../../gen/cmdop/v1/session_pb.ts";
+import type { AuthChallenge, AuthChallengeSchema, AuthGranted, AuthGrantedSchema, AuthResponse, AuthResponseSchema, CloseSession, CloseSessionSchema, Exit, ExitSchema, FileTransfer, FileTransferSchema, ForwardTarget, ForwardTargetSchema, HalfDuplex, HalfDuplexSchema, Keepalive, KeepaliveSchema, OpenSession, OpenSessionSchema, Output, OutputSchema, Ready, ReadySchema, Resize, ResizeSchema, ResumeSession, ResumeSessionSchema, SendInputRequest, SendInputRequestSchema, SendInputResponse, SendInputResponseSchema, SessionInput, SessionInputSchema, SessionOutput, SessionOutputSchema } from "../../../../../gen/cmdop/v1/session_pb.ts";
 import { LeanReader, LeanWriter, setEntry } from "../../../lean_wire.ts";
 import * as $cmdop_v1_machine from "../../cmdop/v1/machine_lean.ts";
 
 /** A cmdop.v1.OpenSession with every field unset, as `create(OpenSessionSchema)` makes it. */
 export function zeroOpenSession(): OpenSession {
-  return { $typeName: "cmdop.v1.OpenSession", machineId: "", kind: 0, argv: [], timeoutMs: 0, term: "", rows: 0, cols: 0, env: {}, windowBytes: 0, machineToken: "", keepaliveMs: 0 };
+  return { $typeName: "cmdop.v1.OpenSession", machineId: "", kind: 0, argv: [], timeoutMs: 0, term: "", rows: 0, cols: 0, env: {}, windowBytes: 0, machineToken: "", keepaliveMs: 0, resumeGraceMs: 0, owner: "" };
 }
 
 /** Reads a cmdop.v1.OpenSession ending at `end` into `m` (merging, as protobuf-es does). */
@@ -46,6 +46,9 @@ export function readOpenSession(r: LeanReader, end: number, m: OpenSession = zer
       case 88: m.keepaliveMs = r.uint32(); break;
       case 98: m.file = readFileTransfer(r, r.end(), m.file); break;
       case 106: m.forward = readForwardTarget(r, r.end(), m.forward); break;
+      case 112: m.resumeGraceMs = r.uint32(); break;
+      case 122: m.resume = readResumeSession(r, r.end(), m.resume); break;
+      case 130: m.owner = r.string(); break;
       default: r.unknown(m, tag);
     }
   }
@@ -76,6 +79,9 @@ export function writeOpenSession(w: LeanWriter, m: MessageInitShape<typeof OpenS
   if (m.keepaliveMs !== undefined && m.keepaliveMs !== 0) { w.uint32(88).uint32(m.keepaliveMs); }
   if (m.file !== undefined) { w.uint32(98).fork(); writeFileTransfer(w, m.file); w.join(); }
   if (m.forward !== undefined) { w.uint32(106).fork(); writeForwardTarget(w, m.forward); w.join(); }
+  if (m.resumeGraceMs !== undefined && m.resumeGraceMs !== 0) { w.uint32(112).uint32(m.resumeGraceMs); }
+  if (m.resume !== undefined) { w.uint32(122).fork(); writeResumeSession(w, m.resume); w.join(); }
+  if (m.owner !== undefined && m.owner !== "") { w.uint32(130).string(m.owner); }
   w.unknown(m);
 }
 
@@ -92,6 +98,48 @@ export function encodeOpenSession(message: MessageInitShape<typeof OpenSessionSc
 /** Decodes a cmdop.v1.OpenSession into what `fromBinary(OpenSessionSchema, bytes)` gives. */
 export function decodeOpenSession(bytes: Uint8Array): OpenSession {
   return readOpenSession(new LeanReader(bytes), bytes.length);
+}
+
+/** A cmdop.v1.ResumeSession with every field unset, as `create(ResumeSessionSchema)` makes it. */
+export function zeroResumeSession(): ResumeSession {
+  return { $typeName: "cmdop.v1.ResumeSession", token: "", outputOffset: 0n };
+}
+
+/** Reads a cmdop.v1.ResumeSession ending at `end` into `m` (merging, as protobuf-es does). */
+export function readResumeSession(r: LeanReader, end: number, m: ResumeSession = zeroResumeSession()): ResumeSession {
+  r.enter();
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag) {
+      case 10: m.token = r.string(); break;
+      case 16: m.outputOffset = r.uint64(); break;
+      default: r.unknown(m, tag);
+    }
+  }
+  r.leave(end);
+  return m;
+}
+
+/** Writes the fields of a cmdop.v1.ResumeSession, as `toBinary` does. */
+export function writeResumeSession(w: LeanWriter, m: MessageInitShape<typeof ResumeSessionSchema>): void {
+  if (m.token !== undefined && m.token !== "") { w.uint32(10).string(m.token); }
+  if (m.outputOffset !== undefined && m.outputOffset != 0n) { w.uint32(16).uint64(m.outputOffset); }
+  w.unknown(m);
+}
+
+/**
+ * Encodes a cmdop.v1.ResumeSession to the bytes `toBinary(ResumeSessionSchema, create(ResumeSessionSchema, message))`
+ * gives, behind `prefix` spare bytes (an envelope header).
+ */
+export function encodeResumeSession(message: MessageInitShape<typeof ResumeSessionSchema>, prefix = 0): Uint8Array {
+  const w = new LeanWriter();
+  writeResumeSession(w, message);
+  return w.finish(prefix);
+}
+
+/** Decodes a cmdop.v1.ResumeSession into what `fromBinary(ResumeSessionSchema, bytes)` gives. */
+export function decodeResumeSession(bytes: Uint8Array): ResumeSession {
+  return readResumeSession(new LeanReader(bytes), bytes.length);
 }
 
 /** A cmdop.v1.FileTransfer with every field unset, as `create(FileTransferSchema)` makes it. */
@@ -397,7 +445,7 @@ export function decodeSessionInput(bytes: Uint8Array): SessionInput {
 
 /** A cmdop.v1.Ready with every field unset, as `create(ReadySchema)` makes it. */
 export function zeroReady(): Ready {
-  return { $typeName: "cmdop.v1.Ready", sessionId: "", windowBytes: 0, readOnly: false, recorded: false };
+  return { $typeName: "cmdop.v1.Ready", sessionId: "", windowBytes: 0, readOnly: false, recorded: false, resumeToken: "", resumeGraceMs: 0, inputOffset: 0n };
 }
 
 /** Reads a cmdop.v1.Ready ending at `end` into `m` (merging, as protobuf-es does). */
@@ -411,6 +459,9 @@ export function readReady(r: LeanReader, end: number, m: Ready = zeroReady()): R
       case 24: m.windowBytes = r.uint32(); break;
       case 32: m.readOnly = r.bool(); break;
       case 40: m.recorded = r.bool(); break;
+      case 50: m.resumeToken = r.string(); break;
+      case 56: m.resumeGraceMs = r.uint32(); break;
+      case 64: m.inputOffset = r.uint64(); break;
       default: r.unknown(m, tag);
     }
   }
@@ -425,6 +476,9 @@ export function writeReady(w: LeanWriter, m: MessageInitShape<typeof ReadySchema
   if (m.windowBytes !== undefined && m.windowBytes !== 0) { w.uint32(24).uint32(m.windowBytes); }
   if (m.readOnly !== undefined && m.readOnly !== false) { w.uint32(32).bool(m.readOnly); }
   if (m.recorded !== undefined && m.recorded !== false) { w.uint32(40).bool(m.recorded); }
+  if (m.resumeToken !== undefined && m.resumeToken !== "") { w.uint32(50).string(m.resumeToken); }
+  if (m.resumeGraceMs !== undefined && m.resumeGraceMs !== 0) { w.uint32(56).uint32(m.resumeGraceMs); }
+  if (m.inputOffset !== undefined && m.inputOffset != 0n) { w.uint32(64).uint64(m.inputOffset); }
   w.unknown(m);
 }
 

@@ -1,0 +1,286 @@
+/** openResumableTerminal: a terminal session that outlives a dropped connection, resumed where it left off. */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { OpenSessionSchema, SessionOutput } from "../../gen/cmdop/v1/session_pb.ts";
+import { SessionKind } from "../../gen/cmdop/v1/session_pb.ts";
+import { ConnectCode, isConnectError } from "../lib/connect_errors.ts";
+import { CliError, ExitCode } from "./errors.ts";
+import type { RelayConnection } from "./relay_client.ts";
+import { type OpenedSession, openSession, type PasswordSource } from "./session_client.ts";
+
+/**
+ * What a client asks to be kept for: the agent grants up to its own `--resume-grace`
+ * (5 minutes unless its operator chose otherwise) and says how long in `Ready`.
+ */
+const REQUESTED_GRACE_MS = 86_400_000;
+/** Waits between resume attempts: doubling from the first to the last. */
+const FIRST_RETRY_MS = 250;
+const LAST_RETRY_MS = 5_000;
+/**
+ * Input typed while the connection is down, kept to send once it is back; past it, typing
+ * waits (the keys stay in the terminal's own buffer). Input sent but not yet acknowledged
+ * is bounded by the agent's input window besides.
+ */
+const MAX_HELD_INPUT_BYTES = 64 * 1024;
+
+/** Told as the connection drops and comes back, to show it on the screen. */
+export interface ResumeEvents {
+  /** The connection dropped; resuming is tried until `deadline` (epoch ms). */
+  lost(reason: string, deadline: number): void | Promise<void>;
+  /** Resumed: output continues where it stopped. */
+  resumed(): void | Promise<void>;
+}
+
+/**
+ * Opens a terminal session the agent keeps when the connection drops, and resumes it when
+ * that happens: reconnecting with backoff within the grace the agent granted, from the
+ * output byte the client got to, sending again the input the agent had not received. Output
+ * arrives once and in order; the exit frame ends it as usual. An agent or relay that cannot
+ * resume gives a plain session (no token in its `Ready`), which ends with its connection.
+ *
+ * @example
+ * ```ts
+ * const session = await openResumableTerminal(conn, open, passwords, signal, events);
+ * ```
+ */
+export async function openResumableTerminal(
+  conn: RelayConnection,
+  open: MessageInitShape<typeof OpenSessionSchema>,
+  passwordFor: PasswordSource,
+  signal: AbortSignal,
+  events: ResumeEvents,
+): Promise<OpenedSession> {
+  const input = new ResumableInput();
+  const onCredit = (bytes: number) => input.acknowledged(bytes);
+  let current = await openSession(
+    conn,
+    { ...open, kind: SessionKind.PTY, resumeGraceMs: REQUESTED_GRACE_MS },
+    passwordFor,
+    signal,
+    undefined,
+    onCredit,
+  );
+  const { ready } = current;
+  if (!ready.resumeToken || ready.resumeGraceMs === 0) return current;
+
+  let size = { rows: open.rows ?? 0, cols: open.cols ?? 0 };
+  let outputOffset = 0;
+  let connected = true;
+  let leaving = false;
+  // Leaving (Ctrl-D, a hang-up) stops a resume in progress too.
+  const left = new AbortController();
+  const attempts = AbortSignal.any([signal, left.signal]);
+  let reconnected = Promise.withResolvers<void>();
+
+  const resume = async (cause: unknown): Promise<void> => {
+    connected = false;
+    current.abort();
+    const deadline = Date.now() + ready.resumeGraceMs;
+    await events.lost(reasonOf(cause), deadline);
+    let wait = FIRST_RETRY_MS;
+    let last: unknown = cause;
+    while (!attempts.aborted && Date.now() < deadline) {
+      try {
+        const next = await openSession(
+          conn,
+          {
+            machineId: open.machineId,
+            kind: SessionKind.PTY,
+            term: open.term,
+            // One column narrower, then the real size: the change makes a full-screen program
+            // (top, an editor) draw its screen again, over the reconnecting notice.
+            rows: size.rows,
+            cols: size.cols > 1 ? size.cols - 1 : size.cols,
+            resume: { token: ready.resumeToken, outputOffset: BigInt(outputOffset) },
+          },
+          passwordFor,
+          attempts,
+          undefined,
+          onCredit,
+        );
+        current = next;
+        input.resumedAt(Number(next.ready.inputOffset));
+        await events.resumed();
+        if (size.cols > 1) next.resize(size.rows, size.cols);
+        // What the agent missed, then what is typed meanwhile, in order; then straight through.
+        for (let offset = input.start; offset < input.end;) {
+          for (const data of input.from(offset)) {
+            await next.write(data);
+            offset += data.length;
+          }
+        }
+        connected = true;
+        reconnected.resolve();
+        reconnected = Promise.withResolvers<void>();
+        return;
+      } catch (error) {
+        if (!retryable(error)) throw error;
+        last = error;
+      }
+      await sleep(Math.min(wait, Math.max(0, deadline - Date.now())), attempts);
+      wait = Math.min(wait * 2, LAST_RETRY_MS);
+    }
+    reconnected.reject(last);
+    throw new CliError(
+      `could not resume the terminal within ${Math.round(ready.resumeGraceMs / 1000)} s: ` +
+        reasonOf(last),
+      { cause: last },
+    );
+  };
+
+  async function* frames(): AsyncGenerator<SessionOutput> {
+    for (;;) {
+      let next: IteratorResult<SessionOutput>;
+      try {
+        next = await current.frames.next();
+      } catch (error) {
+        if (leaving || !retryable(error)) throw error;
+        await resume(error);
+        continue;
+      }
+      if (next.done) {
+        if (leaving) return;
+        await resume(new Error("the relay ended the stream"));
+        continue;
+      }
+      const msg = next.value.msg;
+      if (msg.case === "output") outputOffset += msg.value.data.length;
+      yield next.value;
+      if (msg.case === "exit") return;
+    }
+  }
+  reconnected.promise.catch(() => {});
+
+  return {
+    ready,
+    frames: frames(),
+    async write(data) {
+      input.sent(data);
+      if (connected) return await current.write(data);
+      // Down: held (and sent on resuming) up to a bound, then the typist waits for the link.
+      if (input.held > MAX_HELD_INPUT_BYTES) await reconnected.promise.catch(() => {});
+    },
+    endInput: () => current.endInput(),
+    resize(rows, cols) {
+      size = { rows, cols };
+      if (connected) current.resize(rows, cols);
+    },
+    consumed: (bytes) => current.consumed(bytes),
+    close() {
+      leaving = true;
+      left.abort();
+      current.close();
+    },
+    abort() {
+      leaving = true;
+      left.abort();
+      current.abort();
+    },
+  };
+}
+
+/**
+ * Input bytes by offset: those sent and not yet acknowledged by the agent are kept, to be
+ * sent again after a resume from the offset the agent says it has.
+ */
+class ResumableInput {
+  #chunks: Uint8Array[] = [];
+  /** Offset of the first kept byte: the agent has every byte before it. */
+  #start = 0;
+  #end = 0;
+  /** Bytes kept that were typed while down or not yet acknowledged. */
+  get held(): number {
+    return this.#end - this.#start;
+  }
+
+  sent(data: Uint8Array): void {
+    this.#chunks.push(data);
+    this.#end += data.length;
+  }
+
+  /** The agent wrote `bytes` more to the terminal (a credit frame). */
+  acknowledged(bytes: number): void {
+    this.#dropTo(this.#start + bytes);
+  }
+
+  /** Resumed: the agent has received `offset` bytes in all. */
+  resumedAt(offset: number): void {
+    this.#dropTo(offset);
+  }
+
+  /** Offset of the first byte the agent may not have. */
+  get start(): number {
+    return this.#start;
+  }
+
+  /** Offset just past the last byte typed. */
+  get end(): number {
+    return this.#end;
+  }
+
+  /** The bytes from `offset` (at least `start`) to the end. */
+  from(offset: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let at = this.#start;
+    for (const chunk of this.#chunks) {
+      const next = at + chunk.length;
+      if (next > offset) out.push(offset > at ? chunk.subarray(offset - at) : chunk);
+      at = next;
+    }
+    return out;
+  }
+
+  #dropTo(offset: number): void {
+    const target = Math.min(offset, this.#end);
+    while (this.#start < target && this.#chunks.length > 0) {
+      const first = this.#chunks[0];
+      const drop = target - this.#start;
+      if (drop >= first.length) {
+        this.#chunks.shift();
+        this.#start += first.length;
+      } else {
+        this.#chunks[0] = first.subarray(drop);
+        this.#start += drop;
+      }
+    }
+  }
+}
+
+/**
+ * Failures worth another attempt: the network, the relay, the agent's link. Not a refused
+ * credential, a machine that is gone, or a terminal that can no longer be resumed.
+ */
+const FINAL_CODES = new Set<number>([
+  ConnectCode.Unauthenticated,
+  ConnectCode.PermissionDenied,
+  ConnectCode.NotFound,
+  ConnectCode.InvalidArgument,
+  ConnectCode.Unimplemented,
+]);
+
+function retryable(error: unknown): boolean {
+  if (isConnectError(error)) {
+    return !FINAL_CODES.has(error.code);
+  }
+  if (error instanceof CliError) {
+    return error.exitCode !== ExitCode.auth &&
+      !/cannot be resumed|cannot resume from/.test(error.message);
+  }
+  return true;
+}
+
+function reasonOf(error: unknown): string {
+  if (isConnectError(error)) return error.rawMessage;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
