@@ -14,6 +14,7 @@ import {
 import { AsyncQueue } from "../lib/async_queue.ts";
 import type { SessionChannel } from "./channel.ts";
 import { runPtySession } from "./pty_session.ts";
+import { HeldTerminals } from "./held_terminals.ts";
 
 const encoder = new TextEncoder();
 const PATH = Deno.env.get("PATH") ?? "/usr/bin:/bin";
@@ -32,6 +33,7 @@ class FakeSession {
   constructor(
     open: MessageInitShape<typeof OpenSessionSchema>,
     env: Record<string, string> = {},
+    held?: HeldTerminals,
   ) {
     const channel: SessionChannel = {
       open: create(OpenSchema, {
@@ -58,6 +60,7 @@ class FakeSession {
     this.done = runPtySession(channel, {
       env: { PATH, PS1: "$ ", ...env },
       cwd: "/",
+      held,
     });
   }
 
@@ -127,8 +130,9 @@ const sessions: FakeSession[] = [];
 function session(
   open: MessageInitShape<typeof OpenSessionSchema>,
   env?: Record<string, string>,
+  held?: HeldTerminals,
 ): FakeSession {
-  const s = new FakeSession(open, env);
+  const s = new FakeSession(open, env, held);
   sessions.push(s);
   return s;
 }
@@ -265,5 +269,155 @@ describe("runPtySession()", {
       msg.value.error,
       /cannot start a terminal: Cannot start "\/bin\/nosuch"/,
     );
+  });
+
+  describe("a resumable terminal", () => {
+    const owner = "api_key:0123456789ab";
+    /** Opens `sh -i` kept for `graceMs` once its stream is lost; resolves with it and its token. */
+    async function kept(held: HeldTerminals, graceMs = 60_000) {
+      const s = session({ argv: ["/bin/sh", "-i"], resumeGraceMs: graceMs, owner }, {}, held);
+      const ready = await s.until("ready", () => {
+        const first = s.outputs[0]?.msg;
+        return first?.case === "ready" ? first.value : undefined;
+      });
+      s.type("echo PID=$$");
+      const pid = Number((await s.waitFor(/PID=(\d+)/))[1]);
+      return { s, token: ready.resumeToken, grace: ready.resumeGraceMs, pid };
+    }
+    /** Ends a session's stream the way a lost connection does: no close frame. */
+    async function drop(s: FakeSession): Promise<void> {
+      s.inputs.close();
+      await s.done;
+    }
+    const readyOf = (s: FakeSession) => {
+      const first = s.outputs[0]?.msg;
+      return first?.case === "ready" ? first.value : undefined;
+    };
+
+    it("outlives its stream, and a resume gets the output it missed from its offset, and the input count", async () => {
+      const held = new HeldTerminals(60_000);
+      const { s, token, grace, pid } = await kept(held);
+      assert.match(token, /^cmu_/);
+      assert.equal(grace, 60_000);
+      s.type("echo before-$((1+1))");
+      await s.waitFor(/before-2/);
+      const typed = "echo PID=$$\r".length + "echo before-$((1+1))\r".length;
+      // The client saw all but its last 5 bytes when the connection went.
+      const seen = s.outputBytes - 5;
+      const tail = s.text.slice(-5);
+      await drop(s);
+      assert.ok(alive(pid), "the shell lives on without a stream");
+      assert.equal(held.detached, 1);
+
+      const again = session(
+        {
+          kind: SessionKind.PTY,
+          owner,
+          resume: { token, outputOffset: BigInt(seen) },
+        },
+        {},
+        held,
+      );
+      await again.waitFor(/\$ $/);
+      assert.equal(readyOf(again)?.inputOffset, BigInt(typed));
+      assert.ok(
+        again.text.startsWith(tail),
+        `replayed from byte ${seen}: ${JSON.stringify(again.text)}`,
+      );
+      assert.equal(held.detached, 0);
+      again.type("echo after-$((2+2)); exit 4");
+      await again.waitFor(/after-4/);
+      assert.equal((await again.exited()).code, 4);
+      assert.equal(held.size, 0, "an ended terminal cannot be resumed");
+    });
+
+    it("is resumed by its owner alone, with its token alone", async () => {
+      const held = new HeldTerminals(60_000);
+      const { s, token, pid } = await kept(held);
+      await drop(s);
+      for (const [who, tok] of [["share:other", token], [owner, token.slice(0, -1) + "x"]]) {
+        const other = session(
+          {
+            kind: SessionKind.PTY,
+            owner: who,
+            resume: { token: tok, outputOffset: 0n },
+          },
+          {},
+          held,
+        );
+        // A resume that was let in would attach and run on: wait for the refusal, within a bound.
+        const exit = await other.until(`${who}'s refusal`, () => other.exit);
+        assert.match(exit.error, /cannot be resumed/);
+      }
+      assert.ok(alive(pid), "a refused resume leaves the terminal kept");
+      const offset = BigInt(s.outputBytes + 1);
+      const beyond = session(
+        { kind: SessionKind.PTY, owner, resume: { token, outputOffset: offset } },
+        {},
+        held,
+      );
+      assert.match((await beyond.exited()).error, /cannot resume from output byte/);
+    });
+
+    it("hangs up when its grace runs out, and the token is then refused", async () => {
+      const held = new HeldTerminals(300);
+      const { s, token, grace, pid } = await kept(held, 60_000);
+      assert.equal(grace, 300, "the agent's limit wins over the client's wish");
+      await drop(s);
+      await s.until("the kept shell to be hung up", () => !alive(pid), 10_000);
+      const late = session(
+        { kind: SessionKind.PTY, owner, resume: { token, outputOffset: 0n } },
+        {},
+        held,
+      );
+      assert.match((await late.exited()).error, /cannot be resumed/);
+      assert.equal(held.size, 0);
+    });
+
+    it("stops reading a kept terminal once a window of output waits, and gives all of it on resume", async () => {
+      const held = new HeldTerminals(60_000);
+      const window = 64 * 1024;
+      const s = session(
+        {
+          argv: [
+            "/bin/sh",
+            "-c",
+            "read go; head -c 300000 /dev/zero | tr '\\0' 'x'; echo; echo DONE",
+          ],
+          resumeGraceMs: 60_000,
+          owner,
+          windowBytes: window,
+        },
+        {},
+        held,
+      );
+      await s.until("ready", () => readyOf(s));
+      const token = readyOf(s)!.resumeToken;
+      s.type("go");
+      // No credit comes: a window of output is sent, then nothing.
+      await s.until("a window of output", () => s.outputBytes >= window);
+      const sent = s.outputBytes;
+      await drop(s);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const again = session(
+        {
+          kind: SessionKind.PTY,
+          owner,
+          resume: { token, outputOffset: BigInt(sent) },
+        },
+        {},
+        held,
+      );
+      // Credit as it comes: the rest arrives, every byte once.
+      const crediting = setInterval(() => again.send({ case: "credit", value: window }), 20);
+      try {
+        await again.waitFor(/DONE/);
+        await again.exited();
+      } finally {
+        clearInterval(crediting);
+      }
+      const xs = (s.text + again.text).split("x").length - 1;
+      assert.equal(xs, 300_000, "every byte of output once");
+    });
   });
 });

@@ -51,24 +51,44 @@ export async function openResumableTerminal(
 ): Promise<OpenedSession> {
   const input = new ResumableInput();
   const onCredit = (bytes: number) => input.acknowledged(bytes);
-  let current = await openSession(
-    conn,
+  // A call follows `until` while it opens, and no longer once the terminal runs: the relay takes
+  // a dropped call for a lost connection and the agent keeps the terminal, so the caller hangs up
+  // in words on SIGINT or SIGTERM (close), then lets go (abort).
+  const openCall = async (
+    frame: MessageInitShape<typeof OpenSessionSchema>,
+    until: AbortSignal,
+  ): Promise<{ session: OpenedSession; drop: () => void }> => {
+    const call = new AbortController();
+    const drop = () => call.abort(until.reason);
+    until.addEventListener("abort", drop, { once: true });
+    try {
+      const session = await openSession(conn, frame, passwordFor, call.signal, undefined, onCredit);
+      return { session, drop };
+    } finally {
+      until.removeEventListener("abort", drop);
+    }
+  };
+  const first = await openCall(
     { ...open, kind: SessionKind.PTY, resumeGraceMs: REQUESTED_GRACE_MS },
-    passwordFor,
     signal,
-    undefined,
-    onCredit,
   );
+  let current = first.session;
   const { ready } = current;
-  if (!ready.resumeToken || ready.resumeGraceMs === 0) return current;
+  if (!ready.resumeToken || ready.resumeGraceMs === 0) {
+    // Not resumable: a dropped call is a hang-up, as for any session.
+    signal.addEventListener("abort", first.drop, { once: true });
+    if (signal.aborted) first.drop();
+    return current;
+  }
 
   let size = { rows: open.rows ?? 0, cols: open.cols ?? 0 };
   let outputOffset = 0;
   let connected = true;
   let leaving = false;
-  // Leaving (Ctrl-D, a hang-up) stops a resume in progress too.
+  // Leaving (Ctrl-D, a hang-up) or an interrupt stops a resume in progress.
   const left = new AbortController();
   const attempts = AbortSignal.any([signal, left.signal]);
+
   let reconnected = Promise.withResolvers<void>();
 
   const resume = async (cause: unknown): Promise<void> => {
@@ -80,8 +100,7 @@ export async function openResumableTerminal(
     let last: unknown = cause;
     while (!attempts.aborted && Date.now() < deadline) {
       try {
-        const next = await openSession(
-          conn,
+        const { session: next } = await openCall(
           {
             machineId: open.machineId,
             kind: SessionKind.PTY,
@@ -92,10 +111,7 @@ export async function openResumableTerminal(
             cols: size.cols > 1 ? size.cols - 1 : size.cols,
             resume: { token: ready.resumeToken, outputOffset: BigInt(outputOffset) },
           },
-          passwordFor,
           attempts,
-          undefined,
-          onCredit,
         );
         current = next;
         input.resumedAt(Number(next.ready.inputOffset));

@@ -116,14 +116,17 @@ export function scriptArgs(argv: string[]): string[] {
   return ["-qfec", `exec ${argv.map(shellQuote).join(" ")}`, "/dev/null"];
 }
 
-/** The pid of the program `script` (pid `scriptPid`) runs, once it is that program (Deno). */
+/**
+ * The pid of the program `script` (pid `scriptPid`) runs, once it is that program (Deno); 0 when
+ * script ended first (a CLI refused at once, by a machine gone offline, can end between polls).
+ */
 export async function cliUnderScript(scriptPid: number): Promise<number> {
   let found = 0;
   await waitFor(`script ${scriptPid} to start the CLI`, async () => {
     const children = await Deno.readTextFile(`/proc/${scriptPid}/task/${scriptPid}/children`)
       .catch(() => "");
     found = Number(children.trim().split(/\s+/)[0] || 0);
-    if (found === 0) return false;
+    if (found === 0) return !(await processAlive(scriptPid));
     const exe = await Deno.readLink(`/proc/${found}/exe`).catch(() => "");
     return exe === DENO;
   }, 30_000);

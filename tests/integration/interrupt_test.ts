@@ -110,7 +110,12 @@ describe("interrupts", { skip: missing }, () => {
     ws = await relay.createWorkspace("interrupts");
     env = await clientEnv(relay.url, ws.api_key);
     dir = await Deno.makeTempDir({ prefix: "cmdop-interrupts-" });
-    box = await startAgent(relay.url, ws.enroll_token, { hostname: "int-box" });
+    // A terminal whose client vanished (SIGKILL) is kept for its client to resume, then hung up:
+    // 2 s here, well within the bound its processes have to be gone.
+    box = await startAgent(relay.url, ws.enroll_token, {
+      hostname: "int-box",
+      extraArgs: ["--resume-grace", "2s"],
+    });
     frozen = await startAgent(relay.url, ws.enroll_token, { hostname: "frozen-box" });
   });
 
@@ -131,6 +136,11 @@ describe("interrupts", { skip: missing }, () => {
     const machine = phase === "before dial-back" ? "frozen-box" : "int-box";
     const client: Client = startClient(mode, machine, commandFor(mode, phase, marker), env);
     const cli = await client.cliPid();
+    if (cli === 0) {
+      // The CLI ended before it could be signalled: no sample (never signal pid 0, the group).
+      await client.finish(5_000);
+      return undefined;
+    }
     let remote: number | undefined;
     if (phase === "before dial-back") {
       await sleep(300 + random(1500));
