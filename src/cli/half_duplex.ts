@@ -5,6 +5,12 @@ import { ConnectCode, isConnectError } from "../lib/connect_errors.ts";
 import type { SessionInputInit } from "../lib/wire/session_codec.ts";
 import type { SessionCalls } from "./relay_client.ts";
 
+/**
+ * The longest one input call may take (at most 64 KiB): one stuck on a connection the network
+ * dropped would hold every later keystroke behind it for good while the output stream, on
+ * another connection, went on. Past it the session fails as lost (a terminal then resumes).
+ */
+const INPUT_CALL_TIMEOUT_MS = 30_000;
 /** Data bytes per input frame; a call carries a few of them under the relay's unary cap. */
 const MAX_DATA_FRAME_BYTES = 16 * 1024;
 /** Room left in an input call for the fields around the frames. */
@@ -58,7 +64,7 @@ export async function* halfDuplexSession(
       for (let batch = await batches.next(); batch; batch = await batches.next()) {
         await calls.sendInput(
           { sessionId: handle.sessionId, inputToken: handle.inputToken, frames: batch },
-          { signal: call.signal },
+          { signal: call.signal, timeoutMs: INPUT_CALL_TIMEOUT_MS },
         );
       }
     })().catch((error) => {

@@ -74,6 +74,9 @@ export async function openResumableTerminal(
   );
   let current = first.session;
   const { ready } = current;
+  // The path carried this full-duplex call: resumes go full duplex too. A probe that sees
+  // nothing while the network is down proves nothing about proxies on the path.
+  if (conn.transport === "auto") conn.transport = "duplex";
   if (!ready.resumeToken || ready.resumeGraceMs === 0) {
     // Not resumable: a dropped call is a hang-up, as for any session.
     signal.addEventListener("abort", first.drop, { once: true });

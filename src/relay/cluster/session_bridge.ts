@@ -4,6 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   type SessionInput,
   SessionInputSchema,
+  SessionKind,
   type SessionOutput,
 } from "../../../gen/cmdop/v1/session_pb.ts";
 import { DEFAULT_WINDOW_BYTES } from "../../lib/credit.ts";
@@ -176,11 +177,14 @@ export async function runAgentHalf(
   const outSubject = Subjects.sessionOut(sessionId);
   let inputEnded = false;
   let peerLost = false;
-  const hangUp = (problem: string) => {
+  // A terminal the agent keeps for its client to resume is let go of, not hung up, when the
+  // client's node dies: the client reconnects (to any node) and resumes it.
+  let resumable = false;
+  const hangUp = (problem: string, close = true) => {
     if (inputEnded) return;
     inputEnded = true;
     ctx.log(`session ${sessionId}: ${problem}`);
-    session.send(hangUpFrame());
+    if (close) session.send(hangUpFrame());
     session.end();
   };
   const sub = ctx.nc.subscribe(Subjects.sessionIn(sessionId), {
@@ -197,6 +201,11 @@ export async function runAgentHalf(
         input = decodeInput(msg.data);
       } catch {
         return hangUp("the client's node sent a frame that does not decode");
+      }
+      if (input.msg.case === "open") {
+        const open = input.msg.value;
+        resumable = open.kind === SessionKind.PTY &&
+          (open.resumeGraceMs > 0 || open.resume !== undefined);
       }
       if (input.msg.case === "data" && !meter.sent(input.msg.value.length)) {
         return hangUp(`the client overran the agent's input window (${meter.inFlight} bytes)`);
@@ -226,7 +235,7 @@ export async function runAgentHalf(
 
   const unwatch = ctx.watch.watch(peer, (reason) => {
     peerLost = true;
-    hangUp(`lost the client's node: ${reason}`);
+    hangUp(`lost the client's node: ${reason}`, !resumable);
   });
   try {
     for await (const frame of session.frames) {
