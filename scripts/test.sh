@@ -70,13 +70,15 @@ trap 'rm -f "$log" "$side_log"' EXIT
 # Inspector installed from npm, most of a minute of download) run beside the rest instead of after
 # it: their own deno test, their output printed afterwards. The proxies file took 2m13 of a
 # 20-minute run, 2 of those minutes idle; the frozen machine and relay (SIGSTOP) and the network
-# faults between namespaces wait out keepalive silences (33 s and 69 s of a 22-minute run).
+# faults between namespaces wait out keepalive silences (33 s and 69 s of a 22-minute run), and
+# a terminal resumed across two 20 s blackholes waits them out (52 s).
 side=(
   tests/integration/keepalive_test.ts
   tests/integration/mcp_inspector_test.ts
   tests/deploy/proxies_test.ts
   tests/integration/frozen_test.ts
   tests/network/faults_test.ts
+  tests/network/resume_test.ts
 )
 present=()
 for file in "${side[@]}"; do [ -f "$file" ] && present+=("$file"); done

@@ -189,6 +189,17 @@ describe("relay cluster", { skip }, () => {
     const alphaId = machines.find((m) => m.hostname === "alpha")!.id;
     const share = await shares.createShare({ machineId: alphaId, ttlHours: 1 });
 
+    // A terminal on alpha through the load balancer: whichever node carries it, the node's death
+    // drops it (its own node, or alpha's link on node a), and it resumes through another node.
+    const pane = noTmux ? undefined : await startInTmux(
+      [Deno.execPath(), "run", "-A", "--quiet", MAIN, "connect", "alpha"],
+      { ...(await envAt(lb.url)), NO_COLOR: "1", TERM: "xterm-256color" },
+    );
+    await pane?.sendKeys("echo SHELL-PID=$$", "Enter");
+    const shellPid = pane
+      ? Number(/SHELL-PID=(\d+)/.exec(await pane.waitForScreen(/SHELL-PID=\d+/))![1])
+      : 0;
+
     // A session from node b to alpha, whose agent (and dial-back) is on node a.
     const child = spawnCli(
       ["connect", "exec", "alpha", "--", "sh", "-c", "echo started; sleep 60"],
@@ -212,6 +223,17 @@ describe("relay cluster", { skip }, () => {
       return list.includes("alpha:true") && onlineAt(alpha.stderr()) !== url(0);
     }, 40_000);
     const movedSeconds = (Date.now() - killedAt) / 1000;
+    if (pane) {
+      try {
+        await pane.sendKeys("echo resumed-$((8*8))", "Enter");
+        await pane.waitForScreen(/^resumed-64\s*$/m, 60_000);
+        assert.ok(await processAlive(shellPid), `alpha's shell ${shellPid} was kept`);
+        await pane.sendKeys("exit 4", "Enter");
+        assert.equal(await pane.exitStatus(), 4);
+      } finally {
+        await pane.kill();
+      }
+    }
     await waitFor("solo to read offline", async () => {
       return (await hostnames(url(2), one).catch((): string[] => [])).includes("solo:false");
     }, 40_000);
