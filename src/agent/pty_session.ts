@@ -6,7 +6,7 @@ import { loginShell, openPty, type Pty, type PtyExit, type PtyOptions } from "./
 import { supervise } from "../lib/supervise.ts";
 import type { ProcessTracker } from "./process_tracker.ts";
 import type { HeldTerminals, Resumable } from "./held_terminals.ts";
-import { ReplayBuffer } from "./replay_buffer.ts";
+import { ReplayBuffer } from "../lib/replay_buffer.ts";
 
 /** Where and how a terminal session's program starts. */
 export interface PtySessionEnvironment {

@@ -6,6 +6,7 @@ import { ConnectCode, isConnectError } from "../lib/connect_errors.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import type { RelayConnection } from "./relay_client.ts";
 import { type OpenedSession, openSession, type PasswordSource } from "./session_client.ts";
+import { ReplayBuffer } from "../lib/replay_buffer.ts";
 
 /**
  * What a client asks to be kept for: the agent grants up to its own `--resume-grace`
@@ -49,8 +50,11 @@ export async function openResumableTerminal(
   signal: AbortSignal,
   events: ResumeEvents,
 ): Promise<OpenedSession> {
-  const input = new ResumableInput();
-  const onCredit = (bytes: number) => input.acknowledged(bytes);
+  // Input bytes sent and not yet acknowledged by the agent, to send again after a resume from the
+  // offset the agent says it has; never bounded here (the agent's input window and
+  // MAX_HELD_INPUT_BYTES bound it).
+  const input = new ReplayBuffer(Infinity);
+  const onCredit = (bytes: number) => input.ackTo(input.acked + bytes);
   // A call follows `until` while it opens, and no longer once the terminal runs: the relay takes
   // a dropped call for a lost connection and the agent keeps the terminal, so the caller hangs up
   // in words on SIGINT or SIGTERM (close), then lets go (abort).
@@ -117,11 +121,12 @@ export async function openResumableTerminal(
           attempts,
         );
         current = next;
-        input.resumedAt(Number(next.ready.inputOffset));
+        input.ackTo(Number(next.ready.inputOffset));
         await events.resumed();
         if (size.cols > 1) next.resize(size.rows, size.cols);
         // What the agent missed, then what is typed meanwhile, in order; then straight through.
-        for (let offset = input.start; offset < input.end;) {
+        for (let offset = input.acked; offset < input.end;) {
+          offset = Math.max(offset, input.acked);
           for (const data of input.from(offset)) {
             await next.write(data);
             offset += data.length;
@@ -173,10 +178,10 @@ export async function openResumableTerminal(
     ready,
     frames: frames(),
     async write(data) {
-      input.sent(data);
+      void input.append(data);
       if (connected) return await current.write(data);
       // Down: held (and sent on resuming) up to a bound, then the typist waits for the link.
-      if (input.held > MAX_HELD_INPUT_BYTES) await reconnected.promise.catch(() => {});
+      if (input.size > MAX_HELD_INPUT_BYTES) await reconnected.promise.catch(() => {});
     },
     endInput: () => current.endInput(),
     resize(rows, cols) {
@@ -195,73 +200,6 @@ export async function openResumableTerminal(
       current.abort();
     },
   };
-}
-
-/**
- * Input bytes by offset: those sent and not yet acknowledged by the agent are kept, to be
- * sent again after a resume from the offset the agent says it has.
- */
-class ResumableInput {
-  #chunks: Uint8Array[] = [];
-  /** Offset of the first kept byte: the agent has every byte before it. */
-  #start = 0;
-  #end = 0;
-  /** Bytes kept that were typed while down or not yet acknowledged. */
-  get held(): number {
-    return this.#end - this.#start;
-  }
-
-  sent(data: Uint8Array): void {
-    this.#chunks.push(data);
-    this.#end += data.length;
-  }
-
-  /** The agent wrote `bytes` more to the terminal (a credit frame). */
-  acknowledged(bytes: number): void {
-    this.#dropTo(this.#start + bytes);
-  }
-
-  /** Resumed: the agent has received `offset` bytes in all. */
-  resumedAt(offset: number): void {
-    this.#dropTo(offset);
-  }
-
-  /** Offset of the first byte the agent may not have. */
-  get start(): number {
-    return this.#start;
-  }
-
-  /** Offset just past the last byte typed. */
-  get end(): number {
-    return this.#end;
-  }
-
-  /** The bytes from `offset` (at least `start`) to the end. */
-  from(offset: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    let at = this.#start;
-    for (const chunk of this.#chunks) {
-      const next = at + chunk.length;
-      if (next > offset) out.push(offset > at ? chunk.subarray(offset - at) : chunk);
-      at = next;
-    }
-    return out;
-  }
-
-  #dropTo(offset: number): void {
-    const target = Math.min(offset, this.#end);
-    while (this.#start < target && this.#chunks.length > 0) {
-      const first = this.#chunks[0];
-      const drop = target - this.#start;
-      if (drop >= first.length) {
-        this.#chunks.shift();
-        this.#start += first.length;
-      } else {
-        this.#chunks[0] = first.subarray(drop);
-        this.#start += drop;
-      }
-    }
-  }
 }
 
 /**

@@ -1,4 +1,5 @@
 /** Tmux: a real terminal for end-to-end tests, on its own tmux server, driven by send-keys and read by capture-pane. */
+import { MAIN } from "../_harness.ts";
 
 /** Options of {@linkcode Tmux.start}. */
 export interface TmuxOptions {
@@ -139,4 +140,38 @@ export class Tmux {
     // The server leaves its socket file behind; one per test run would pile up in /tmp.
     if (path.trim()) await Deno.remove(path.trim()).catch(() => {});
   }
+}
+
+/**
+ * A 120x40 terminal whose shell finds `cmdop` on its PATH (a wrapper in `scratch/bin` running this
+ * checkout), with `env` (the client's variables), `NO_COLOR` and `TERM=xterm-256color`.
+ *
+ * @example
+ * ```ts
+ * const tmux = await cmdopTerminal(scratch, await clientEnv(relay.url, ws.api_key));
+ * await tmux.type("cmdop connect web-1");
+ * ```
+ */
+export async function cmdopTerminal(
+  scratch: string,
+  env: Record<string, string>,
+  command?: string,
+): Promise<Tmux> {
+  await Deno.mkdir(`${scratch}/bin`, { recursive: true });
+  await Deno.writeTextFile(
+    `${scratch}/bin/cmdop`,
+    `#!/bin/sh\nexec "${Deno.execPath()}" run -A --quiet "${MAIN}" "$@"\n`,
+    { mode: 0o755 },
+  );
+  return await Tmux.start({
+    cols: 120,
+    rows: 40,
+    command,
+    env: {
+      ...env,
+      NO_COLOR: "1",
+      TERM: "xterm-256color",
+      PATH: `${scratch}/bin:${Deno.env.get("PATH")}`,
+    },
+  });
 }

@@ -6,7 +6,6 @@ import {
   clientEnv,
   killAll,
   MACHINE_VARIABLE,
-  MAIN,
   type RelayProcess,
   runCmdop,
   startAgent,
@@ -15,7 +14,7 @@ import {
   waitMachineOnline,
 } from "../_harness.ts";
 import { needTools } from "../_tools.ts";
-import { Tmux } from "./_tmux.ts";
+import { cmdopTerminal, type Tmux } from "./_tmux.ts";
 
 /** Each agent passes it to its sessions, so a shell can tell which machine it runs on. */
 const AGENT_VARIABLE = MACHINE_VARIABLE;
@@ -105,22 +104,7 @@ describe("cmdop connect in a terminal", { skip: noTmux }, () => {
     await waitMachineOnline(relay.url, workspace.api_key, "charlie-old", false);
     env = await clientEnv(relay.url, workspace.api_key);
     scratch = await Deno.makeTempDir({ prefix: "cmdop-e2e-attach-" });
-    await Deno.mkdir(`${scratch}/bin`);
-    await Deno.writeTextFile(
-      `${scratch}/bin/cmdop`,
-      `#!/bin/sh\nexec "${Deno.execPath()}" run -A --quiet "${MAIN}" "$@"\n`,
-      { mode: 0o755 },
-    );
-    tmux = await Tmux.start({
-      cols: 120,
-      rows: 40,
-      env: {
-        ...env,
-        NO_COLOR: "1",
-        TERM: "xterm-256color",
-        PATH: `${scratch}/bin:${Deno.env.get("PATH")}`,
-      },
-    });
+    tmux = await cmdopTerminal(scratch, env);
   });
 
   after(async () => {

@@ -1,9 +1,9 @@
 /** End to end: the machine picker in a real terminal (tmux) when keys arrive all at once, as a paste does. */
 import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
-import { clientEnv, killAll, MAIN, runCmdop, startAgent, startRelay } from "../_harness.ts";
+import { clientEnv, killAll, runCmdop, startAgent, startRelay } from "../_harness.ts";
 import { needTools } from "../_tools.ts";
-import { Tmux } from "./_tmux.ts";
+import { cmdopTerminal, type Tmux } from "./_tmux.ts";
 
 const noTmux = await needTools("the machine picker", ["tmux"]);
 
@@ -41,22 +41,7 @@ describe("the machine picker", { skip: noTmux }, () => {
     const listed = await runCmdop(["connect", "--list", "--online", "--json"], { env });
     assert.equal(JSON.parse(listed.stdout).length, 3, listed.stderr);
     scratch = await Deno.makeTempDir({ prefix: "cmdop-e2e-picker-" });
-    await Deno.mkdir(`${scratch}/bin`);
-    await Deno.writeTextFile(
-      `${scratch}/bin/cmdop`,
-      `#!/bin/sh\nexec "${Deno.execPath()}" run -A --quiet "${MAIN}" "$@"\n`,
-      { mode: 0o755 },
-    );
-    tmux = await Tmux.start({
-      cols: 120,
-      rows: 40,
-      env: {
-        ...env,
-        NO_COLOR: "1",
-        TERM: "xterm-256color",
-        PATH: `${scratch}/bin:${Deno.env.get("PATH")}`,
-      },
-    });
+    tmux = await cmdopTerminal(scratch, env);
   });
 
   after(async () => {

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import {
   clientEnv,
   killAll,
-  MAIN,
   type RelayProcess,
   runCmdop,
   startAgent,
@@ -12,7 +11,7 @@ import {
   waitFor,
 } from "../_harness.ts";
 import { needTools } from "../_tools.ts";
-import { Tmux } from "./_tmux.ts";
+import { cmdopTerminal, type Tmux } from "./_tmux.ts";
 
 const noTmux = await needTools("a recorded session in a terminal", ["tmux"]);
 
@@ -52,22 +51,7 @@ describe("a recorded terminal session", { skip: noTmux }, () => {
     await startAgent(relay.url, workspace.enroll_token, { hostname: "tty-box" });
     env = await clientEnv(relay.url, workspace.api_key);
     scratch = await Deno.makeTempDir({ prefix: "cmdop-e2e-recording-" });
-    await Deno.mkdir(`${scratch}/bin`);
-    await Deno.writeTextFile(
-      `${scratch}/bin/cmdop`,
-      `#!/bin/sh\nexec "${Deno.execPath()}" run -A --quiet "${MAIN}" "$@"\n`,
-      { mode: 0o755 },
-    );
-    tmux = await Tmux.start({
-      cols: 120,
-      rows: 40,
-      env: {
-        ...env,
-        NO_COLOR: "1",
-        TERM: "xterm-256color",
-        PATH: `${scratch}/bin:${Deno.env.get("PATH")}`,
-      },
-    });
+    tmux = await cmdopTerminal(scratch, env);
   });
 
   after(async () => {

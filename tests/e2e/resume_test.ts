@@ -5,7 +5,6 @@ import {
   type AgentProcess,
   clientEnv,
   killAll,
-  MAIN,
   processAlive,
   type RelayProcess,
   startAgent,
@@ -13,7 +12,7 @@ import {
   waitFor,
 } from "../_harness.ts";
 import { needTools } from "../_tools.ts";
-import { Tmux } from "./_tmux.ts";
+import { cmdopTerminal, type Tmux } from "./_tmux.ts";
 
 const noTmux = await needTools("resuming a terminal", ["tmux"]);
 
@@ -39,22 +38,7 @@ describe("a terminal whose relay restarts mid-session", { skip: noTmux }, () => 
     const env = await clientEnv(relay.url, workspace.api_key);
     scratch = await Deno.makeTempDir({ prefix: "cmdop-e2e-resume-" });
     log = `${scratch}/pane.log`;
-    await Deno.mkdir(`${scratch}/bin`);
-    await Deno.writeTextFile(
-      `${scratch}/bin/cmdop`,
-      `#!/bin/sh\nexec "${Deno.execPath()}" run -A --quiet "${MAIN}" "$@"\n`,
-      { mode: 0o755 },
-    );
-    tmux = await Tmux.start({
-      cols: 120,
-      rows: 40,
-      env: {
-        ...env,
-        NO_COLOR: "1",
-        TERM: "xterm-256color",
-        PATH: `${scratch}/bin:${Deno.env.get("PATH")}`,
-      },
-    });
+    tmux = await cmdopTerminal(scratch, env);
     await tmux.run(["pipe-pane", "-t", "0", `cat >> ${log}`]);
   });
 

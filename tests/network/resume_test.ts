@@ -1,9 +1,9 @@
 /** An attached terminal across a 20 s blackhole of the client's link: the shell lives, the output arrives whole (network namespaces, tmux). */
 import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
-import { createWorkspace, MAIN, processAlive, waitFor } from "../_harness.ts";
+import { createWorkspace, processAlive, waitFor } from "../_harness.ts";
 import { needTools } from "../_tools.ts";
-import { Tmux } from "../e2e/_tmux.ts";
+import { cmdopTerminal, type Tmux } from "../e2e/_tmux.ts";
 import {
   ADDR,
   createTopology,
@@ -97,26 +97,12 @@ describe("a terminal across a blackhole of the client's link", { skip: noNamespa
     ]);
     await waitFor("the agent online", () => /online as machine/.test(agent.stderr()), 30_000);
 
-    await Deno.mkdir(`${scratch}/bin`);
-    await Deno.writeTextFile(
-      `${scratch}/bin/cmdop`,
-      `#!/bin/sh\nexec "${Deno.execPath()}" run -A --quiet "${MAIN}" "$@"\n`,
-      { mode: 0o755 },
-    );
-    tmux = await Tmux.start({
-      cols: 120,
-      rows: 40,
-      // The pane's shell, and so the CLI, runs in the CLI's namespace: its link is the one cut.
-      command: `exec ip netns exec ${net.ns.cli} bash --norc --noprofile -i`,
-      env: {
-        CMDOP_SERVER: `http://${ADDR.relay}:${RELAY_PORT}`,
-        CMDOP_API_KEY: ws.api_key,
-        CMDOP_HOME: await Deno.makeTempDir({ prefix: "cmdop-home-" }),
-        NO_COLOR: "1",
-        TERM: "xterm-256color",
-        PATH: `${scratch}/bin:${Deno.env.get("PATH")}`,
-      },
-    });
+    // The pane's shell, and so the CLI, runs in the CLI's namespace: its link is the one cut.
+    tmux = await cmdopTerminal(scratch, {
+      CMDOP_SERVER: `http://${ADDR.relay}:${RELAY_PORT}`,
+      CMDOP_API_KEY: ws.api_key,
+      CMDOP_HOME: await Deno.makeTempDir({ prefix: "cmdop-home-" }),
+    }, `exec ip netns exec ${net.ns.cli} bash --norc --noprofile -i`);
     await tmux.run(["pipe-pane", "-t", "0", `cat >> ${log}`]);
     await tmux.type("cmdop connect web-1");
     await tmux.waitFor(/attached to "web-1"/, 60_000);

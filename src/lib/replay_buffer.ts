@@ -1,4 +1,4 @@
-/** ReplayBuffer: a terminal's output the client has not acknowledged, by byte offset, within a fixed size. */
+/** ReplayBuffer: bytes sent and not yet acknowledged, by offset, within a stated size: a kept terminal's output on the agent, a resumable session's input on the client. */
 
 /**
  * Output bytes numbered from 0 as the terminal wrote them. The buffer keeps those from
