@@ -166,7 +166,11 @@ export class Terminal implements Resumable {
     this.graceMs = options.graceMs;
     this.#untrack = options.untrack;
     this.#log = options.log;
-    this.#run();
+    // Never rejects but for a bug; then the terminal is hung up and it is logged.
+    this.#run().catch((error) => {
+      this.#log(`terminal ${pty.pid}: ${(error as Error)?.message ?? error}`);
+      void this.#release().catch(() => {});
+    });
   }
 
   get pid(): number {
@@ -336,7 +340,7 @@ export class Terminal implements Resumable {
   /** No stream is attached: a resumable terminal waits out its grace, any other hangs up. */
   #detached(): void {
     if (!this.#registration) {
-      void this.#hangUp();
+      this.#hangUp().catch(() => {}); // Idempotent; a pty already gone has nothing to hang up.
       return;
     }
     this.#log(
@@ -346,7 +350,7 @@ export class Terminal implements Resumable {
     );
     this.#graceTimer = setTimeout(() => {
       this.#log(`terminal ${this.#pty.pid}: not resumed within its grace period; hanging up`);
-      void this.#release();
+      this.#release().catch(() => {});
     }, this.graceMs);
   }
 
