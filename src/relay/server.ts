@@ -1,7 +1,7 @@
 /** startRelay: the relay's Connect services on its own accept loop (listener.ts), plus its few plain HTTP pages. */
 import { Code, ConnectError, createConnectRouter, type Interceptor } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
-import { admitConnectCall, discardBody } from "./admission.ts";
+import { admitConnectCall, refuseBody } from "./admission.ts";
 import type { Bus } from "./bus/bus.ts";
 import { LocalBus } from "./bus/local.ts";
 import { DEFAULT_KEEPALIVE_MS } from "../lib/keepalive.ts";
@@ -185,7 +185,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
         const header = new Headers(request.headers);
         header.set("cmdop-peer", peer);
         record({ method: methodOf(path), header, startedMs, error: refused.error });
-        discardBody(request.body?.getReader());
+        refuseBody(request);
         return refused.response;
       }
       const withPeer = (req: Request) => {
@@ -217,9 +217,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     // A body the page did not read must still be let go of: until it is, the connection serves
     // nothing else, and a keep-alive client's next request on it waited for good (a POST of 5 KB
     // to /healthz was enough; bodies that came in with the head did not stall it).
-    if (request.body && !request.bodyUsed && !request.body.locked) {
-      discardBody(request.body.getReader());
-    }
+    refuseBody(request);
     return page;
   });
   const host = server.addr.hostname.includes(":")
