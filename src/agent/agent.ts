@@ -13,7 +13,7 @@ import { ProcessTracker, reapLeftovers } from "./process_tracker.ts";
 import type { PtySessionEnvironment } from "./pty_session.ts";
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts";
 import { formatLabels, type Labels } from "../lib/labels.ts";
-import { DEFAULT_RESUME_GRACE_MS, HeldTerminals } from "./held_terminals.ts";
+import { DEFAULT_RESUME_GRACE_MS, HeldSessions } from "./held_sessions.ts";
 
 /** Silence that means a dead link when the relay does not say how often it pings (older relays ping every 15 s). */
 const CONTROL_SILENCE_MS = 45_000;
@@ -100,7 +100,7 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
   const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
   let running = 0;
   // Kept terminals have no stream but hold a shell and a window of output: they count as sessions.
-  const held = new HeldTerminals(options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS);
+  const held = new HeldSessions(options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS);
   const host = { ...options, held };
   const clientFor = (server: string) => {
     let client = clients.get(server);

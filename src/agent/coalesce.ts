@@ -8,7 +8,7 @@ import type { CreditGate } from "../lib/credit.ts";
  */
 export const COALESCE_LIMIT = 1024 * 1024;
 /** A read at least this big means the pipe was backed up: more is likely waiting. */
-const BUSY_READ = 16 * 1024;
+export const BUSY_READ = 16 * 1024;
 
 const TICK = Symbol("tick");
 
@@ -70,7 +70,7 @@ export async function* creditedFrames(
         parts.push(next.value);
         size += next.value.length;
       }
-      yield parts.length === 1 ? parts[0] : join(parts, size);
+      yield parts.length === 1 ? parts[0] : joinChunks(parts, size);
     }
   } finally {
     // Stopped early (the gate closed, the session ended): the pipe is not read further.
@@ -78,7 +78,8 @@ export async function* creditedFrames(
   }
 }
 
-function join(parts: Uint8Array[], size: number): Uint8Array {
+/** `parts` in one array of `size` bytes (their total length). */
+export function joinChunks(parts: Uint8Array[], size: number): Uint8Array {
   const out = new Uint8Array(size);
   let offset = 0;
   for (const part of parts) {

@@ -15,7 +15,7 @@ import { runFileFetchSession, runFileSendSession } from "./file_session.ts";
 import { runForwardSession } from "./forward_session.ts";
 import type { ProcessTracker } from "./process_tracker.ts";
 import type { PtySessionEnvironment } from "./pty_session.ts";
-import type { HeldTerminals } from "./held_terminals.ts";
+import type { HeldSessions } from "./held_sessions.ts";
 
 /** The agent's Connect client of one relay. */
 export type AgentClient = ReturnType<typeof createClient<typeof AgentService>>;
@@ -29,8 +29,8 @@ export interface SessionHost {
   noFileCopy?: boolean;
   /** Runs a terminal session; absent where pseudo-terminals are not supported. */
   runPtySession?: (channel: SessionChannel, environment: PtySessionEnvironment) => Promise<void>;
-  /** Terminals kept for their clients to resume; without it none is kept. */
-  held?: HeldTerminals;
+  /** Terminals and commands kept for their clients to resume; without it none is kept. */
+  held?: HeldSessions;
 }
 
 /**
@@ -89,8 +89,10 @@ export async function serveSession(
     const inputs = readAhead(frames, send, keepalive);
     relayDone = inputs.done;
     const channel: SessionChannel = { open, inputs: inputs.queue, send };
-    // A resume takes a kept terminal back: it counts against the limit already.
-    if (open.resume && open.kind === SessionKind.PTY) refusal = undefined;
+    // A resume takes a kept session back: it counts against the limit already.
+    if (open.resume && (open.kind === SessionKind.PTY || open.kind === SessionKind.EXEC)) {
+      refusal = undefined;
+    }
     refusal ??= turnedOff(open.kind, options);
     if (refusal) {
       options.log(`session ${sessionId} refused: ${refusal}`);
@@ -115,6 +117,7 @@ export async function serveSession(
         cwd: Deno.env.get("HOME"),
         log: options.log,
         tracker,
+        held: options.held,
       });
     } else if (open.kind === SessionKind.FILE_SEND) {
       await runFileSendSession(channel, { home: Deno.env.get("HOME"), log: options.log });

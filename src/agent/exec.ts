@@ -1,11 +1,13 @@
 /** runExecSession: one command run directly (no shell), stdout and stderr streamed apart under credit. */
-import { OutputStream } from "../../gen/cmdop/v1/session_pb.ts";
+import { OutputStream, SessionKind } from "../../gen/cmdop/v1/session_pb.ts";
 import { CreditGate, sessionWindow } from "../lib/credit.ts";
 import { INPUT_WINDOW_BYTES, outputFrame, type SessionChannel, signalExitCode } from "./channel.ts";
 import { creditedFrames } from "./coalesce.ts";
 import { supervise } from "../lib/supervise.ts";
 import { withParentDeathSignal } from "./parent_death.ts";
 import type { ProcessTracker } from "./process_tracker.ts";
+import type { HeldSessions } from "./held_sessions.ts";
+import { type KeptProgram, KeptSession, resumeKept } from "./kept_session.ts";
 
 /** How long output may keep flowing after the command exits (a background child holding the pipe). */
 const DRAIN_AFTER_EXIT_MS = 2_000;
@@ -19,12 +21,16 @@ export interface ExecEnvironment {
   log?: (message: string) => void;
   /** Records the command's session while it may have processes. */
   tracker?: ProcessTracker;
+  /** The agent's resumable sessions; without it a command ends with its stream. */
+  held?: HeldSessions;
 }
 
 /**
- * Runs `open.argv` and reports its output and exit status on the channel.
- * The command gets its own process group, so a timeout or a hang-up ends
- * everything it started.
+ * Runs `open.argv` and reports its output and exit status on the channel, or reattaches to
+ * a command the agent keeps (`open.resume`). The command gets its own process group, so a
+ * timeout or a hang-up ends everything it started. A client that asks for a resume grace
+ * (`open.resume_grace_ms`) gets a command that outlives a lost stream for that long, its
+ * output kept (up to one window) for the client to resume.
  *
  * @example
  * ```ts
@@ -36,6 +42,8 @@ export async function runExecSession(
   environment: ExecEnvironment,
 ): Promise<void> {
   const { open } = channel;
+  const log = environment.log ?? (() => {});
+  if (open.resume) return await resumeKept(channel, open.resume, environment.held, log);
   let child: Deno.ChildProcess;
   const env = { ...environment.env, ...open.env };
   try {
@@ -68,6 +76,23 @@ export async function runExecSession(
   }
   // Recorded until the session is over, hang-up included: an agent stopped or killed meanwhile ends it.
   const untrack = environment.tracker?.track(child.pid) ?? (() => {});
+  const held = environment.held;
+  const graceMs = held?.graceFor(open.resumeGraceMs) ?? 0;
+  if (held && graceMs > 0) {
+    const session = new KeptSession(execProgram(child, open.timeoutMs), {
+      kind: SessionKind.EXEC,
+      // Clamped: the window bounds what is kept here for a client that does not read.
+      window: sessionWindow(open.windowBytes),
+      owner: open.owner,
+      graceMs,
+      // After the hang-up's SIGKILL has gone out.
+      untrack: () => setTimeout(untrack, HANGUP_GRACE_MS + 100),
+      log,
+    });
+    session.register(await held.add(session));
+    await session.attach(channel, 0);
+    return;
+  }
   channel.send(outputFrame({ case: "ready", value: { windowBytes: INPUT_WINDOW_BYTES } }));
 
   // Clamped: the window bounds what queues here for a client that does not read.
@@ -93,7 +118,7 @@ export async function runExecSession(
     pump(child.stderr, OutputStream.STDERR, gate, channel),
   ]);
   const inputs = supervise("exec session input", consumeInputs(channel, child, gate, killGroup), {
-    log: environment.log ?? (() => {}),
+    log,
     onError: () => killGroup("SIGKILL"),
     // After the hang-up's SIGKILL has gone out.
     cleanup: () => setTimeout(untrack, HANGUP_GRACE_MS + 100),
@@ -177,4 +202,63 @@ async function consumeInputs(
   } catch {
     hangUp();
   }
+}
+
+/**
+ * A command as the program of a {@linkcode KeptSession}: its stdout and stderr, its stdin,
+ * its process group hung up with SIGTERM (SIGKILL a second later), killed at its timeout.
+ */
+function execProgram(child: Deno.ChildProcess, timeoutMs: number): KeptProgram {
+  const killGroup = (signal: Deno.Signal) => {
+    try {
+      Deno.kill(-child.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  let timedOut = false;
+  const timer = timeoutMs > 0
+    ? setTimeout(() => {
+      timedOut = true;
+      killGroup("SIGKILL");
+    }, timeoutMs)
+    : undefined;
+  const stdin = child.stdin.getWriter();
+  let stdinOpen = true;
+  const closeStdin = () => {
+    if (!stdinOpen) return;
+    stdinOpen = false;
+    stdin.close().catch(() => {});
+  };
+  return {
+    pid: child.pid,
+    outputs: [
+      { stream: OutputStream.STDOUT, readable: child.stdout },
+      { stream: OutputStream.STDERR, readable: child.stderr },
+    ],
+    exited: child.status.then((status) => {
+      clearTimeout(timer);
+      return {
+        code: signalExitCode(status.signal, status.code),
+        signal: status.signal ?? "",
+        timedOut,
+      };
+    }),
+    drainAfterExitMs: DRAIN_AFTER_EXIT_MS,
+    write: (data) => {
+      if (!stdinOpen) return Promise.reject(new Deno.errors.BrokenPipe("input is closed"));
+      return stdin.write(data).catch((error) => {
+        closeStdin();
+        throw error;
+      });
+    },
+    endInput: closeStdin,
+    resize: () => {},
+    hangUp: () => {
+      closeStdin();
+      killGroup("SIGTERM");
+      setTimeout(() => killGroup("SIGKILL"), HANGUP_GRACE_MS);
+      return Promise.resolve();
+    },
+  };
 }

@@ -3,136 +3,30 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
-  type Exit,
   type OpenSessionSchema,
   OpenSessionSchema as OpenSchema,
   type SessionInput,
-  SessionInputSchema,
   SessionKind,
   type SessionOutput,
 } from "../../gen/cmdop/v1/session_pb.ts";
 import { AsyncQueue } from "../lib/async_queue.ts";
-import type { SessionChannel } from "./channel.ts";
 import { runPtySession } from "./pty_session.ts";
-import { HeldTerminals } from "./held_terminals.ts";
+import { HeldSessions } from "./held_sessions.ts";
+import { alive, FakeSession } from "./_fake_session.ts";
 
 const encoder = new TextEncoder();
 const PATH = Deno.env.get("PATH") ?? "/usr/bin:/bin";
-
-/** A session as the relay would drive it: frames in, frames out, and the text seen so far. */
-class FakeSession {
-  readonly inputs = new AsyncQueue<SessionInput>();
-  readonly outputs: SessionOutput[] = [];
-  text = "";
-  outputBytes = 0;
-  inputCredit = 0;
-  readonly done: Promise<void>;
-  #changed?: () => void;
-  #decoder = new TextDecoder();
-
-  constructor(
-    open: MessageInitShape<typeof OpenSessionSchema>,
-    env: Record<string, string> = {},
-    held?: HeldTerminals,
-  ) {
-    const channel: SessionChannel = {
-      open: create(OpenSchema, {
-        kind: SessionKind.PTY,
-        rows: 24,
-        cols: 80,
-        ...open,
-      }),
-      inputs: this.inputs,
-      send: (output) => {
-        this.outputs.push(output);
-        if (output.msg.case === "output") {
-          this.outputBytes += output.msg.value.data.length;
-          this.text += this.#decoder.decode(output.msg.value.data, {
-            stream: true,
-          });
-        } else if (output.msg.case === "credit") {
-          this.inputCredit += output.msg.value;
-        }
-        this.#changed?.();
-        return true;
-      },
-    };
-    this.done = runPtySession(channel, {
-      env: { PATH, PS1: "$ ", ...env },
-      cwd: "/",
-      held,
-    });
-  }
-
-  send(msg: MessageInitShape<typeof SessionInputSchema>["msg"]): void {
-    this.inputs.push(create(SessionInputSchema, { msg }));
-  }
-
-  type(line: string): void {
-    this.send({ case: "data", value: encoder.encode(line + "\r") });
-  }
-
-  get exit(): Exit | undefined {
-    const last = this.outputs.at(-1)?.msg;
-    return last?.case === "exit" ? last.value : undefined;
-  }
-
-  /** Waits until `check` holds, re-checking whenever a frame arrives. */
-  async until<T>(
-    what: string,
-    check: () => T | undefined | false,
-    timeoutMs = 5_000,
-  ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = check();
-      if (value) return value;
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(
-          `Timed out waiting for ${what}; output so far: ${JSON.stringify(this.text)}`,
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(left, 50));
-        this.#changed = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  }
-
-  waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
-    return this.until(
-      `${pattern}`,
-      () => this.text.match(pattern) ?? undefined,
-    );
-  }
-
-  async exited(): Promise<Exit> {
-    await this.done;
-    assert.ok(this.exit, "the last frame is the exit frame");
-    return this.exit;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 const sessions: FakeSession[] = [];
 function session(
   open: MessageInitShape<typeof OpenSessionSchema>,
   env?: Record<string, string>,
-  held?: HeldTerminals,
+  held?: HeldSessions,
 ): FakeSession {
-  const s = new FakeSession(open, env, held);
+  const s = new FakeSession(
+    open,
+    (channel) => runPtySession(channel, { env: { PATH, PS1: "$ ", ...env }, cwd: "/", held }),
+  );
   sessions.push(s);
   return s;
 }
@@ -274,7 +168,7 @@ describe("runPtySession()", {
   describe("a resumable terminal", () => {
     const owner = "api_key:0123456789ab";
     /** Opens `sh -i` kept for `graceMs` once its stream is lost; resolves with it and its token. */
-    async function kept(held: HeldTerminals, graceMs = 60_000) {
+    async function kept(held: HeldSessions, graceMs = 60_000) {
       const s = session({ argv: ["/bin/sh", "-i"], resumeGraceMs: graceMs, owner }, {}, held);
       const ready = await s.until("ready", () => {
         const first = s.outputs[0]?.msg;
@@ -295,7 +189,7 @@ describe("runPtySession()", {
     };
 
     it("outlives its stream, and a resume gets the output it missed from its offset, and the input count", async () => {
-      const held = new HeldTerminals(60_000);
+      const held = new HeldSessions(60_000);
       const { s, token, grace, pid } = await kept(held);
       assert.match(token, /^cmu_/);
       assert.equal(grace, 60_000);
@@ -327,12 +221,35 @@ describe("runPtySession()", {
       assert.equal(held.detached, 0);
       again.type("echo after-$((2+2)); exit 4");
       await again.waitFor(/after-4/);
+      assert.equal((await again.until("the exit frame", () => again.exit)).code, 4);
+      assert.equal(held.size, 1, "kept until the client says it has the exit");
+      again.send({ case: "close", value: {} });
       assert.equal((await again.exited()).code, 4);
       assert.equal(held.size, 0, "an ended terminal cannot be resumed");
     });
 
+    it("sends its exit again to a stream resumed after the one that carried it was lost", async () => {
+      const held = new HeldSessions(60_000);
+      const { s, token } = await kept(held);
+      s.type("echo bye; exit 3");
+      assert.equal((await s.until("the exit frame", () => s.exit)).code, 3);
+      const seen = s.outputBytes;
+      await drop(s);
+      assert.equal(held.size, 1, "the exit may not have reached the client: kept");
+      const again = session(
+        { kind: SessionKind.PTY, owner, resume: { token, outputOffset: BigInt(seen - 4) } },
+        {},
+        held,
+      );
+      assert.equal((await again.until("the exit frame", () => again.exit)).code, 3);
+      assert.equal(again.outputBytes, 4, "the 4 bytes not seen, then the exit");
+      again.send({ case: "close", value: {} });
+      await again.done;
+      assert.equal(held.size, 0);
+    });
+
     it("is resumed by its owner alone, with its token alone", async () => {
-      const held = new HeldTerminals(60_000);
+      const held = new HeldSessions(60_000);
       const { s, token, pid } = await kept(held);
       await drop(s);
       for (const [who, tok] of [["share:other", token], [owner, token.slice(0, -1) + "x"]]) {
@@ -360,7 +277,7 @@ describe("runPtySession()", {
     });
 
     it("hangs up when its grace runs out, and the token is then refused", async () => {
-      const held = new HeldTerminals(300);
+      const held = new HeldSessions(300);
       const { s, token, grace, pid } = await kept(held, 60_000);
       assert.equal(grace, 300, "the agent's limit wins over the client's wish");
       await drop(s);
@@ -375,7 +292,7 @@ describe("runPtySession()", {
     });
 
     it("stops reading a kept terminal once a window of output waits, and gives all of it on resume", async () => {
-      const held = new HeldTerminals(60_000);
+      const held = new HeldSessions(60_000);
       const window = 64 * 1024;
       const s = session(
         {
@@ -412,6 +329,8 @@ describe("runPtySession()", {
       const crediting = setInterval(() => again.send({ case: "credit", value: window }), 20);
       try {
         await again.waitFor(/DONE/);
+        await again.until("the exit frame", () => again.exit);
+        again.send({ case: "close", value: {} });
         await again.exited();
       } finally {
         clearInterval(crediting);

@@ -1,7 +1,8 @@
-/** openResumableTerminal: a terminal session that outlives a dropped connection, resumed where it left off. */
+/** openResumableSession: a terminal or exec session that outlives a dropped connection, resumed where it left off. */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { OpenSessionSchema, SessionOutput } from "../../gen/cmdop/v1/session_pb.ts";
-import { SessionKind } from "../../gen/cmdop/v1/session_pb.ts";
+// Plain constants: the generated module would load protobuf-es (~20 ms) into exec's start.
+import { SESSION_KIND as SessionKind } from "../lib/wire/session_codec.ts";
 import { ConnectCode, isConnectError } from "../lib/connect_errors.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import type { RelayConnection } from "./relay_client.ts";
@@ -32,18 +33,19 @@ export interface ResumeEvents {
 }
 
 /**
- * Opens a terminal session the agent keeps when the connection drops, and resumes it when
- * that happens: reconnecting with backoff within the grace the agent granted, from the
- * output byte the client got to, sending again the input the agent had not received. Output
- * arrives once and in order; the exit frame ends it as usual. An agent or relay that cannot
- * resume gives a plain session (no token in its `Ready`), which ends with its connection.
+ * Opens a terminal or exec session (`open.kind`) the agent keeps when the connection drops,
+ * and resumes it when that happens: reconnecting with backoff within the grace the agent
+ * granted, from the output byte the client got to, sending again the input the agent had
+ * not received (and the end of input, once given). Output arrives once and in order; the
+ * exit frame ends it as usual. An agent or relay that cannot resume gives a plain session
+ * (no token in its `Ready`), which ends with its connection.
  *
  * @example
  * ```ts
- * const session = await openResumableTerminal(conn, open, passwords, signal, events);
+ * const session = await openResumableSession(conn, open, passwords, signal, events);
  * ```
  */
-export async function openResumableTerminal(
+export async function openResumableSession(
   conn: RelayConnection,
   open: MessageInitShape<typeof OpenSessionSchema>,
   passwordFor: PasswordSource,
@@ -72,10 +74,8 @@ export async function openResumableTerminal(
       until.removeEventListener("abort", drop);
     }
   };
-  const first = await openCall(
-    { ...open, kind: SessionKind.PTY, resumeGraceMs: REQUESTED_GRACE_MS },
-    signal,
-  );
+  const kind = open.kind ?? SessionKind.PTY;
+  const first = await openCall({ ...open, kind, resumeGraceMs: REQUESTED_GRACE_MS }, signal);
   let current = first.session;
   const { ready } = current;
   // The path carried this full-duplex call: resumes go full duplex too. A probe that sees
@@ -90,6 +90,7 @@ export async function openResumableTerminal(
 
   let size = { rows: open.rows ?? 0, cols: open.cols ?? 0 };
   let outputOffset = 0;
+  let inputEnded = false;
   let connected = true;
   let leaving = false;
   // Leaving (Ctrl-D, a hang-up) or an interrupt stops a resume in progress.
@@ -107,17 +108,21 @@ export async function openResumableTerminal(
     let last: unknown = cause;
     while (!attempts.aborted && Date.now() < deadline) {
       try {
+        const resumeFrom = { token: ready.resumeToken, outputOffset: BigInt(outputOffset) };
         const { session: next } = await openCall(
-          {
-            machineId: open.machineId,
-            kind: SessionKind.PTY,
-            term: open.term,
-            // One column narrower, then the real size: the change makes a full-screen program
-            // (top, an editor) draw its screen again, over the reconnecting notice.
-            rows: size.rows,
-            cols: size.cols > 1 ? size.cols - 1 : size.cols,
-            resume: { token: ready.resumeToken, outputOffset: BigInt(outputOffset) },
-          },
+          kind === SessionKind.PTY
+            ? {
+              machineId: open.machineId,
+              kind,
+              term: open.term,
+              // One column narrower, then the real size: the change makes a full-screen program
+              // (top, an editor) draw its screen again, over the reconnecting notice.
+              rows: size.rows,
+              cols: size.cols > 1 ? size.cols - 1 : size.cols,
+              resume: resumeFrom,
+            }
+            // The command names no program to run, but the relay checks an exec has one.
+            : { machineId: open.machineId, kind, argv: open.argv, resume: resumeFrom },
           attempts,
         );
         current = next;
@@ -132,6 +137,7 @@ export async function openResumableTerminal(
             offset += data.length;
           }
         }
+        if (inputEnded) next.endInput();
         connected = true;
         reconnected.resolve();
         reconnected = Promise.withResolvers<void>();
@@ -145,7 +151,9 @@ export async function openResumableTerminal(
     }
     reconnected.reject(last);
     throw new CliError(
-      `could not resume the terminal within ${Math.round(ready.resumeGraceMs / 1000)} s: ` +
+      `could not resume the ${kind === SessionKind.PTY ? "terminal" : "command"} within ${
+        Math.round(ready.resumeGraceMs / 1000)
+      } s: ` +
         reasonOf(last),
       { cause: last },
     );
@@ -183,7 +191,10 @@ export async function openResumableTerminal(
       // Down: held (and sent on resuming) up to a bound, then the typist waits for the link.
       if (input.size > MAX_HELD_INPUT_BYTES) await reconnected.promise.catch(() => {});
     },
-    endInput: () => current.endInput(),
+    endInput() {
+      inputEnded = true;
+      if (connected) current.endInput();
+    },
     resize(rows, cols) {
       size = { rows, cols };
       if (connected) current.resize(rows, cols);

@@ -116,6 +116,7 @@ export async function openSession(
       "note: the relay records this session (its workspace records sessions; input is not recorded)",
     );
   }
+  const resumable = ready.resumeToken !== "";
   const inputGate = new CreditGate(ready.windowBytes || 64 * 1024);
   const counter = new CreditCounter(Math.max(1, windowBytes >> 2));
   const send = (msg: SessionInputInit["msg"]) => inputs.push({ msg });
@@ -142,9 +143,11 @@ export async function openSession(
         onInputCredit?.(msg.value);
       } else if (msg.case !== "keepalive") received.push(next.value);
       // Nothing is sent after the exit: ending the request lets the relay end its response
-      // knowing every frame before it has been read.
+      // knowing every frame before it has been read. An agent keeping the session for a
+      // resume is told first that the exit arrived, so it lets the session go.
       if (msg.case === "exit") {
         keepalive.stop();
+        if (resumable) send({ case: "close", value: {} });
         inputs.close();
       }
     }

@@ -17,6 +17,8 @@
  */
 export class ReplayBuffer {
   #chunks: Uint8Array[] = [];
+  /** What each chunk is (an exec's stdout or stderr), beside it in `#chunks`. */
+  #tags: number[] = [];
   /** Offset of the first byte of `#chunks[0]`. */
   #start = 0;
   #end = 0;
@@ -42,14 +44,16 @@ export class ReplayBuffer {
 
   /**
    * Adds `data` once the buffer holds less than its capacity (it may then exceed it by this
-   * one chunk, which keeps chunks whole). Returns false, adding nothing, once closed.
+   * one chunk, which keeps chunks whole). Returns false, adding nothing, once closed. `tag`
+   * says what the chunk is (see {@linkcode taggedFrom}).
    */
-  async append(data: Uint8Array): Promise<boolean> {
+  async append(data: Uint8Array, tag = 0): Promise<boolean> {
     while (this.size >= this.capacity && !this.#closed) {
       await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
     }
     if (this.#closed) return false;
     this.#chunks.push(data);
+    this.#tags.push(tag);
     this.#end += data.length;
     return true;
   }
@@ -67,6 +71,13 @@ export class ReplayBuffer {
     return out;
   }
 
+  /** {@linkcode from}, each chunk with the tag it was appended with. */
+  taggedFrom(offset: number): { data: Uint8Array; tag: number }[] {
+    const chunks = this.from(offset);
+    const skipped = this.#chunks.length - chunks.length;
+    return chunks.map((data, i) => ({ data, tag: this.#tags[skipped + i] }));
+  }
+
   /** Whether sending can start at `offset`: from the first kept byte to the end. */
   holds(offset: number): boolean {
     return Number.isSafeInteger(offset) && offset >= this.#start && offset <= this.#end;
@@ -80,6 +91,7 @@ export class ReplayBuffer {
       const drop = target - this.#start;
       if (drop >= first.length) {
         this.#chunks.shift();
+        this.#tags.shift();
         this.#start += first.length;
       } else {
         this.#chunks[0] = first.subarray(drop);

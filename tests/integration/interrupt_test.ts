@@ -231,7 +231,14 @@ describe("interrupts", { skip: missing }, () => {
     const victims = 8;
     const problems: string[] = [];
     await Promise.all(Array.from({ length: victims }, async (_, v) => {
-      let agent = await startAgent(relay.url, ws.enroll_token, { hostname: `victim-${v}` });
+      // A client whose agent went away tries to resume its command for the grace the agent
+      // granted (5 min by default), and gives up at once on the restarted agent's refusal; 2 s
+      // here, so that a client left waiting past it is a hang.
+      const grace = ["--resume-grace", "2s"];
+      let agent = await startAgent(relay.url, ws.enroll_token, {
+        hostname: `victim-${v}`,
+        extraArgs: grace,
+      });
       for (let i = v; i < COUNT; i += victims) {
         const mode = MODES[i % MODES.length];
         const marker = `${dir}/agent-${i}`;
@@ -250,6 +257,7 @@ describe("interrupts", { skip: missing }, () => {
         agent = await startAgent(relay.url, ws.enroll_token, {
           hostname: `victim-${v}`,
           stateDir: agent.stateDir,
+          extraArgs: grace,
         });
       }
       await agent.stop();

@@ -1,4 +1,4 @@
-/** Who may resume a kept terminal through the relay: the principal that opened it, with its token, and a terminal only. */
+/** Who may resume a kept terminal through the relay: the principal that opened it, with its token, as the kind it was opened as. */
 import { after, before, describe, it } from "../_suite.ts";
 import assert from "node:assert/strict";
 import { SessionKind } from "../../gen/cmdop/v1/session_pb.ts";
@@ -149,16 +149,30 @@ describe("resuming a terminal through the relay", () => {
     await assert.rejects(resume(viaLink, token), /revoked|not valid|unauthenticated/i);
   });
 
-  it("resumes terminals only: an exec that names a resume token is refused", async () => {
+  it("resumes a session only as the kind it was opened as, and only terminals and commands", async () => {
     const conn = await connect(ws.api_key);
+    const { session, token } = await keptShell(conn);
+    session.abort();
     await assert.rejects(
       openSession(
         conn,
-        { machineId, kind: SessionKind.EXEC, argv: ["true"], resume: { token: "cmu_x" } },
+        { machineId, kind: SessionKind.EXEC, argv: ["true"], resume: { token } },
         noPasswords,
         new AbortController().signal,
       ),
-      /only a terminal session can be resumed/,
+      /this command cannot be resumed/,
     );
+    await assert.rejects(
+      openSession(
+        conn,
+        { machineId, kind: SessionKind.FORWARD, resume: { token } },
+        noPasswords,
+        new AbortController().signal,
+      ),
+      /only a terminal or exec session can be resumed/,
+    );
+    // The terminal is still kept for its own kind.
+    const back = await resume(conn, token);
+    back.close();
   });
 });

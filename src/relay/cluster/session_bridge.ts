@@ -4,7 +4,6 @@ import { create } from "@bufbuild/protobuf";
 import {
   type SessionInput,
   SessionInputSchema,
-  SessionKind,
   type SessionOutput,
 } from "../../../gen/cmdop/v1/session_pb.ts";
 import { DEFAULT_WINDOW_BYTES } from "../../lib/credit.ts";
@@ -19,6 +18,7 @@ import {
   FrameQueue,
 } from "./bridge_frames.ts";
 import type { NodeWatch } from "./node_watch.ts";
+import { resumableOpen } from "../services/session_open.ts";
 import { Subjects } from "./subjects.ts";
 
 /** What both halves of a bridge need. */
@@ -203,9 +203,7 @@ export async function runAgentHalf(
         return hangUp("the client's node sent a frame that does not decode");
       }
       if (input.msg.case === "open") {
-        const open = input.msg.value;
-        resumable = open.kind === SessionKind.PTY &&
-          (open.resumeGraceMs > 0 || open.resume !== undefined);
+        resumable = resumableOpen(input.msg.value);
       }
       if (input.msg.case === "data" && !meter.sent(input.msg.value.length)) {
         return hangUp(`the client overran the agent's input window (${meter.inFlight} bytes)`);

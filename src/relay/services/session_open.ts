@@ -6,6 +6,17 @@ import type { MachineRecord } from "../store/store.ts";
 
 const MAX_ARGV_BYTES = 256 * 1024;
 
+/** Kinds of session an agent may keep for its client to resume: terminals and commands. */
+const RESUMABLE_KINDS = new Set([SessionKind.PTY, SessionKind.EXEC]);
+
+/**
+ * Whether the agent may keep the session when its stream is lost (the client asked for a
+ * grace, or resumes one): then a dropped client is let go of, not hung up.
+ */
+export function resumableOpen(open: OpenSession): boolean {
+  return RESUMABLE_KINDS.has(open.kind) && (open.resumeGraceMs > 0 || open.resume !== undefined);
+}
+
 /** Refuses an open frame the relay will not pass on (invalid_argument, naming the limit). */
 export function validateOpen(open: OpenSession): void {
   if (!open.machineId) throw new ConnectError("machine_id is required", Code.InvalidArgument);
@@ -15,8 +26,11 @@ export function validateOpen(open: OpenSession): void {
       Code.InvalidArgument,
     );
   }
-  if (open.resume && (open.kind !== SessionKind.PTY || open.resume.token.length > 100)) {
-    throw new ConnectError("only a terminal session can be resumed", Code.InvalidArgument);
+  if (open.resume && (!RESUMABLE_KINDS.has(open.kind) || open.resume.token.length > 100)) {
+    throw new ConnectError(
+      "only a terminal or exec session can be resumed",
+      Code.InvalidArgument,
+    );
   }
   if (open.kind === SessionKind.EXEC && open.argv.length === 0) {
     throw new ConnectError("exec needs a command", Code.InvalidArgument);
@@ -82,7 +96,7 @@ export function sessionLine(
     : open.kind === SessionKind.FILE_SEND || open.kind === SessionKind.FILE_FETCH
     ? `${KIND_NAMES[open.kind]} ${JSON.stringify(open.file?.path ?? "")}`
     : open.resume
-    ? "pty (resumed)"
+    ? `${KIND_NAMES[open.kind]} (resumed)`
     : KIND_NAMES[open.kind];
   const who = principal.kind === "share"
     ? `share ${principal.shareId}`

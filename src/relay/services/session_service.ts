@@ -32,7 +32,7 @@ import { auditRefusedSession, auditSession, type SessionAudit } from "../audit/s
 import { actorOf } from "../audit/audit_log.ts";
 import { TerminalWatch, type WatchedTerminal } from "./terminal_watch.ts";
 import { refuseReadOnly, watchTerminal } from "./session_watch.ts";
-import { offline, sessionLine, validateOpen } from "./session_open.ts";
+import { offline, resumableOpen, sessionLine, validateOpen } from "./session_open.ts";
 import type { SessionRecording } from "../recording/recordings.ts";
 
 /**
@@ -146,10 +146,9 @@ async function* runSession(
 
   // However the client goes (close frame, abort, a broken connection), the agent is told at once:
   // it ends the command's process group, even while the output waits for credit. A resumable
-  // terminal is only let go of (its stream ends without a close frame): the agent keeps it for
-  // the client to resume, unless the client's access was withdrawn.
-  const resumable = open.kind === SessionKind.PTY &&
-    (open.resumeGraceMs > 0 || open.resume !== undefined);
+  // terminal or command is only let go of (its stream ends without a close frame): the agent
+  // keeps it for the client to resume, unless the client's access was withdrawn.
+  const resumable = resumableOpen(open);
   let hungUp = false;
   const end = (close: boolean) => {
     if (hungUp) return;

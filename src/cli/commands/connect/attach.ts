@@ -9,7 +9,7 @@ import { connectRelay, type RelayConnection } from "../../relay_client.ts";
 import { requireOnline } from "../../resolve_machine.ts";
 import { toCliError } from "../../error_mapping.ts";
 import type { PasswordSource } from "../../session_client.ts";
-import { openResumableTerminal, type ResumeEvents } from "../../resumable_session.ts";
+import { openResumableSession, type ResumeEvents } from "../../resumable_session.ts";
 import { readSuppliedLink } from "../../share_link_input.ts";
 import { resolveTarget } from "../../target.ts";
 import { orderMachines } from "../../ui/machine_choices.ts";
@@ -145,7 +145,7 @@ async function attach(
 ): Promise<SessionEnd> {
   // The real size from the start (a shell drawn at 80x24 and then resized shows it); 80x24 only if unknown.
   const size = ctx.stdout.size() ?? { rows: 24, cols: 80 };
-  const session = await openResumableTerminal(
+  const session = await openResumableSession(
     conn,
     {
       machineId: machine.id,

@@ -8,7 +8,8 @@ import type { GlobalOptions, RunState } from "../../globals.ts";
 import { passwordSource } from "../../machine_password.ts";
 import { readSuppliedLink } from "../../share_link_input.ts";
 import { resolveTarget } from "../../target.ts";
-import { type OpenedSession, openSession } from "../../session_client.ts";
+import type { OpenedSession } from "../../session_client.ts";
+import { openResumableSession, type ResumeEvents } from "../../resumable_session.ts";
 import { parseDuration } from "../../duration.ts";
 
 export interface ExecOptions {
@@ -77,7 +78,8 @@ export async function runExec(
   }
   const { conn, machine } = await resolveTarget(ctx, globals, state, target);
 
-  const session = await openSession(
+  // Kept by the agent through a dropped connection, and resumed: the command runs on meanwhile.
+  const session = await openResumableSession(
     conn,
     {
       machineId: machine.id,
@@ -87,6 +89,7 @@ export async function runExec(
     },
     passwordSource(ctx, globals, conn, machine),
     ctx.signal,
+    resumeNotes(ctx, machine.hostname),
   ).catch((error) => {
     throw withoutShellHint(error, options);
   });
@@ -191,4 +194,16 @@ function forwardStdin(ctx: CliContext, session: OpenedSession): void {
     }
     session.endInput();
   })();
+}
+
+/** What stderr says while a dropped connection is resumed (the command's own output is apart). */
+function resumeNotes(ctx: CliContext, hostname: string): ResumeEvents {
+  return {
+    lost: (reason, deadline) =>
+      ctx.stderr.write(
+        `cmdop: connection to "${hostname}" lost (${reason}); reconnecting, the command is ` +
+          `kept for ${Math.max(1, Math.round((deadline - ctx.now()) / 60_000))} min\n`,
+      ),
+    resumed: () => ctx.stderr.write(`cmdop: resumed the command on "${hostname}"\n`),
+  };
 }
