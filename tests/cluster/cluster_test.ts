@@ -17,6 +17,8 @@ import {
   samplePeakRss,
   spawnCli,
   startAgent,
+  streamCli,
+  type StreamingCli,
   waitFor,
   type Workspace,
 } from "../_harness.ts";
@@ -32,13 +34,23 @@ import {
 import { type ServiceProcess, startHaproxy } from "./_services.ts";
 import { startInTmux } from "./_tmux.ts";
 import { needTools } from "../_tools.ts";
-import { readUntil } from "./_streams.ts";
 
 const skip = await clusterSkipReason("relay cluster", ["haproxy"]);
 const noTmux = await needTools("the cluster's attach test", ["tmux"]);
 const MIB = 1024 * 1024;
 /** Prints the marker of the agent that runs it (see MACHINE_VARIABLE): which machine ran it. */
 const ECHO_MARKER = `echo "$${MACHINE_VARIABLE}"`;
+
+/** 40 numbered lines over 20 s, then exit 5: long enough to be cut by a node's death. */
+const TICKS = "for i in $(seq 1 40); do echo tick-$i; sleep 0.5; done; exit 5";
+
+/** A command of {@linkcode TICKS} resumed across a drop: every line once, in order, and its status. */
+function assertTicked(exec: StreamingCli, code: number): void {
+  assert.equal(code, 5, exec.stderr());
+  assert.match(exec.stderr(), /resumed the command on "alpha"/);
+  const ticks = [...exec.stdout().matchAll(/tick-(\d+)\n/g)].map((m) => Number(m[1]));
+  assert.deepEqual(ticks, Array.from({ length: 40 }, (_, i) => i + 1), "every line once");
+}
 
 describe("relay cluster", { skip }, () => {
   let services: ClusterServices;
@@ -200,23 +212,21 @@ describe("relay cluster", { skip }, () => {
       ? Number(/SHELL-PID=(\d+)/.exec(await pane.waitForScreen(/SHELL-PID=\d+/))![1])
       : 0;
 
-    // A session from node b to alpha, whose agent (and dial-back) is on node a.
-    const child = spawnCli(
-      ["connect", "exec", "alpha", "--", "sh", "-c", "echo started; sleep 60"],
+    // A command from node b on alpha, whose agent (and dial-back) is on node a: node a's death
+    // drops alpha's side; the agent keeps the command, and the client resumes it once alpha is
+    // back on a live node.
+    const exec = streamCli(
+      ["connect", "exec", "alpha", "--", "sh", "-c", TICKS],
       await envAt(url(1)),
     );
-    const stderr = new Response(child.stderr).text();
-    await readUntil(child.stdout, /started/);
+    await exec.endInput();
+    await waitFor("the command's first lines", () => /tick-2\n/.test(exec.stdout()));
     const killedAt = Date.now();
     await nodes[0].kill();
-
-    const status = await child.status;
+    await waitFor("the client to hear why", () => /connection to "alpha" lost/.test(exec.stderr()));
     const clientSeconds = (Date.now() - killedAt) / 1000;
-    await child.stdout.cancel();
-    assert.equal(status.code === 0, false);
-    assert.match(await stderr, /connection to machine "alpha" was lost/);
     // Margins that hold on a machine 4x slower: what is judged is that nothing waits for ever.
-    assert.ok(clientSeconds < 20, `the client waited ${clientSeconds} s`);
+    assert.ok(clientSeconds < 20, `the client heard of the loss after ${clientSeconds} s`);
 
     await waitFor("alpha back on a live node", async () => {
       const list = await hostnames(url(2), one).catch((): string[] => []);
@@ -242,6 +252,8 @@ describe("relay cluster", { skip }, () => {
     // The 10 s lease ends it, plus a renewal period and queries that may run 4x slower.
     assert.ok(leaseSeconds < 30, `solo read offline after ${leaseSeconds} s (lease 10 s)`);
 
+    assertTicked(exec, await exec.status);
+
     const next = await runCmdop(["connect", "exec", "alpha", "--", "sh", "-c", ECHO_MARKER], {
       env: await envAt(url(1)),
     });
@@ -259,20 +271,34 @@ describe("relay cluster", { skip }, () => {
     assert.deepEqual(await hostnames(url(2), two), ["gamma:true"]);
   });
 
-  it("hangs up the command when the client's node dies", async () => {
+  it("resumes a command through the load balancer when the client's node dies", async () => {
     const agentNode = nodes.findIndex((n) => n.url === onlineAt(alpha.stderr()));
-    const clientNode = agentNode === 1 ? 2 : 1;
-    const child = spawnCli(
-      ["connect", "exec", "alpha", "--", "sh", "-c", "echo $$; exec sleep 60"],
-      await envAt(url(clientNode)),
-    );
-    const pid = Number((await readUntil(child.stdout, /^\d+\n/)).trim());
+    const machineId = (await listMachines(url(agentNode), one.api_key))
+      .find((m) => m.hostname === "alpha")!.id;
+    const sessionsAt = (i: number) => nodes[i].stderr().split(`: exec on ${machineId}`).length;
+    // Round robin: within a few tries the client's session lands on a node without alpha's agent.
+    let exec: StreamingCli | undefined;
+    let clientNode = -1;
+    for (let attempt = 0; attempt < 6 && clientNode < 0; attempt++) {
+      const before = nodes.map((_, i) => sessionsAt(i));
+      const tried = streamCli(
+        ["connect", "exec", "alpha", "--", "sh", "-c", TICKS],
+        await envAt(lb.url),
+      );
+      await tried.endInput();
+      await waitFor("the command's first lines", () => /tick-2\n/.test(tried.stdout()));
+      const serving = [1, 2].find((i) => sessionsAt(i) > before[i]);
+      if (serving !== undefined && serving !== agentNode) {
+        [exec, clientNode] = [tried, serving];
+      } else {
+        tried.child.kill("SIGTERM");
+        await tried.status;
+      }
+    }
+    assert.ok(exec, "no session landed on a node without alpha's agent in 6 tries");
     await nodes[clientNode].kill();
-    assert.notEqual((await child.status).code, 0);
-    await Promise.all([child.stdout.cancel(), child.stderr.cancel()]);
-    await waitFor(`the remote command (pid ${pid}) to be hung up`, async () => {
-      return !(await processAlive(pid));
-    });
+    await waitFor("the client to hear why", () => /connection to "alpha" lost/.test(exec.stderr()));
+    assertTicked(exec, await exec.status);
   });
 
   it("takes a restarted node back into the cluster", async () => {
