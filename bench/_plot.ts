@@ -42,7 +42,8 @@ export async function plotLatency(
   });
   if (rows.length === 0) return false;
   const data = rows.map((r) => r.map(cell).join("\t")).join("\n") + "\n";
-  const width = Math.max(900, 200 * rows.length);
+  // Wide enough for two lines of a long label ("keystroke echo, interactive sh (attach), TLS relay").
+  const width = Math.max(900, 260 * rows.length);
   // Clustered histogram: 3 bars per group, gap 1 → each bar is 1/4 wide, centred at -1/4, 0, +1/4.
   const series = ["p50", "p90", "p99"].map((name, i) =>
     `$DATA using ${i + 4}:xtic(${XTIC}) ` +
