@@ -11,6 +11,7 @@ import {
   measureCmdopEcho,
   measureCmdopExec,
   measureCmdopPtyBulk,
+  overTls,
   recorded,
   recordSessions,
   startCmdop,
@@ -47,62 +48,98 @@ export function measureCmdopGroup(log: RunLog, settings: BenchSettings): Promise
   return withWorkDir(async (workDir) => {
     const options = { ...settings, workDir };
     await log.measure("cmdop --version", () => measureCliStartup(options));
-    const stack = await log.attempt("starting cmdop relay and agent", () => startCmdop(options));
-    if (!stack) {
-      log.skipped.push(
-        "cmdop exec",
-        "cmdop connect --list",
-        "cmdop bulk output",
-        "cmdop file copy",
-        "cmdop port forward",
-        "cmdop keystroke echo",
-        "cmdop pty output",
-        "cmdop figures with recording on",
-      );
-      return;
-    }
-    try {
-      await log.measure("cmdop exec", () => measureCmdopExec(stack, options));
-      await log.measure("cmdop connect --list", () => measureCliList(stack, options));
-      await log.measure("cmdop bulk output", () => measureCmdopBulk(stack, options));
-      await log.measure(
-        "cmdop file copy",
-        () => measureCmdopCopy(stack, { bytes: options.bulkBytes, runs: options.bulkRuns }),
-      );
-      await log.measure(
-        "cmdop port forward",
-        () => measureCmdopForward(stack, { bytes: options.bulkBytes, runs: options.bulkRuns }),
-      );
-      await log.measure("cmdop keystroke echo", () => measureCmdopEcho(stack, options));
-      await log.measure("cmdop pty output", () => measureCmdopPtyBulk(stack, options));
-      await log.measure("cmdop start-up variants", () => measureStartupVariants(stack, options));
-      // The same figures with the workspace's sessions recorded: recording must not slow them.
-      if (await log.attempt("turning session recording on", () => recordSessions(stack))) {
-        const on = async (m: Promise<Measurement | undefined>) => {
-          const figure = await m;
-          return figure && recorded(figure);
-        };
-        await log.measure(
-          "cmdop exec, recording on",
-          async () => (await measureCmdopExec(stack, options)).map(recorded),
-        );
-        await log.measure(
-          "cmdop bulk output, recording on",
-          () => on(measureCmdopBulk(stack, options)),
-        );
-        await log.measure(
-          "cmdop pty output, recording on",
-          () => on(measureCmdopPtyBulk(stack, options)),
-        );
-        await log.measure(
-          "cmdop keystroke echo, recording on",
-          () => on(measureCmdopEcho(stack, options)),
-        );
-      }
-    } finally {
-      await stack.stop();
-    }
+    await measureOverHttp(log, options);
+    await measureOverTls(log, { ...options, workDir: `${workDir}/tls` });
   });
+}
+
+/** Every CLI figure against a relay serving plain HTTP, then again with session recording on. */
+async function measureOverHttp(log: RunLog, options: CmdopBenchOptions): Promise<void> {
+  const stack = await log.attempt("starting cmdop relay and agent", () => startCmdop(options));
+  if (!stack) {
+    log.skipped.push(
+      "cmdop exec",
+      "cmdop connect --list",
+      "cmdop bulk output",
+      "cmdop file copy",
+      "cmdop port forward",
+      "cmdop keystroke echo",
+      "cmdop pty output",
+      "cmdop figures with recording on",
+    );
+    return;
+  }
+  try {
+    await log.measure("cmdop exec", () => measureCmdopExec(stack, options));
+    await log.measure("cmdop connect --list", () => measureCliList(stack, options));
+    await log.measure("cmdop bulk output", () => measureCmdopBulk(stack, options));
+    await log.measure(
+      "cmdop file copy",
+      () => measureCmdopCopy(stack, { bytes: options.bulkBytes, runs: options.bulkRuns }),
+    );
+    await log.measure(
+      "cmdop port forward",
+      () => measureCmdopForward(stack, { bytes: options.bulkBytes, runs: options.bulkRuns }),
+    );
+    await log.measure("cmdop keystroke echo", () => measureCmdopEcho(stack, options));
+    await log.measure("cmdop pty output", () => measureCmdopPtyBulk(stack, options));
+    await log.measure("cmdop start-up variants", () => measureStartupVariants(stack, options));
+    // The same figures with the workspace's sessions recorded: recording must not slow them.
+    if (await log.attempt("turning session recording on", () => recordSessions(stack))) {
+      const on = async (m: Promise<Measurement | undefined>) => {
+        const figure = await m;
+        return figure && recorded(figure);
+      };
+      await log.measure(
+        "cmdop exec, recording on",
+        async () => (await measureCmdopExec(stack, options)).map(recorded),
+      );
+      await log.measure(
+        "cmdop bulk output, recording on",
+        () => on(measureCmdopBulk(stack, options)),
+      );
+      await log.measure(
+        "cmdop pty output, recording on",
+        () => on(measureCmdopPtyBulk(stack, options)),
+      );
+      await log.measure(
+        "cmdop keystroke echo, recording on",
+        () => on(measureCmdopEcho(stack, options)),
+      );
+    }
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** exec, bulk output and keystroke echo again, against a relay serving HTTPS. */
+async function measureOverTls(log: RunLog, options: CmdopBenchOptions): Promise<void> {
+  Deno.mkdirSync(options.workDir);
+  const stack = await log.attempt(
+    "starting cmdop relay over TLS and agent",
+    () => startCmdop(options, { tls: true }),
+  );
+  if (!stack) {
+    log.skipped.push("cmdop figures over TLS");
+    return;
+  }
+  const tls = async (m: Promise<Measurement | undefined>) => {
+    const figure = await m;
+    return figure && overTls(figure);
+  };
+  try {
+    await log.measure(
+      "cmdop exec, TLS relay",
+      async () => (await measureCmdopExec(stack, options)).map(overTls),
+    );
+    await log.measure("cmdop bulk output, TLS relay", () => tls(measureCmdopBulk(stack, options)));
+    await log.measure(
+      "cmdop keystroke echo, TLS relay",
+      () => tls(measureCmdopEcho(stack, options)),
+    );
+  } finally {
+    await stack.stop();
+  }
 }
 
 /**

@@ -22,16 +22,27 @@ export interface RelayProc extends Proc {
   dataDir: string;
 }
 
+/** A certificate and its key in PEM files, for `cmdop relay serve --tls-cert/--tls-key`. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
+
 /**
  * `cmdop relay serve` on 127.0.0.1 (port 0 = any), with the fd limit raised,
- * resolved once it prints its "listening on" line.
+ * resolved once it prints its "listening on" line; serving HTTPS with `tls`.
  *
  * @example
  * ```ts
  * const relay = await startRelayProc(`${dir}/relay`);
+ * const secure = await startRelayProc(`${dir}/tls`, 0, { cert: "relay.pem", key: "relay.key" });
  * ```
  */
-export async function startRelayProc(dataDir: string, port = 0): Promise<RelayProc> {
+export async function startRelayProc(
+  dataDir: string,
+  port = 0,
+  tls?: TlsFiles,
+): Promise<RelayProc> {
   const proc = spawnProc(
     Deno.execPath(),
     [
@@ -46,10 +57,14 @@ export async function startRelayProc(dataDir: string, port = 0): Promise<RelayPr
       `127.0.0.1:${port}`,
       "--data",
       dataDir,
+      ...(tls ? ["--tls-cert", tls.cert, "--tls-key", tls.key] : []),
     ],
     { raiseFdLimit: true },
   );
-  const [, url, actual] = await proc.waitFor(/listening on (http:\/\/127\.0\.0\.1:(\d+))/, 60_000);
+  const [, url, actual] = await proc.waitFor(
+    /listening on (https?:\/\/127\.0\.0\.1:(\d+))/,
+    60_000,
+  );
   return { ...proc, url, port: Number(actual), dataDir };
 }
 
@@ -88,7 +103,8 @@ export async function createWorkspace(dataDir: string, name: string): Promise<Wo
 }
 
 /**
- * `cmdop agent run` enrolled with `enrollToken` as `hostname`, resolved once it is online.
+ * `cmdop agent run` enrolled with `enrollToken` as `hostname`, resolved once it is online;
+ * trusting the CA in `caFile` (`--ca-file`) for a relay whose certificate it signed.
  *
  * @example
  * ```ts
@@ -100,6 +116,7 @@ export async function startAgentProc(
   enrollToken: string,
   hostname: string,
   stateDir: string,
+  caFile?: string,
 ): Promise<Proc> {
   const proc = spawnProc(Deno.execPath(), [
     "run",
@@ -117,6 +134,7 @@ export async function startAgentProc(
     stateDir,
     "--hostname",
     hostname,
+    ...(caFile ? ["--ca-file", caFile] : []),
   ]);
   await proc.waitFor(/online as machine/, 60_000);
   return proc;
@@ -137,6 +155,8 @@ function clientEnvVars(): string {
  * The CLI as `deno task cmdop` runs it (`scripts/cmdop_client.sh`): `deno run`
  * with the client's grant — its home, the network, its variables — minus the
  * two shell wrappers, so that it compares with `deno run` of an empty script.
+ * `caFile`, the `CMDOP_CA_FILE` it will be given, is readable too, as the
+ * wrapper grants it.
  *
  * @example
  * ```ts
@@ -144,7 +164,7 @@ function clientEnvVars(): string {
  * await timeCommand(cli[0], [...cli.slice(1), "--version"]);
  * ```
  */
-export function clientCommand(home: string, entry = MAIN): string[] {
+export function clientCommand(home: string, entry = MAIN, caFile?: string): string[] {
   return [
     Deno.execPath(),
     "run",
@@ -152,7 +172,7 @@ export function clientCommand(home: string, entry = MAIN): string[] {
     "--no-prompt",
     "--config",
     DENO_JSON,
-    `--allow-read=${home}`,
+    `--allow-read=${caFile ? `${home},${caFile}` : home}`,
     `--allow-write=${home}`,
     "--allow-net",
     `--allow-env=${clientEnvVars()}`,

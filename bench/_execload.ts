@@ -83,7 +83,12 @@ async function main() {
   const started = performance.now();
   const deadline = started + seconds * 1000;
   await Promise.all(Array.from({ length: clients }, async () => {
-    while (performance.now() < deadline) await once().catch(() => failures++);
+    while (performance.now() < deadline) {
+      await once().catch((error) => {
+        failures++;
+        firstFailure ??= error instanceof Error ? error.message : String(error);
+      });
+    }
   }));
   const elapsed = (performance.now() - started) / 1000;
   const sorted = latencies.sort((a, b) => a - b);

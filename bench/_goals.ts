@@ -1,7 +1,13 @@
 /** The performance goals of cmdop, checked against one run's figures. */
 
 import type { CapacityReport } from "./capacity.ts";
-import { formatTable, type LatencyStats, type Measurement, type RateStats } from "./_stats.ts";
+import {
+  formatTable,
+  type LatencyStats,
+  type Measurement,
+  type RateStats,
+  TLS_RELAY,
+} from "./_stats.ts";
 
 /** One goal and how the run fared against it. */
 export interface GoalResult {
@@ -12,22 +18,52 @@ export interface GoalResult {
   met?: boolean;
 }
 
-function latency(all: readonly Measurement[], tool: string, metric: string, label?: RegExp) {
-  const m = all.find((m) =>
-    m.tool === tool && m.metric === metric && (!label || label.test(m.label))
-  );
-  return m?.stats.kind === "latency" ? m.stats as LatencyStats : undefined;
+/** One side of a ratio: the figure and how the goals table writes it. */
+interface Figure {
+  value: number;
+  text: string;
 }
 
-function rate(all: readonly Measurement[], tool: string, metric: string) {
+function latency(all: readonly Measurement[], tool: string, metric: string): Figure | undefined {
   const m = all.find((m) => m.tool === tool && m.metric === metric);
-  return m?.stats.kind === "rate" ? m.stats as RateStats : undefined;
+  if (m?.stats.kind !== "latency") return undefined;
+  const p50 = (m.stats as LatencyStats).p50;
+  return { value: p50, text: `${p50 < 10 ? p50.toFixed(3) : p50.toFixed(1)} ms` };
+}
+
+function rate(all: readonly Measurement[], tool: string, metric: string): Figure | undefined {
+  const m = all.find((m) => m.tool === tool && m.metric === metric);
+  if (m?.stats.kind !== "rate") return undefined;
+  const mbPerSec = (m.stats as RateStats).mbPerSec;
+  return { value: mbPerSec, text: `${mbPerSec.toFixed(0)} MB/s` };
 }
 
 /**
- * Checks the goals: exec below 0.4x of ssh's handshake and within 20 ms of an
- * empty `deno run`; bulk output at least ssh's; echo within 1.5x of ssh;
- * 10,000 idle agents in 1 GiB; all back within 30 s of a relay restart.
+ * A goal on the ratio of a cmdop figure to a baseline taken in the same run: met when
+ * `figure / base` is at least (`"min"`) or at most (`"max"`) `limit`.
+ */
+function ratioGoal(
+  goal: string,
+  figure: Figure | undefined,
+  base: Figure | undefined,
+  limit: number,
+  bound: "min" | "max",
+): GoalResult {
+  if (!figure || !base) return { goal, actual: "-" };
+  const ratio = figure.value / base.value;
+  return {
+    goal,
+    actual: `${ratio.toFixed(2)}x (${figure.text} vs ${base.text})`,
+    met: bound === "min" ? ratio >= limit : ratio <= limit,
+  };
+}
+
+/**
+ * Checks the goals, each a ratio to a baseline of the same run: bulk output at
+ * least ssh's on the plain relay and at least `ssh -J`'s on the TLS relay;
+ * keystroke echo at most `ssh -J`'s; exec of `true` in a new process at most
+ * 0.2x ssh's full handshake and 2x an empty `deno run` (echo and exec on both
+ * relays); 10,000 idle agents in 1 GiB; all back within 30 s of a relay restart.
  *
  * @example
  * ```ts
@@ -35,48 +71,39 @@ function rate(all: readonly Measurement[], tool: string, metric: string) {
  * ```
  */
 export function checkGoals(all: readonly Measurement[], capacity?: CapacityReport): GoalResult[] {
-  const exec = latency(all, "cmdop", "exec.new");
-  const ssh = latency(all, "ssh", "exec.new");
-  const floor = latency(all, "deno", "startup");
-  const bulk = rate(all, "cmdop", "bulk");
-  const sshBulk = rate(all, "ssh", "bulk");
-  const echo = latency(all, "cmdop", "echo");
-  const sshEcho = latency(all, "ssh", "echo");
-  const ms = (v: number) => `${v.toFixed(1)} ms`;
+  const sshExec = latency(all, "ssh", "exec.new");
+  const denoRun = latency(all, "deno", "startup");
+  const jumpEcho = latency(all, "ssh -J", "echo");
   const results: GoalResult[] = [
-    {
-      goal: "exec p50 < 0.4x ssh (full handshake)",
-      actual: exec && ssh
-        ? `${(exec.p50 / ssh.p50).toFixed(2)}x (${ms(exec.p50)} vs ${ms(ssh.p50)})`
-        : "-",
-      met: exec && ssh ? exec.p50 < 0.4 * ssh.p50 : undefined,
-    },
-    {
-      goal: "exec p50 <= empty deno run + 20 ms",
-      actual: exec && floor
-        ? `+${ms(exec.p50 - floor.p50)} (${ms(exec.p50)} vs ${ms(floor.p50)})`
-        : "-",
-      met: exec && floor ? exec.p50 - floor.p50 <= 20 : undefined,
-    },
-    {
-      goal: "bulk output >= ssh",
-      actual: bulk && sshBulk
-        ? `${(bulk.mbPerSec / sshBulk.mbPerSec).toFixed(2)}x (${bulk.mbPerSec.toFixed(0)} vs ${
-          sshBulk.mbPerSec.toFixed(0)
-        } MB/s)`
-        : "-",
-      met: bulk && sshBulk ? bulk.mbPerSec >= sshBulk.mbPerSec : undefined,
-    },
-    {
-      goal: "keystroke echo p50 <= 1.5x ssh",
-      actual: echo && sshEcho
-        ? `${(echo.p50 / sshEcho.p50).toFixed(2)}x (${echo.p50.toFixed(3)} vs ${
-          sshEcho.p50.toFixed(3)
-        } ms)`
-        : "-",
-      met: echo && sshEcho ? echo.p50 <= 1.5 * sshEcho.p50 : undefined,
-    },
+    ratioGoal(
+      "bulk output, plain relay >= 1.0x ssh direct",
+      rate(all, "cmdop", "bulk"),
+      rate(all, "ssh", "bulk"),
+      1,
+      "min",
+    ),
+    ratioGoal(
+      "bulk output, TLS relay >= 1.0x ssh -J",
+      rate(all, "cmdop", `bulk${TLS_RELAY}`),
+      rate(all, "ssh -J", "bulk"),
+      1,
+      "min",
+    ),
   ];
+  const relays = [["plain", ""], ["TLS", TLS_RELAY]];
+  for (const [relay, suffix] of relays) {
+    const echo = latency(all, "cmdop", `echo${suffix}`);
+    results.push(
+      ratioGoal(`keystroke echo p50, ${relay} relay <= 1.0x ssh -J`, echo, jumpEcho, 1, "max"),
+    );
+  }
+  for (const [relay, suffix] of relays) {
+    const exec = latency(all, "cmdop", `exec.new${suffix}`);
+    results.push(
+      ratioGoal(`exec true p50, ${relay} relay <= 0.2x ssh direct`, exec, sshExec, 0.2, "max"),
+      ratioGoal(`exec true p50, ${relay} relay <= 2.0x empty deno run`, exec, denoRun, 2, "max"),
+    );
+  }
   const tenK = capacity && capacity.agents >= 10_000;
   results.push({
     goal: "10,000 idle agents in <= 1 GiB relay RSS",

@@ -1,7 +1,7 @@
 /** PNG plots of benchmark results, drawn by gnuplot (Debian's gnuplot-nox, installed when missing). */
 
 import { ensurePrograms } from "./_apt.ts";
-import type { Measurement } from "./_stats.ts";
+import { type Measurement, TLS_RELAY } from "./_stats.ts";
 
 const GNUPLOT = "/usr/bin/gnuplot";
 
@@ -9,10 +9,14 @@ const GNUPLOT = "/usr/bin/gnuplot";
 const PERCENTILE_COLOURS = ["#1f77b4", "#ff7f0e", "#d62728"];
 const TOOL_COLOURS: Record<string, string> = {
   ssh: "#1f77b4",
+  "ssh -J": "#17becf",
   cmdop: "#2ca02c",
   deno: "#7f7f7f",
   pty: "#9467bd",
+  pipe: "#bcbd22",
 };
+/** cmdop against the relay over TLS: a darker green beside the plain relay's. */
+const CMDOP_TLS_COLOUR = "#1a6b1a";
 
 /** Tick label of a bar group: tool, then the label in up to two lines (columns 1–3). */
 const XTIC = 'sprintf("%s\\n%s\\n%s", stringcolumn(1), stringcolumn(2), stringcolumn(3))';
@@ -38,7 +42,8 @@ export async function plotLatency(
   });
   if (rows.length === 0) return false;
   const data = rows.map((r) => r.map(cell).join("\t")).join("\n") + "\n";
-  const width = Math.max(900, 200 * rows.length);
+  // Wide enough for two lines of a long label ("keystroke echo, interactive sh (attach), TLS relay").
+  const width = Math.max(900, 260 * rows.length);
   // Clustered histogram: 3 bars per group, gap 1 → each bar is 1/4 wide, centred at -1/4, 0, +1/4.
   const series = ["p50", "p90", "p99"].map((name, i) =>
     `$DATA using ${i + 4}:xtic(${XTIC}) ` +
@@ -83,7 +88,7 @@ export async function plotThroughput(
   const rows = measurements.flatMap((m) => {
     if (m.stats.kind !== "rate") return [];
     // gnuplot's "rgb variable" takes the colour as the number 0xRRGGBB.
-    const colour = parseInt(colourOf(m.tool).slice(1), 16);
+    const colour = parseInt(colourOf(m).slice(1), 16);
     return [[m.tool, ...wrap(m.label), m.stats.mbPerSec, colour]];
   });
   if (rows.length === 0) return false;
@@ -117,8 +122,9 @@ function wrap(label: string, width = 20): [string, string] {
   return at > 0 ? [label.slice(0, at).trim(), label.slice(at).trim()] : [label, " "];
 }
 
-function colourOf(tool: string): string {
-  return TOOL_COLOURS[tool] ?? "#8c564b";
+function colourOf(m: Measurement): string {
+  if (m.tool === "cmdop" && m.metric.endsWith(TLS_RELAY)) return CMDOP_TLS_COLOUR;
+  return TOOL_COLOURS[m.tool] ?? "#8c564b";
 }
 
 function cell(v: string | number): string {

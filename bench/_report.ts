@@ -1,24 +1,27 @@
 /** The record of one benchmark run: figures taken, figures not measured yet, failures; and its summary. */
 
-import { type Measurement, measurementTable } from "./_stats.ts";
+import { loadAverage, type Measurement, measurementTable } from "./_stats.ts";
 
 /** Table order: related figures side by side, baselines before cmdop. */
 const METRIC_ORDER = [
   "exec.new",
+  "exec.new.tls",
   "exec.new.recorded",
   "exec.reused",
   "bulk",
+  "bulk.tls",
   "bulk.recorded",
   "bulk.pty",
   "bulk.pty.recorded",
   "cp.upload",
   "cp.download",
   "echo",
+  "echo.tls",
   "echo.recorded",
   "startup",
   "startup.version",
 ];
-const TOOL_ORDER = ["pty", "deno", "ssh", "scp", "cmdop"];
+const TOOL_ORDER = ["pipe", "pty", "deno", "ssh", "ssh -J", "scp", "cmdop"];
 
 /**
  * Collects what a run measured. A failing measurement is logged and recorded,
@@ -45,7 +48,13 @@ export class RunLog {
     await this.attempt(name, async () => {
       const result = await run();
       if (result === undefined) this.skipped.push(name);
-      else this.measurements.push(...[result].flat());
+      else {
+        // Each figure keeps the load it was taken under: the machine is shared.
+        const load = loadAverage();
+        this.measurements.push(
+          ...[result].flat().map((m) => ({ ...m, details: { ...m.details, loadAverage: load } })),
+        );
+      }
     });
   }
 

@@ -2,8 +2,11 @@
 
 import { ensurePrograms } from "./_apt.ts";
 import { registerCleanup } from "./_cleanup.ts";
+import { sshConfig } from "./_ssh_config.ts";
 
 const SSHD = "/usr/sbin/sshd";
+/** The jump host's name in the generated ssh_config: another name for 127.0.0.1. */
+const JUMP_HOST = "cmdop-bench-hop";
 
 /** A running benchmark sshd; {@linkcode SshServer.stop} must be called (it also runs on exit). */
 export interface SshServer {
@@ -17,6 +20,13 @@ export interface SshServer {
   dir: string;
   /** `ssh` options and destination; append the remote command. `extra` goes before the destination. */
   sshArgs(extra?: string[]): string[];
+  /**
+   * The same through this sshd as a jump host first (`ssh -F FILE -J user@cmdop-bench-hop:PORT
+   * user@127.0.0.1`, the hop an alias of 127.0.0.1): client → hop → machine, two handshakes and
+   * a tunnel in a tunnel. The options come from a generated ssh_config file, which ssh passes
+   * on to the hop's `ssh -W`.
+   */
+  jumpArgs(extra?: string[]): string[];
   /** Stops sshd and its session processes and removes the temp dir and the authorized key. */
   stop(): void;
 }
@@ -108,7 +118,27 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshServer> {
       ...extra,
       `${user}@127.0.0.1`,
     ];
-    return { port, user: account.name, keyPath, dir, sshArgs, stop: release };
+    // A ProxyJump hop gets -F but not -i or -o: both hops read their options from this file.
+    // ssh refuses a hop spelled as its destination ("jumphost loop"), so the hop is an alias.
+    const clientConfig = `${dir}/ssh_config`;
+    Deno.writeTextFileSync(
+      clientConfig,
+      sshConfig(JUMP_HOST, { HostName: "127.0.0.1" }) +
+        sshConfig("*", {
+          Port: String(port),
+          User: user,
+          IdentityFile: keyPath,
+          ...clientOptions,
+          ControlMaster: "no",
+          ControlPath: "none",
+        }),
+    );
+    const jumpArgs = (extra: string[] = []) => [
+      ...["-F", clientConfig, "-p", String(port)],
+      ...extra,
+      ...["-J", `${user}@${JUMP_HOST}:${port}`, `${user}@127.0.0.1`],
+    ];
+    return { port, user: account.name, keyPath, dir, sshArgs, jumpArgs, stop: release };
   } catch (err) {
     release();
     throw err;

@@ -196,10 +196,14 @@ export function measurementTable(measurements: readonly Measurement[]): string {
 /** The metric suffix of figures taken with session recording on (`bulk.recorded`). */
 const RECORDED = ".recorded";
 
+/** The metric suffix of cmdop's figures against a relay serving HTTPS (`bulk.tls`). */
+export const TLS_RELAY = ".tls";
+
 /**
  * The row a cmdop figure is compared with: ssh first, else any non-cmdop row
  * of the same metric and kind (the deno floor for `startup`); a figure with recording on,
- * the same figure with it off.
+ * the same figure with it off; a figure against the relay over TLS, `ssh -J` (both
+ * encrypted, both through one hop in the middle), else ssh.
  *
  * @example
  * ```ts
@@ -218,10 +222,31 @@ export function baselineFor(
       o.stats.kind === m.stats.kind
     );
   }
+  const tls = m.metric.endsWith(TLS_RELAY);
+  const metric = tls ? m.metric.slice(0, -TLS_RELAY.length) : m.metric;
   const same = all.filter((o) =>
-    o.metric === m.metric && o.tool !== "cmdop" && o.stats.kind === m.stats.kind
+    o.metric === metric && o.tool !== "cmdop" && o.stats.kind === m.stats.kind
   );
-  return same.find((o) => o.tool === "ssh") ?? same[0];
+  const ssh = same.find((o) => o.tool === "ssh");
+  return (tls ? same.find((o) => o.tool === "ssh -J") ?? ssh : ssh) ?? same[0];
+}
+
+/**
+ * The load average (1, 5 and 15 minutes) from `/proc/loadavg`; `undefined` where there is none.
+ * The machine is shared: figures are read next to the load they were taken under.
+ *
+ * @example
+ * ```ts
+ * loadAverage(); // [0.77, 0.37, 0.9]
+ * ```
+ */
+export function loadAverage(): [number, number, number] | undefined {
+  try {
+    const [one, five, fifteen] = Deno.readTextFileSync("/proc/loadavg").split(" ").map(Number);
+    return [one, five, fifteen];
+  } catch {
+    return undefined;
+  }
 }
 
 function ratioText(m: Measurement, base: Measurement): string {

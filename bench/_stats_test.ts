@@ -90,6 +90,15 @@ describe("measurementTable()", () => {
     assert.match(measurementTable(rows), /cmdop .* 0\.50x ssh$/m);
   });
 
+  it("compares a figure against the TLS relay with ssh -J, and the plain one with ssh", () => {
+    const tls = { ...latency("cmdop", 60), metric: "exec.new.tls" };
+    const rows = [latency("ssh", 100), latency("ssh -J", 200), latency("cmdop", 50), tls];
+    assert.equal(baselineFor(rows[2], rows), rows[0]);
+    assert.equal(baselineFor(tls, rows), rows[1]);
+    assert.match(measurementTable(rows), /cmdop .* 0\.30x ssh -J$/m);
+    assert.equal(baselineFor(tls, [rows[0], tls]), rows[0]);
+  });
+
   it("shows no ratio when no baseline of the metric exists", () => {
     const rows = [latency("cmdop", 50)];
     assert.equal(baselineFor(rows[0], rows), undefined);

@@ -1,5 +1,7 @@
 /** cmdop's side of the benchmarks: exec round trip, bulk output, keystroke echo and CLI start-up, through the real CLI. */
 
+import { makeCertificates } from "../tests/_tls.ts";
+import { ensurePrograms } from "./_apt.ts";
 import {
   clientCommand,
   createWorkspace,
@@ -7,9 +9,10 @@ import {
   type RelayProc,
   startAgentProc,
   startRelayProc,
+  type TlsFiles,
 } from "./_cmdop_stack.ts";
 import { repeat, timeBulkRead, timeCommand } from "./_run.ts";
-import { type Measurement, summarizeLatency, summarizeRate } from "./_stats.ts";
+import { type Measurement, summarizeLatency, summarizeRate, TLS_RELAY } from "./_stats.ts";
 import { formatBytes } from "./ssh_baseline.ts";
 
 /** Sizes and counts, the same as the OpenSSH baselines get, so figures compare. */
@@ -47,9 +50,19 @@ export interface CmdopStack {
 /** Hostname of the benchmark's one real agent. */
 export const BENCH_HOST = "bench-host";
 
+/** How the stack's relay is reached. */
+export interface RelayOptions {
+  /**
+   * Serve HTTPS with a certificate from a private CA made for the run (openssl); the agent
+   * trusts the CA through `--ca-file`, the CLI through `CMDOP_CA_FILE`, as the README says.
+   */
+  tls?: boolean;
+}
+
 /**
  * Starts `cmdop relay serve` on a free loopback port, creates a workspace and
- * runs `cmdop agent run` enrolled in it, the way `bench/_sshd.ts` starts sshd.
+ * runs `cmdop agent run` enrolled in it, the way `bench/_sshd.ts` starts sshd;
+ * over TLS with `{ tls: true }`.
  *
  * @example
  * ```ts
@@ -57,8 +70,12 @@ export const BENCH_HOST = "bench-host";
  * try { … } finally { await stack.stop(); }
  * ```
  */
-export async function startCmdop(options: CmdopBenchOptions): Promise<CmdopStack> {
-  const relay = await startRelayProc(`${options.workDir}/relay`);
+export async function startCmdop(
+  options: CmdopBenchOptions,
+  relayOptions: RelayOptions = {},
+): Promise<CmdopStack> {
+  const tls = relayOptions.tls ? await relayCertificates(`${options.workDir}/certs`) : undefined;
+  const relay = await startRelayProc(`${options.workDir}/relay`, 0, tls);
   try {
     const workspace = await createWorkspace(relay.dataDir, "bench");
     const home = `${options.workDir}/home`;
@@ -68,6 +85,7 @@ export async function startCmdop(options: CmdopBenchOptions): Promise<CmdopStack
       workspace.enroll_token,
       BENCH_HOST,
       `${options.workDir}/agent`,
+      tls?.ca,
     );
     // Both processes are also SIGKILLed on exit by the cleanup spawnProc registers.
     let stopped: Promise<void> | undefined;
@@ -77,12 +95,13 @@ export async function startCmdop(options: CmdopBenchOptions): Promise<CmdopStack
         await relay.stop();
       })();
     return {
-      cli: clientCommand(home),
+      cli: clientCommand(home, MAIN, tls?.ca),
       env: {
         CMDOP_SERVER: relay.url,
         CMDOP_API_KEY: workspace.api_key,
         CMDOP_HOME: home,
         NO_COLOR: "1",
+        ...(tls ? { CMDOP_CA_FILE: tls.ca } : {}),
       },
       host: BENCH_HOST,
       relay,
@@ -93,6 +112,14 @@ export async function startCmdop(options: CmdopBenchOptions): Promise<CmdopStack
     await relay.stop();
     throw error;
   }
+}
+
+/** A private CA (`ca.pem`) and a certificate it signed for 127.0.0.1, as the TLS tests make them. */
+async function relayCertificates(dir: string): Promise<TlsFiles & { ca: string }> {
+  await ensurePrograms([{ program: "/usr/bin/openssl", pkg: "openssl" }]);
+  Deno.mkdirSync(dir, { recursive: true });
+  await makeCertificates(dir);
+  return { cert: `${dir}/relay.pem`, key: `${dir}/relay.key`, ca: `${dir}/ca.pem` };
 }
 
 /**
@@ -241,6 +268,19 @@ export async function recordSessions(stack: CmdopStack): Promise<true> {
  */
 export function recorded(m: Measurement): Measurement {
   return { ...m, metric: `${m.metric}.recorded`, label: `${m.label}, recording on` };
+}
+
+/**
+ * A figure taken against the relay over TLS, under a metric of its own (`bulk.tls`, …), compared
+ * with the same figure of `ssh -J` (both encrypted, both through one middle hop).
+ *
+ * @example
+ * ```ts
+ * const figure = overTls(await measureCmdopBulk(tlsStack, options));
+ * ```
+ */
+export function overTls(m: Measurement): Measurement {
+  return { ...m, metric: `${m.metric}${TLS_RELAY}`, label: `${m.label}, TLS relay` };
 }
 
 /**

@@ -1,9 +1,15 @@
-/** Floors no remote tool can beat here: Deno's own start-up and a local pty's echo. */
+/** Floors no remote tool can beat here: Deno's own start-up, a local pty's echo and a local pipe's copy rate. */
 
 import { measureEchoOfCommand } from "./_echo.ts";
-import { repeat, timeCommand } from "./_run.ts";
-import { type Measurement, summarizeLatency } from "./_stats.ts";
-import type { RunOptions } from "./ssh_baseline.ts";
+import { repeat, timeBulkRead, timeCommand } from "./_run.ts";
+import { type Measurement, summarizeLatency, summarizeRate } from "./_stats.ts";
+import { formatBytes, type RunOptions } from "./ssh_baseline.ts";
+
+/** Bytes and runs of a copy-rate floor: the bulk figures' own sizes. */
+export interface CopyFloorOptions {
+  bytes: number;
+  runs: number;
+}
 
 /**
  * `deno run` of an empty script: the least a Deno CLI such as cmdop costs per
@@ -87,5 +93,60 @@ export async function measureLocalPtyEcho(
     label: "keystroke echo, local pty",
     stats: summarizeLatency(samples),
     details: { command: ["script", ...args], samplesMs: samples },
+  };
+}
+
+/**
+ * `head -c BYTES /dev/zero | cat > /dev/null` in `sh`: the rate bytes move
+ * from one process to another on this machine with no network, no encryption
+ * and no framing, the physical limit of every bulk figure. Timed from spawn to
+ * exit (the three process starts, ~2 ms, are under 1 % of a 1 GB run). MB/s of
+ * the median run.
+ *
+ * @example
+ * ```ts
+ * const m = await measurePipeCopy({ bytes: 1e9, runs: 3 });
+ * ```
+ */
+export async function measurePipeCopy(options: CopyFloorOptions): Promise<Measurement> {
+  const script = `head -c ${options.bytes} /dev/zero | cat > /dev/null`;
+  const seconds: number[] = [];
+  for (let i = 0; i < options.runs; i++) {
+    seconds.push(await timeCommand("sh", ["-c", script], { timeoutMs: 600_000 }) / 1000);
+  }
+  return {
+    tool: "pipe",
+    metric: "bulk",
+    label: `pipe copy, head | cat, ${formatBytes(options.bytes)}`,
+    stats: summarizeRate(options.bytes, seconds),
+    details: { command: ["sh", "-c", script], wallSeconds: seconds },
+  };
+}
+
+/**
+ * `head -c BYTES /dev/zero` read to the end by the bench itself, the way it
+ * reads ssh's and cmdop's bulk output: the most any bulk figure here can show.
+ *
+ * @example
+ * ```ts
+ * const m = await measurePipeRead({ bytes: 1e9, runs: 3 });
+ * ```
+ */
+export async function measurePipeRead(options: CopyFloorOptions): Promise<Measurement> {
+  const args = ["-c", String(options.bytes), "/dev/zero"];
+  const reads = [];
+  for (let i = 0; i < options.runs; i++) {
+    reads.push(await timeBulkRead("head", args, options.bytes));
+  }
+  return {
+    tool: "pipe",
+    metric: "bulk",
+    label: `pipe read by the bench, ${formatBytes(options.bytes)}`,
+    stats: summarizeRate(options.bytes, reads.map((r) => r.streamSeconds)),
+    details: {
+      command: ["head", ...args],
+      streamSeconds: reads.map((r) => r.streamSeconds),
+      wallSeconds: reads.map((r) => r.wallSeconds),
+    },
   };
 }

@@ -5,7 +5,7 @@ import { registerCleanup } from "./_cleanup.ts";
 import type { SshServer } from "./_sshd.ts";
 import { type Measurement, summarizeRate } from "./_stats.ts";
 import type { CmdopStack } from "./cmdop.ts";
-import { formatBytes } from "./ssh_baseline.ts";
+import { formatBytes, SSH_JUMP } from "./ssh_baseline.ts";
 
 /** What every forward figure moves: `bytes` from the machine's side to the client, `runs` times. */
 export interface ForwardBenchOptions {
@@ -90,8 +90,8 @@ export async function measureCmdopForward(
 
 /**
  * Through `ssh -N -L` to the bench's sshd, and with `jump` through the same
- * sshd as a jump host first (client → hop → machine, the topology of cmdop's
- * client → relay → agent).
+ * sshd as a jump host first (`ssh -J`: client → hop → machine, the topology of
+ * cmdop's client → relay → agent).
  *
  * @example
  * ```ts
@@ -105,13 +105,11 @@ export async function measureSshForward(
 ): Promise<Measurement> {
   const source = await startByteSource(options.bytes);
   const port = freePort();
-  // ProxyCommand rather than -J: a ProxyJump hop does not get -i and the -o options.
-  const hop = jump ? ["-o", `ProxyCommand=ssh ${server.sshArgs(["-W", "%h:%p"]).join(" ")}`] : [];
-  const args = server.sshArgs([
-    ...hop,
+  const forward = [
     ...["-N", "-o", "ExitOnForwardFailure=yes", "-o", "ControlPath=none"],
     ...["-L", `127.0.0.1:${port}:127.0.0.1:${source.port}`],
-  ]);
+  ];
+  const args = jump ? server.jumpArgs(forward) : server.sshArgs(forward);
   const child = new Deno.Command("ssh", {
     args,
     stdin: "null",
@@ -126,7 +124,7 @@ export async function measureSshForward(
   });
   try {
     await waitAccepting(port, "ssh -L", () => stderr);
-    const tool = jump ? "ssh -J" : "ssh";
+    const tool = jump ? SSH_JUMP : "ssh";
     return rate(tool, await readRuns(port, options), options, ["ssh", ...args]);
   } finally {
     stop();

@@ -13,9 +13,15 @@ import { RunLog } from "./_report.ts";
 import { startSshd } from "./_sshd.ts";
 import { measureScpCopy } from "./copy.ts";
 import { measureSshForward } from "./forward.ts";
-import { machineInfo, type Measurement, RESULTS_DIR, writeResult } from "./_stats.ts";
+import { loadAverage, machineInfo, type Measurement, RESULTS_DIR, writeResult } from "./_stats.ts";
 import { type CapacityReport, capacityTable } from "./capacity.ts";
-import { measureDenoEmptyScript, measureDenoVersion, measureLocalPtyEcho } from "./floors.ts";
+import {
+  measureDenoEmptyScript,
+  measureDenoVersion,
+  measureLocalPtyEcho,
+  measurePipeCopy,
+  measurePipeRead,
+} from "./floors.ts";
 import {
   measureSshBulk,
   measureSshEcho,
@@ -83,8 +89,11 @@ async function main(args: string[]): Promise<number> {
     keystrokes: count("keystrokes", values.keystrokes, sizes.keystrokes),
   };
   const machine = machineInfo();
+  const loadAtStart = loadAverage();
   console.error(
-    `${machine.cpuModel}, ${machine.cores} cores, deno ${machine.deno}`,
+    `${machine.cpuModel}, ${machine.cores} cores, deno ${machine.deno}, load average ${
+      loadAtStart?.join(" ") ?? "unknown"
+    }`,
   );
 
   const log = new RunLog();
@@ -96,6 +105,9 @@ async function main(args: string[]): Promise<number> {
       () => measureDenoEmptyScript(settings),
     );
     await log.measure("local pty echo", () => measureLocalPtyEcho(settings));
+    const bulk = { bytes: settings.bulkBytes, runs: settings.bulkRuns };
+    await log.measure("pipe copy, head | cat", () => measurePipeCopy(bulk));
+    await log.measure("pipe read by the bench", () => measurePipeRead(bulk));
   }
   if (groups.has("ssh")) {
     const server = await log.attempt("starting sshd", () => startSshd());
@@ -111,13 +123,12 @@ async function main(args: string[]): Promise<number> {
           () => measureSshExecControlMaster(server, settings),
         );
         await log.measure(
-          "ssh bulk output",
-          () =>
-            measureSshBulk(server, {
-              bytes: settings.bulkBytes,
-              runs: settings.bulkRuns,
-            }),
+          "ssh -J exec, new connections",
+          () => measureSshExec(server, settings, true),
         );
+        const bulk = { bytes: settings.bulkBytes, runs: settings.bulkRuns };
+        await log.measure("ssh bulk output", () => measureSshBulk(server, bulk));
+        await log.measure("ssh -J bulk output", () => measureSshBulk(server, bulk, true));
         await log.measure(
           "scp file copy",
           () => measureScpCopy(server, { bytes: settings.bulkBytes, runs: settings.bulkRuns }),
@@ -132,6 +143,10 @@ async function main(args: string[]): Promise<number> {
           "ssh keystroke echo",
           () => measureSshEcho(server, settings),
         );
+        await log.measure(
+          "ssh -J keystroke echo",
+          () => measureSshEcho(server, settings, true),
+        );
       } finally {
         server.stop();
       }
@@ -145,8 +160,14 @@ async function main(args: string[]): Promise<number> {
   }
   if (groups.has("cluster")) await measureClusterGroup(log, settings);
 
+  const loadAtEnd = loadAverage();
   console.log();
   if (openssh) console.log(`${openssh}\n`);
+  console.log(
+    `load average (1, 5, 15 min): ${loadAtStart?.join(" ") ?? "unknown"} at the start, ${
+      loadAtEnd?.join(" ") ?? "unknown"
+    } at the end\n`,
+  );
   console.log(log.summary());
   if (capacity) console.log(`\n${capacityTable(capacity)}`);
   const measurements = log.sorted();
@@ -157,6 +178,7 @@ async function main(args: string[]): Promise<number> {
     await writeResult("summary", {
       openssh,
       settings,
+      loadAverage: { start: loadAtStart, end: loadAtEnd },
       measurements,
       capacity,
       goals,

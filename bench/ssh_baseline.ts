@@ -1,4 +1,4 @@
-/** OpenSSH baselines: exec round trip (new and multiplexed connection), bulk output and keystroke echo. */
+/** OpenSSH baselines: exec round trip (new and multiplexed connection), bulk output and keystroke echo, direct and through a jump host. */
 
 import { measureEchoOfCommand } from "./_echo.ts";
 import { type BulkRead, repeat, timeBulkRead, timeCommand } from "./_run.ts";
@@ -15,28 +15,47 @@ export interface RunOptions {
   warmup: number;
 }
 
+/** Tool name of the figures taken through the jump host (`ssh -J hop host`). */
+export const SSH_JUMP = "ssh -J";
+
+/** The tool, the arguments and a label suffix of a direct or a jump-host figure. */
+function route(server: SshServer, jump: boolean, extra: string[]) {
+  return jump
+    ? { tool: SSH_JUMP, args: server.jumpArgs(extra), via: ", via jump host" }
+    : { tool: "ssh", args: server.sshArgs(extra), via: "" };
+}
+
 /**
  * `ssh host true` with a full TCP + key exchange + auth handshake every time
- * (multiplexing explicitly off).
+ * (multiplexing explicitly off); with `jump`, `ssh -J hop host true`: two
+ * handshakes, the second through a channel of the first.
  *
  * @example
  * ```ts
  * const m = await measureSshExec(server, { runs: 50, warmup: 3 });
+ * const viaJump = await measureSshExec(server, { runs: 50, warmup: 3 }, true);
  * ```
  */
 export async function measureSshExec(
   server: SshServer,
   options: RunOptions,
+  jump = false,
 ): Promise<Measurement> {
-  const args = [
-    ...server.sshArgs(["-o", "ControlMaster=no", "-o", "ControlPath=none"]),
-    "true",
-  ];
-  return await timeSsh(args, "exec.new", "exec true, new connection", options);
+  const { tool, args, via } = route(server, jump, [
+    ...["-o", "ControlMaster=no", "-o", "ControlPath=none"],
+  ]);
+  return await timeSsh(
+    tool,
+    [...args, "true"],
+    "exec.new",
+    `exec true, new connection${via}`,
+    options,
+  );
 }
 
 /** Times `ssh args` over the runs, as one latency measurement. */
 async function timeSsh(
+  tool: string,
   args: string[],
   metric: string,
   label: string,
@@ -44,7 +63,7 @@ async function timeSsh(
 ): Promise<Measurement> {
   const samples = await repeat(options.runs, options.warmup, () => timeCommand(SSH, args));
   return {
-    tool: "ssh",
+    tool,
     metric,
     label,
     stats: summarizeLatency(samples),
@@ -72,7 +91,7 @@ export async function measureSshExecControlMaster(
       ...server.sshArgs(["-S", socket, "-o", "ControlMaster=no"]),
       "true",
     ];
-    return await timeSsh(args, "exec.reused", "exec true, ControlMaster", options);
+    return await timeSsh("ssh", args, "exec.reused", "exec true, ControlMaster", options);
   } finally {
     await master.stop();
   }
@@ -82,7 +101,8 @@ export async function measureSshExecControlMaster(
  * `ssh host 'head -c BYTES /dev/zero'` read to the end over a new connection.
  * The rate counts from the first byte to the last, so the handshake (~0.2 s
  * here, a tenth of a 1 GB run) does not dilute it; wall times are kept in
- * `details`. MB/s of the median run.
+ * `details`. MB/s of the median run. With `jump`, through the jump host: the
+ * bytes are encrypted twice on the way and cross two sshd processes.
  *
  * @example
  * ```ts
@@ -92,19 +112,18 @@ export async function measureSshExecControlMaster(
 export async function measureSshBulk(
   server: SshServer,
   options: { bytes: number; runs: number },
+  jump = false,
 ): Promise<Measurement> {
-  const args = [
-    ...server.sshArgs(["-o", "ControlPath=none"]),
-    `head -c ${options.bytes} /dev/zero`,
-  ];
+  const { tool, args: sshArgs, via } = route(server, jump, ["-o", "ControlPath=none"]);
+  const args = [...sshArgs, `head -c ${options.bytes} /dev/zero`];
   const reads: BulkRead[] = [];
   for (let i = 0; i < options.runs; i++) {
     reads.push(await timeBulkRead(SSH, args, options.bytes));
   }
   return {
-    tool: "ssh",
+    tool,
     metric: "bulk",
-    label: `bulk output, ${formatBytes(options.bytes)}`,
+    label: `bulk output, ${formatBytes(options.bytes)}${via}`,
     stats: summarizeRate(options.bytes, reads.map((r) => r.streamSeconds)),
     details: {
       command: ["ssh", ...args],
@@ -116,7 +135,8 @@ export async function measureSshBulk(
 
 /**
  * Keystroke echo over `ssh -tt host`: the remote `/bin/sh` runs in a pty and
- * the pty echoes; ssh gets pipes locally, hence `-tt`.
+ * the pty echoes; ssh gets pipes locally, hence `-tt`. With `jump`, through
+ * the jump host: each keystroke crosses the hop's sshd and its `ssh -W`.
  *
  * @example
  * ```ts
@@ -126,17 +146,18 @@ export async function measureSshBulk(
 export async function measureSshEcho(
   server: SshServer,
   options: { keystrokes: number },
+  jump = false,
 ): Promise<Measurement> {
-  const args = [...server.sshArgs(["-tt", "-o", "ControlPath=none"])];
+  const { tool, args, via } = route(server, jump, ["-tt", "-o", "ControlPath=none"]);
   const samples = await measureEchoOfCommand(SSH, args, {
     keystrokes: options.keystrokes,
     // A dumb terminal keeps escape sequences out of the echo stream.
     env: { TERM: "dumb" },
   });
   return {
-    tool: "ssh",
+    tool,
     metric: "echo",
-    label: "keystroke echo, interactive sh",
+    label: `keystroke echo, interactive sh${via}`,
     stats: summarizeLatency(samples),
     details: { command: ["ssh", ...args], samplesMs: samples },
   };
