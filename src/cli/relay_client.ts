@@ -137,7 +137,7 @@ function sessionKeepalive(ctx: CliContext): number {
 export async function relayFetch(ctx: CliContext): Promise<typeof globalThis.fetch | undefined> {
   const caFile = ctx.env("CMDOP_CA_FILE");
   if (!caFile) return undefined;
-  const { loadCaFetch } = await import("../lib/transport.ts");
+  const { loadCaFetch } = await import("../lib/ca_fetch.ts");
   return await loadCaFetch(caFile, "CMDOP_CA_FILE").catch(asCliError);
 }
 

@@ -5,6 +5,7 @@ import { createTransport } from "@connectrpc/connect/protocol-connect";
 import { createRelayHttpClient } from "./relay_http_client.ts";
 import { proxyConfigured } from "./proxy_env.ts";
 import { MAX_MESSAGE_BYTES } from "./wire/envelopes.ts";
+import { type CaFetch, HTTP1_ONLY } from "./ca_fetch.ts";
 
 /** Options of {@linkcode createRelayTransport}. */
 export interface RelayTransportOptions {
@@ -54,21 +55,8 @@ export function createRelayTransport(options: RelayTransportOptions): Transport 
   });
 }
 
-/**
- * HTTP/1.1 even where the relay offers HTTP/2: Deno's HTTP/2 client keeps
- * small stream windows, and a bulk session over it ran at a third of the
- * speed (measured: 300 MB exec output, 35-40 MB/s on h2, 140 MB/s on
- * HTTP/1.1 with TLS). Deno streams request bodies full-duplex on HTTP/1.1.
- * Behind a TLS front end that is not the relay, sessions move to HTTP/2
- * (relay_http_client.ts): some front ends carry full duplex only there.
- */
-const HTTP1_ONLY = { http1: true, http2: false } as const;
-
 let sharedHttp1Fetch: typeof globalThis.fetch | undefined;
 let sharedHttp1Client: UniversalClientFn | undefined;
-
-/** A fetch that trusts extra CA certificates, which a socket-level client can trust as well. */
-type CaFetch = typeof globalThis.fetch & { caCerts?: string[] };
 
 /**
  * Sockets with TCP_NODELAY (`createHttp1Client`) unless a proxy is configured,
@@ -94,44 +82,4 @@ function http1Fetch(): typeof globalThis.fetch {
     sharedHttp1Fetch = (input, init) => fetch(input, { ...init, client });
   }
   return sharedHttp1Fetch;
-}
-
-/**
- * A fetch that trusts the PEM CA certificates in `caPem` besides Deno's
- * default roots, for relays whose certificate a private CA signed.
- *
- * @example
- * ```ts
- * const fetch = fetchTrustingCa(await Deno.readTextFile("ca.pem"));
- * const transport = createRelayTransport({ baseUrl: "https://relay:4780", fetch });
- * ```
- */
-export function fetchTrustingCa(caPem: string): typeof globalThis.fetch {
-  const client = Deno.createHttpClient({ caCerts: [caPem], ...HTTP1_ONLY });
-  const trusting: CaFetch = (input, init) => fetch(input, { ...init, client });
-  // Relay transports read the certificates back to open sockets of their own.
-  trusting.caCerts = [caPem];
-  return trusting;
-}
-
-/**
- * Reads a CA file for {@linkcode fetchTrustingCa}; the error names the file
- * and the setting it came from.
- *
- * @example
- * ```ts
- * const fetch = await loadCaFetch("/etc/cmdop/ca.pem", "CMDOP_CA_FILE");
- * ```
- */
-export async function loadCaFetch(path: string, source: string): Promise<typeof globalThis.fetch> {
-  let pem: string;
-  try {
-    pem = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new Error(`cannot read the CA file "${path}" (${source}): ${(error as Error).message}`);
-  }
-  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new Error(`the CA file "${path}" (${source}) holds no PEM certificate`);
-  }
-  return fetchTrustingCa(pem);
 }

@@ -170,7 +170,7 @@ async function loadPtySupport() {
 async function caFetch(ctx: CliContext, flag: string | undefined) {
   const path = flag ?? ctx.env("CMDOP_CA_FILE");
   if (!path) return undefined;
-  const { loadCaFetch } = await import("../../../lib/transport.ts");
+  const { loadCaFetch } = await import("../../../lib/ca_fetch.ts");
   try {
     return await loadCaFetch(path, flag ? "--ca-file" : "CMDOP_CA_FILE");
   } catch (error) {
