@@ -117,6 +117,7 @@ export async function startAgentProc(
   hostname: string,
   stateDir: string,
   caFile?: string,
+  extraArgs: string[] = [],
 ): Promise<Proc> {
   const proc = spawnProc(Deno.execPath(), [
     "run",
@@ -135,6 +136,7 @@ export async function startAgentProc(
     "--hostname",
     hostname,
     ...(caFile ? ["--ca-file", caFile] : []),
+    ...extraArgs,
   ]);
   await proc.waitFor(/online as machine/, 60_000);
   return proc;

@@ -83,7 +83,18 @@ export async function measureCapacity(options: CapacityOptions): Promise<Capacit
     const relayRssIdleBytes = rssBytes(relay.pid) ?? 0;
 
     const agentDir = `${options.workDir}/capacity-agent`;
-    agent = await startAgentProc(relay.url, workspace.enroll_token, "capacity-real", agentDir);
+    // 100 clients at once: past the agent's default of 64 sessions the row would time refusals.
+    agent = await startAgentProc(
+      relay.url,
+      workspace.enroll_token,
+      "capacity-real",
+      agentDir,
+      undefined,
+      [
+        "--max-sessions",
+        "128",
+      ],
+    );
     const simulated = loadgens.flatMap((l) => l.machineIds());
     const real = machineIdOf(agentDir);
     const execThroughput: ExecThroughput[] = [];
