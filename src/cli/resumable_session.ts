@@ -155,7 +155,8 @@ export async function openResumableSession(
         Math.round(ready.resumeGraceMs / 1000)
       } s: ` +
         reasonOf(last),
-      { cause: last },
+      // A machine that stayed offline (frozen, its agent gone) is exit 3, as at the start.
+      { cause: last, exitCode: offline(last) ? ExitCode.offline : ExitCode.generic },
     );
   };
 
@@ -234,6 +235,13 @@ function retryable(error: unknown): boolean {
       !/cannot be resumed|cannot resume from/.test(error.message);
   }
   return true;
+}
+
+/** The relay's word that the machine is offline, or a session ended because it stopped answering. */
+function offline(error: unknown): boolean {
+  if (error instanceof CliError) return error.exitCode === ExitCode.offline;
+  return isConnectError(error) && error.code === ConnectCode.FailedPrecondition &&
+    error.metadata.get("cmdop-reason") === "offline";
 }
 
 function reasonOf(error: unknown): string {

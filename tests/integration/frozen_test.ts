@@ -50,7 +50,12 @@ describe("a frozen machine", () => {
     relay = await startRelay();
     ws = await relay.createWorkspace("acme");
     env = await clientEnv(relay.url, ws.api_key);
-    agent = await startAgent(relay.url, ws.enroll_token, { hostname: "web-1" });
+    // The client of a resumable exec tries to resume it for the grace the agent granted (5 min
+    // by default) and then ends with exit 3; 2 s here.
+    agent = await startAgent(relay.url, ws.enroll_token, {
+      hostname: "web-1",
+      extraArgs: ["--resume-grace", "2s"],
+    });
   });
 
   after(async () => {
@@ -104,7 +109,7 @@ describe("a frozen machine", () => {
       assert.equal(JSON.parse(list.stdout)[0].online, false, list.stdout);
     });
     await waitMachineOnline(relay.url, ws.api_key, "web-1", true, NOTICED_WITHIN_MS);
-    // The relay hung the session up while the agent was stopped; resumed, the agent ends its command.
+    // Its client gone for good, the agent ends the command once its grace is over.
     await waitFor("the remote command to be killed", async () => !(await processAlive(remotePid)));
     const again = await runCmdop(["connect", "exec", "web-1", "--", "echo", "back"], { env });
     assert.equal(again.stdout, "back\n", again.stderr);
