@@ -4,11 +4,12 @@ import { AgentService } from "../../gen/cmdop/v1/agent_pb.ts";
 import { pingSilenceMs } from "../lib/keepalive.ts";
 import { supervise } from "../lib/supervise.ts";
 import { proxyFailure } from "../lib/proxy_env.ts";
-import { createRelayTransport } from "../lib/transport.ts";
+import { createRelayTransport, relayHttpClient } from "../lib/transport.ts";
+import { createConnectLite } from "../lib/wire/connect_lite.ts";
 import { VERSION } from "../version.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import type { SessionChannel } from "./channel.ts";
-import { type AgentClient, serveSession } from "./dial_session.ts";
+import { type AgentClient, type DialStream, serveSession } from "./dial_session.ts";
 import { ProcessTracker, reapLeftovers } from "./process_tracker.ts";
 import type { PtySessionEnvironment } from "./pty_session.ts";
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts";
@@ -96,30 +97,39 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
   const ring = new ServerRing(options.servers?.length ? options.servers : [options.server]);
   const state = await enrollOnce(options, backoff, ring);
   if (options.signal.aborted) return;
-  const clients = new Map<string, AgentClient>();
+  const clients = new Map<string, { client: AgentClient; dial: DialStream }>();
   const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
   let running = 0;
   // Kept terminals have no stream but hold a shell and a window of output: they count as sessions.
   const held = new HeldSessions(options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS);
   const host = { ...options, held };
   const clientFor = (server: string) => {
-    let client = clients.get(server);
-    if (!client) {
+    let calls = clients.get(server);
+    if (!calls) {
+      // One HTTP client for both: what it learns of the relay's front end holds for each.
+      const httpClient = relayHttpClient({ baseUrl: server, fetch: options.fetch });
       const transport = createRelayTransport({
         baseUrl: server,
         bearer: state.credential,
-        fetch: options.fetch,
+        httpClient,
       });
-      clients.set(server, client = createClient(AgentService, transport));
+      const lite = createConnectLite({
+        baseUrl: server,
+        headers: { authorization: `Bearer ${state.credential}` },
+        httpClient,
+      });
+      const dial: DialStream = (framed, signal) =>
+        lite.stream("/cmdop.v1.AgentService/Dial", framed, signal);
+      clients.set(server, calls = { client: createClient(AgentService, transport), dial });
     }
-    return client;
+    return calls;
   };
   if (options.password !== undefined) {
     await retrying(
       options,
       backoff,
       ring,
-      (server) => clientFor(server).setPassword({ password: options.password! }),
+      (server) => clientFor(server).client.setPassword({ password: options.password! }),
     );
     options.log("attach password registered");
   }
@@ -135,7 +145,7 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
   while (!options.signal.aborted) {
     const server = ring.current;
     // Sessions dial back to the node that holds this control stream.
-    const client = clientFor(server);
+    const { client, dial } = clientFor(server);
     const link = new AbortController();
     const stop = () => link.abort();
     options.signal.addEventListener("abort", stop, { once: true });
@@ -166,7 +176,7 @@ async function serveRelay(options: AgentOptions, tracker: ProcessTracker): Promi
           };
           supervise(
             `session ${sessionId}`,
-            serveSession(client, sessionId, host, tracker, refusal),
+            serveSession(dial, sessionId, host, tracker, refusal),
             { log: options.log },
           ).then(release, release);
         }

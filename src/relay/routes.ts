@@ -8,7 +8,7 @@ import { registerHealthService } from "./services/health_service.ts";
 import { registerReflectionService } from "./services/reflection_service.ts";
 import { registerMachineService } from "./services/machine_service.ts";
 import { registerRecordingService } from "./services/recording_service.ts";
-import { registerSessionService } from "./services/session_service.ts";
+import { createSessionCalls, registerSessionService } from "./services/session_service.ts";
 import { registerShareService } from "./services/share_service.ts";
 import {
   registerWorkspaceService,
@@ -22,7 +22,8 @@ export interface LoginHooks {
 }
 
 /**
- * Returns a function that registers all services on a router.
+ * Returns a function that registers all services on a router. Every router it registers on
+ * shares `sessions` (the terminals read-only links watch, the count of open sessions).
  *
  * @example
  * ```ts
@@ -33,6 +34,7 @@ export interface LoginHooks {
 export function createRelayRoutes(
   deps: RelayDeps,
   login?: LoginHooks,
+  sessions = createSessionCalls(deps, login?.resolveAccessToken),
 ): (router: ConnectRouter) => void {
   return (router) => {
     const resolve = login?.resolveAccessToken;
@@ -40,7 +42,7 @@ export function createRelayRoutes(
     registerHealthService(router, deps);
     registerReflectionService(router);
     registerMachineService(router, deps, resolve);
-    registerSessionService(router, deps, resolve);
+    registerSessionService(router, deps, resolve, sessions);
     registerShareService(router, deps, resolve);
     registerWorkspaceService(router, deps, resolve, login?.listUserWorkspaces);
     registerAuditService(router, deps, resolve);

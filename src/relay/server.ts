@@ -25,6 +25,9 @@ import { createRelayMetrics, type RelayMetrics } from "./observe/metrics.ts";
 import { createCallRecorder, createRpcObserver } from "./observe/rpc_observer.ts";
 import { clientAddress, type TrustedProxies } from "./client_address.ts";
 import { createRelayRoutes, type LoginHooks } from "./routes.ts";
+import { createSessionCalls } from "./services/session_service.ts";
+import { DIAL_PATH, dialStream, SESSION_PATH, sessionStream } from "./spliced_streams.ts";
+import { serveBidi, takesBidi } from "./wire/bidi_stream.ts";
 import type { Store } from "./store/store.ts";
 import type { AuditStore } from "./audit/audit_events.ts";
 import { AuditLog, NO_AUDIT_STORE } from "./audit/audit_log.ts";
@@ -138,7 +141,11 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   const stopPruning = options.recordings ? deps.recordings.startPruning() : () => {};
   const login = typeof options.login === "function" ? options.login(deps) : options.login;
   const record = createCallRecorder(metrics, log);
-  const handlers = routeHandlers(createRelayRoutes(deps, login), createRpcObserver(record));
+  const sessions = createSessionCalls(deps, login?.resolveAccessToken);
+  const handlers = routeHandlers(
+    createRelayRoutes(deps, login, sessions),
+    createRpcObserver(record),
+  );
 
   const limits = { ...defaultConnectionLimits(), ...options.limits };
   const server = serveWithLimits({
@@ -195,13 +202,25 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
         const unary = handler.method.methodKind === "unary";
         return serveUniversal(handler, req, headers, unary ? limits.bodyTimeoutMs : undefined);
       };
+      const recordEnd = (error?: unknown) => {
+        const header = new Headers(request.headers);
+        header.set("cmdop-peer", peer);
+        record({ method: methodOf(path), header, startedMs, error });
+      };
       // Held open by every agent: served without the generic pipeline (see control_stream.ts).
+      // A session's bytes pass the relay without being decoded and encoded again
+      // (spliced_streams.ts); other encodings of the two streams go through the router.
+      const spliced = (path === DIAL_PATH || path === SESSION_PATH) && takesBidi(request);
       const response = path === CONTROL_PATH
-        ? await serveControl(deps, request, withPeer, (error) => {
-          const header = new Headers(request.headers);
-          header.set("cmdop-peer", peer);
-          record({ method: "AgentService/Control", header, startedMs, error });
-        })
+        ? await serveControl(deps, request, withPeer, recordEnd)
+        : spliced
+        ? serveBidi(request, withPeerHeader(request.headers, peer), MAX_STREAM_MESSAGE_BYTES, (
+          inputs,
+          call,
+        ) =>
+          path === DIAL_PATH
+            ? dialStream(deps, inputs, call)
+            : sessionStream(sessions, inputs, call), recordEnd)
         : await withPeer(request);
       // Tells nginx not to hold streamed output back (its proxy_buffering is on by default).
       response.headers.set("x-accel-buffering", "no");
@@ -246,6 +265,12 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       return closing;
     },
   };
+}
+
+function withPeerHeader(headers: Headers, peer: string): Headers {
+  const copy = new Headers(headers);
+  copy.set("cmdop-peer", peer);
+  return copy;
 }
 
 /** `Service/Method` of a request path, for the access log. */

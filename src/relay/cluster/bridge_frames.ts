@@ -1,11 +1,12 @@
 /** Session frames on NATS: encoding, splitting to fit a message, a credit meter and a byte-bounded frame queue. */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { SessionInput, SessionOutput } from "../../../gen/cmdop/v1/session_pb.ts";
 import {
-  type SessionInput,
-  SessionInputSchema,
-  type SessionOutput,
-  SessionOutputSchema,
-} from "../../../gen/cmdop/v1/session_pb.ts";
+  decodeSessionInput,
+  decodeSessionOutput,
+  encodeSessionInput,
+  encodeSessionOutput,
+} from "../../protocol/lean/cmdop/v1/session_lean.ts";
+import { ENCODED, ENVELOPE_HEAD, type SplicedOutput } from "../wire/dial_frame.ts";
 
 /** Data frames larger than this are cut in pieces; NATS refuses messages over its max_payload (1 MiB by default). */
 export const MAX_CHUNK_BYTES = 256 * 1024;
@@ -24,35 +25,37 @@ export const END_OF_STREAM = new Uint8Array(0);
  */
 export function encodeInputs(input: SessionInput): Uint8Array[] {
   if (input.msg.case !== "data" || input.msg.value.length <= MAX_CHUNK_BYTES) {
-    return [toBinary(SessionInputSchema, input)];
+    return [encodeSessionInput(input)];
   }
   return chunks(input.msg.value).map((data) =>
-    toBinary(SessionInputSchema, create(SessionInputSchema, { msg: { case: "data", value: data } }))
+    encodeSessionInput({ msg: { case: "data", value: data } })
   );
 }
 
-/** Encodes an agent-to-client frame, in pieces when its output is large. */
+/**
+ * Encodes an agent-to-client frame, in pieces when its output is large. A frame that fits in one
+ * message and carries the agent's encoding (wire/dial_frame.ts) is sent as those very bytes; a
+ * larger one is cut and its pieces encoded (the lean codec: one copy of the data).
+ */
 export function encodeOutputs(output: SessionOutput): Uint8Array[] {
   if (output.msg.case !== "output" || output.msg.value.data.length <= MAX_CHUNK_BYTES) {
-    return [toBinary(SessionOutputSchema, output)];
+    const encoded = (output as SplicedOutput)[ENCODED];
+    return [encoded ? encoded.subarray(ENVELOPE_HEAD) : encodeSessionOutput(output)];
   }
   const stream = output.msg.value.stream;
   return chunks(output.msg.value.data).map((data) =>
-    toBinary(
-      SessionOutputSchema,
-      create(SessionOutputSchema, { msg: { case: "output", value: { stream, data } } }),
-    )
+    encodeSessionOutput({ msg: { case: "output", value: { stream, data } } })
   );
 }
 
 /** Decodes a client-to-agent frame from a NATS message (never {@linkcode END_OF_STREAM}). */
 export function decodeInput(bytes: Uint8Array): SessionInput {
-  return fromBinary(SessionInputSchema, bytes);
+  return decodeSessionInput(bytes);
 }
 
 /** Decodes an agent-to-client frame from a NATS message (never {@linkcode END_OF_STREAM}). */
 export function decodeOutput(bytes: Uint8Array): SessionOutput {
-  return fromBinary(SessionOutputSchema, bytes);
+  return decodeSessionOutput(bytes);
 }
 
 function chunks(data: Uint8Array): Uint8Array[] {

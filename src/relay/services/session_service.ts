@@ -1,6 +1,6 @@
 /** SessionService: splices a client's exec or terminal session onto the agent's dial-back stream. */
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import {
   type SessionInput,
   SessionInputSchema,
@@ -21,15 +21,14 @@ import {
 } from "../auth.ts";
 import { AgentUnreachableError, type DialedSession } from "../bus/bus.ts";
 import type { RelayDeps } from "../deps.ts";
-import { machineTokenValid, unlockMachine } from "../machine_access.ts";
+import { machineTokenValid } from "../machine_access.ts";
+import { challenge } from "./session_challenge.ts";
 import { untilAborted, watchSession } from "../access_watch.ts";
-import type { MachineRecord } from "../store/store.ts";
 import { toMachineMessage } from "./machine_service.ts";
 import { SessionKeepalive } from "./session_keepalive.ts";
 import type { AccessTokenResolver } from "../auth.ts";
 import { HalfSessions } from "./half_session.ts";
 import { auditRefusedSession, auditSession, type SessionAudit } from "../audit/session_audit.ts";
-import { actorOf } from "../audit/audit_log.ts";
 import { TerminalWatch, type WatchedTerminal } from "./terminal_watch.ts";
 import { refuseReadOnly, watchTerminal } from "./session_watch.ts";
 import { offline, resumableOpen, sessionLine, validateOpen } from "./session_open.ts";
@@ -44,38 +43,78 @@ const PATH_PROBE_REPLY = create(SessionOutputSchema, {
   msg: { case: "keepalive", value: { sentMs: 0n, reply: true } },
 });
 
+/** What a session reads of its call: who is calling, and when the call ends. */
+export interface SessionCall {
+  requestHeader: Headers;
+  signal: AbortSignal;
+}
+
+/**
+ * The state a relay's session calls share, however they are served (the Connect router, or
+ * `session_stream.ts` for the binary protocol): the count of open sessions and the terminals
+ * read-only share links can watch.
+ */
+export interface SessionCalls {
+  /**
+   * One `Session` call: the path probe, then the session. Output frames of the agent come as
+   * they arrived, carrying their encoding (`ENCODED`, wire/dial_frame.ts) to send on unchanged.
+   */
+  session(inputs: AsyncIterator<SessionInput>, call: SessionCall): AsyncGenerator<SessionOutput>;
+  half: HalfSessions;
+  run(
+    principal: ClientPrincipal,
+    inputs: AsyncIterator<SessionInput>,
+    call: SessionCall,
+    sessionId: string,
+  ): AsyncGenerator<SessionOutput>;
+}
+
+/**
+ * The relay's session calls.
+ *
+ * @example
+ * ```ts
+ * const calls = createSessionCalls(deps);
+ * registerSessionService(router, deps, undefined, calls);
+ * ```
+ */
+export function createSessionCalls(
+  deps: RelayDeps,
+  resolveAccessToken?: AccessTokenResolver,
+): SessionCalls {
+  // Sessions between a client and an agent right now, reported as each one ends.
+  const counter = { open: 0 };
+  // The terminals read-only share links can watch (their owners', on this node).
+  const terminals = new TerminalWatch();
+  const run: SessionCalls["run"] = (principal, inputs, call, sessionId) =>
+    runSession(deps, { counter, terminals }, principal, inputs, call, sessionId);
+  return {
+    half: new HalfSessions(deps, resolveAccessToken),
+    run,
+    async *session(inputs, call) {
+      const principal = await authenticateClient(deps, call.requestHeader, resolveAccessToken);
+      yield PATH_PROBE_REPLY;
+      yield* run(principal, inputs, call, newId());
+    },
+  };
+}
+
 /** Registers the client-facing session service. */
 export function registerSessionService(
   router: ConnectRouter,
   deps: RelayDeps,
   resolveAccessToken?: AccessTokenResolver,
+  calls = createSessionCalls(deps, resolveAccessToken),
 ): void {
-  // Sessions between a client and an agent right now, reported as each one ends.
-  const counter = { open: 0 };
-  const half = new HalfSessions(deps, resolveAccessToken);
-  // The terminals read-only share links can watch (their owners', on this node).
-  const terminals = new TerminalWatch();
   router.service(SessionService, {
-    async *session(reqs, ctx: HandlerContext) {
-      const principal = await authenticateClient(deps, ctx.requestHeader, resolveAccessToken);
-      yield PATH_PROBE_REPLY;
-      yield* runSession(
-        deps,
-        { counter, terminals },
-        principal,
-        reqs[Symbol.asyncIterator](),
-        ctx,
-        newId(),
-      );
-    },
+    session: (reqs, ctx) => calls.session(reqs[Symbol.asyncIterator](), ctx),
     halfSession: (open, ctx) =>
-      half.open(
+      calls.half.open(
         open,
         ctx,
-        (principal, inputs, sessionId) =>
-          runSession(deps, { counter, terminals }, principal, inputs, ctx, sessionId),
+        (principal, inputs, sessionId) => calls.run(principal, inputs, ctx, sessionId),
       ),
-    sendInput: (request, ctx) => half.send(request, ctx),
+    sendInput: (request, ctx) => calls.half.send(request, ctx),
   });
 }
 
@@ -89,7 +128,7 @@ async function* runSession(
   { counter, terminals }: { counter: { open: number }; terminals: TerminalWatch },
   principal: ClientPrincipal,
   inputs: AsyncIterator<SessionInput>,
-  ctx: HandlerContext,
+  ctx: SessionCall,
   sessionId: string,
 ): AsyncGenerator<SessionOutput> {
   const first = await inputs.next();
@@ -339,37 +378,4 @@ async function settledWithin(task: Promise<unknown>, ms: number): Promise<void> 
     new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
   ]);
   clearTimeout(timer);
-}
-
-/** Asks the client for the machine's password, in the stream, until it is right or limited. */
-async function* challenge(
-  deps: RelayDeps,
-  machine: MachineRecord,
-  inputs: AsyncIterator<SessionInput>,
-  ctx: HandlerContext,
-  principal: ClientPrincipal,
-): AsyncGenerator<SessionOutput, string> {
-  const source = ctx.requestHeader.get("cmdop-peer") ?? "unknown";
-  yield create(SessionOutputSchema, {
-    msg: {
-      case: "challenge",
-      value: { machineId: machine.id, reason: "this machine requires an attach password" },
-    },
-  });
-  const next = await inputs.next();
-  if (next.done || next.value.msg.case !== "auth") {
-    throw new ConnectError("machine requires an attach password", Code.Unauthenticated);
-  }
-  const { token, expiresMs } = await unlockMachine(
-    deps,
-    deps.passwordLimiters,
-    machine,
-    next.value.msg.value.password,
-    source,
-    actorOf(principal),
-  );
-  yield create(SessionOutputSchema, {
-    msg: { case: "granted", value: { machineToken: token, expiresMs: BigInt(expiresMs) } },
-  });
-  return token;
 }

@@ -1,6 +1,6 @@
 /** A read-only share link's session: it watches the terminal the link's owner has open, and nothing it sends reaches the machine. */
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import {
   type OpenSession,
   type SessionInput,
@@ -53,7 +53,7 @@ export async function* watchTerminal(
   machine: MachineRecord,
   open: OpenSession,
   inputs: AsyncIterator<SessionInput>,
-  ctx: HandlerContext,
+  ctx: { requestHeader: Headers; signal: AbortSignal },
   sessionId: string,
 ): AsyncGenerator<SessionOutput> {
   const viewer = terminals.join({
