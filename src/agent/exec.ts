@@ -98,34 +98,21 @@ export async function runExecSession(
   // Clamped: the window bounds what queues here for a client that does not read.
   const window = sessionWindow(open.windowBytes);
   const gate = new CreditGate(window, window);
-  const killGroup = (signal: Deno.Signal) => {
-    try {
-      Deno.kill(-child.pid, signal);
-    } catch {
-      // Already gone.
-    }
-  };
-  let timedOut = false;
-  const timer = open.timeoutMs > 0
-    ? setTimeout(() => {
-      timedOut = true;
-      killGroup("SIGKILL");
-    }, open.timeoutMs)
-    : undefined;
+  const deadline = killAtTimeout(child.pid, open.timeoutMs);
 
   const pumps = Promise.all([
     pump(child.stdout, OutputStream.STDOUT, gate, channel),
     pump(child.stderr, OutputStream.STDERR, gate, channel),
   ]);
-  const inputs = supervise("exec session input", consumeInputs(channel, child, gate, killGroup), {
+  const inputs = supervise("exec session input", consumeInputs(channel, child, gate), {
     log,
-    onError: () => killGroup("SIGKILL"),
+    onError: () => killGroup(child.pid, "SIGKILL"),
     // After the hang-up's SIGKILL has gone out.
     cleanup: () => setTimeout(untrack, HANGUP_GRACE_MS + 100),
   });
 
   const status = await child.status;
-  clearTimeout(timer);
+  deadline.clear();
   const drained = await Promise.race([
     pumps.then(() => true),
     new Promise<boolean>((r) => setTimeout(() => r(false), DRAIN_AFTER_EXIT_MS)),
@@ -139,7 +126,7 @@ export async function runExecSession(
     value: {
       code: signalExitCode(status.signal, status.code),
       signal: status.signal ?? "",
-      timedOut,
+      timedOut: deadline.struck,
     },
   }));
   // The input side ends when the relay closes the stream; it fails only into its own handler.
@@ -167,7 +154,6 @@ async function consumeInputs(
   channel: SessionChannel,
   child: Deno.ChildProcess,
   gate: CreditGate,
-  killGroup: (signal: Deno.Signal) => void,
 ): Promise<void> {
   const stdin = child.stdin.getWriter();
   let stdinOpen = true;
@@ -178,8 +164,7 @@ async function consumeInputs(
   };
   const hangUp = () => {
     closeStdin();
-    killGroup("SIGTERM");
-    setTimeout(() => killGroup("SIGKILL"), HANGUP_GRACE_MS);
+    hangUpGroup(child.pid);
   };
   try {
     for await (const input of channel.inputs) {
@@ -209,20 +194,7 @@ async function consumeInputs(
  * its process group hung up with SIGTERM (SIGKILL a second later), killed at its timeout.
  */
 function execProgram(child: Deno.ChildProcess, timeoutMs: number): KeptProgram {
-  const killGroup = (signal: Deno.Signal) => {
-    try {
-      Deno.kill(-child.pid, signal);
-    } catch {
-      // Already gone.
-    }
-  };
-  let timedOut = false;
-  const timer = timeoutMs > 0
-    ? setTimeout(() => {
-      timedOut = true;
-      killGroup("SIGKILL");
-    }, timeoutMs)
-    : undefined;
+  const deadline = killAtTimeout(child.pid, timeoutMs);
   const stdin = child.stdin.getWriter();
   let stdinOpen = true;
   const closeStdin = () => {
@@ -237,11 +209,11 @@ function execProgram(child: Deno.ChildProcess, timeoutMs: number): KeptProgram {
       { stream: OutputStream.STDERR, readable: child.stderr },
     ],
     exited: child.status.then((status) => {
-      clearTimeout(timer);
+      deadline.clear();
       return {
         code: signalExitCode(status.signal, status.code),
         signal: status.signal ?? "",
-        timedOut,
+        timedOut: deadline.struck,
       };
     }),
     drainAfterExitMs: DRAIN_AFTER_EXIT_MS,
@@ -256,9 +228,43 @@ function execProgram(child: Deno.ChildProcess, timeoutMs: number): KeptProgram {
     resize: () => {},
     hangUp: () => {
       closeStdin();
-      killGroup("SIGTERM");
-      setTimeout(() => killGroup("SIGKILL"), HANGUP_GRACE_MS);
+      hangUpGroup(child.pid);
       return Promise.resolve();
     },
+  };
+}
+
+/** Signals the command's whole process group; one already gone is no error. */
+function killGroup(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** A hang-up: SIGTERM to the group, SIGKILL to what is left of it {@linkcode HANGUP_GRACE_MS} later. */
+function hangUpGroup(pid: number): void {
+  killGroup(pid, "SIGTERM");
+  setTimeout(() => killGroup(pid, "SIGKILL"), HANGUP_GRACE_MS);
+}
+
+/** SIGKILL to the group after `timeoutMs` (0: never); `struck` says whether it came. */
+function killAtTimeout(
+  pid: number,
+  timeoutMs: number,
+): { readonly struck: boolean; clear(): void } {
+  let struck = false;
+  const timer = timeoutMs > 0
+    ? setTimeout(() => {
+      struck = true;
+      killGroup(pid, "SIGKILL");
+    }, timeoutMs)
+    : undefined;
+  return {
+    get struck() {
+      return struck;
+    },
+    clear: () => clearTimeout(timer),
   };
 }
