@@ -7,7 +7,10 @@
  * - under src/cli, only commands/relay/ and commands/agent/ import relay or agent code;
  * - what `main.ts` runs with (its code imports, dynamic ones with a literal specifier included:
  *   Deno reads and hashes all of them at every start) holds no relay or agent module — those
- *   verbs load through src/cli/server_verbs.ts.
+ *   verbs load through src/cli/server_verbs.ts;
+ * - the modules an exec in a new process evaluates (the static code imports of its entry
+ *   modules, {@linkcode LEAN_ENTRIES}) load neither connect-es nor protobuf-es: either brings
+ *   protobuf-es's registry along, ~10 ms of every exec's start-up measured with `--cpu-prof`.
  *
  * Prints each breach with the files involved and exits 1; prints nothing and exits 0 otherwise.
  *
@@ -35,11 +38,64 @@ async function sourceModules(dir = new URL("src/", root)): Promise<string[]> {
 
 interface InfoModule {
   specifier: string;
-  dependencies?: { code?: { specifier?: string }; type?: { specifier?: string } }[];
+  dependencies?: {
+    specifier?: string;
+    code?: { specifier?: string };
+    type?: { specifier?: string };
+    isDynamic?: boolean;
+  }[];
 }
 
-/** src/ module → the src/ modules it imports, from one `deno info --json` of all of them. */
-async function importGraph(modules: string[]): Promise<Map<string, Set<string>>> {
+/** The modules an exec in a new process loads, each evaluated with all its static code imports. */
+const LEAN_ENTRIES = [
+  "src/cli/run.ts",
+  "src/cli/commands/connect/exec.ts",
+  "src/cli/relay_client.ts",
+  "src/cli/relay_lean.ts",
+  "src/lib/relay_http_client.ts",
+];
+
+/** connect-es or protobuf-es reached from a lean entry through static code imports, as "entry → … → package". */
+async function leanPathBreaches(): Promise<string[]> {
+  const info = await moduleInfo(LEAN_ENTRIES);
+  const statics = new Map<string, { specifier: string; target: string }[]>();
+  for (const module of info.modules) {
+    statics.set(
+      module.specifier,
+      (module.dependencies ?? []).flatMap((dep) =>
+        !dep.isDynamic && dep.code?.specifier
+          ? [{ specifier: dep.specifier ?? dep.code.specifier, target: dep.code.specifier }]
+          : []
+      ),
+    );
+  }
+  const breaches: string[] = [];
+  for (const entry of LEAN_ENTRIES) {
+    const path = new Map<string, string[]>([[new URL(entry, root).href, [entry]]]);
+    const queue = [new URL(entry, root).href];
+    while (queue.length) {
+      const from = queue.shift()!;
+      for (const { specifier, target } of statics.get(from) ?? []) {
+        if (path.has(target)) continue;
+        const via = [...path.get(from)!, specifier];
+        if (/^(npm:)?@(bufbuild\/protobuf|connectrpc\/connect)\b/.test(specifier)) {
+          breaches.push(
+            `${
+              via.join(" → ")
+            } (an exec's start-up loads no connect-es or protobuf-es: import it where it is used, with import())`,
+          );
+          continue;
+        }
+        path.set(target, via);
+        queue.push(target);
+      }
+    }
+  }
+  return breaches;
+}
+
+/** One `deno info --json` of the given modules (through a temporary module naming them all). */
+async function moduleInfo(modules: string[]): Promise<{ modules: InfoModule[] }> {
   const entry = await Deno.makeTempFile({ dir: new URL("src/", root).pathname, suffix: ".ts" });
   try {
     await Deno.writeTextFile(
@@ -56,21 +112,27 @@ async function importGraph(modules: string[]): Promise<Map<string, Set<string>>>
     }
     const info = JSON.parse(new TextDecoder().decode(out.stdout)) as { modules: InfoModule[] };
     const entryUrl = new URL(`file://${entry}`).href;
-    const graph = new Map<string, Set<string>>();
-    for (const module of info.modules) {
-      if (!module.specifier.startsWith(srcUrl) || module.specifier === entryUrl) continue;
-      const targets = new Set<string>();
-      for (const dep of module.dependencies ?? []) {
-        for (const s of [dep.code?.specifier, dep.type?.specifier]) {
-          if (s?.startsWith(srcUrl)) targets.add(s.slice(root.href.length));
-        }
-      }
-      graph.set(module.specifier.slice(root.href.length), targets);
-    }
-    return graph;
+    return { modules: info.modules.filter((m) => m.specifier !== entryUrl) };
   } finally {
     await Deno.remove(entry);
   }
+}
+
+/** src/ module → the src/ modules it imports, from one `deno info --json` of all of them. */
+async function importGraph(modules: string[]): Promise<Map<string, Set<string>>> {
+  const info = await moduleInfo(modules);
+  const graph = new Map<string, Set<string>>();
+  for (const module of info.modules) {
+    if (!module.specifier.startsWith(srcUrl)) continue;
+    const targets = new Set<string>();
+    for (const dep of module.dependencies ?? []) {
+      for (const s of [dep.code?.specifier, dep.type?.specifier]) {
+        if (s?.startsWith(srcUrl)) targets.add(s.slice(root.href.length));
+      }
+    }
+    graph.set(module.specifier.slice(root.href.length), targets);
+  }
+  return graph;
 }
 
 /** The src/ modules `main.ts` can reach through code imports (what Deno loads before running it). */
@@ -168,6 +230,7 @@ if (import.meta.main) {
       );
     }
   }
+  breaches.push(...await leanPathBreaches());
   for (const loop of loops) console.error(`import cycle: ${loop.join(" ⇄ ")}`);
   for (const breach of breaches) console.error(`import rule: ${breach}`);
   if (loops.length || breaches.length) {

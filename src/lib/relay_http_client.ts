@@ -1,9 +1,5 @@
 /** The HTTP client of relay calls: cmdop's own HTTP/1.1 sockets, or HTTP/2 once a TLS front end that is not the relay shows up. */
-import {
-  createFetchClient,
-  type UniversalClientFn,
-  type UniversalClientRequest,
-} from "@connectrpc/connect/protocol";
+import type { UniversalClientFn, UniversalClientRequest } from "@connectrpc/connect/protocol";
 import { createHttp1Client } from "./http1_client.ts";
 
 /**
@@ -40,6 +36,9 @@ export function createRelayHttpClient(options: { caCerts?: string[] } = {}): Uni
     if (origin.startsWith("https:") && !response.header.has(RELAY_TLS_HEADER)) {
       fronted.add(origin);
       const client = Deno.createHttpClient({ caCerts: options.caCerts, http1: true, http2: true });
+      // Loaded here, not at the top: connect-es's protocol module brings protobuf-es's
+      // registry with it, ~10 ms of every exec's start-up (measured with --cpu-prof).
+      const { createFetchClient } = await import("@connectrpc/connect/protocol");
       http2 ??= createFetchClient((input, init) => fetch(input, { ...init, client }));
     }
     return response;
