@@ -155,8 +155,8 @@ function clientEnvVars(): string {
 
 /**
  * The CLI as `deno task cmdop` runs it (`scripts/cmdop_client.sh`): `deno run`
- * with the client's grant — its home, the network, its variables — minus the
- * two shell wrappers, so that it compares with `deno run` of an empty script.
+ * with the client's grant — its home and the program's own files, the network,
+ * its variables — and lazy dynamic imports, minus the two shell wrappers, so that it compares with `deno run` of an empty script.
  * `caFile`, the `CMDOP_CA_FILE` it will be given, is readable too, as the
  * wrapper grants it.
  *
@@ -174,7 +174,8 @@ export function clientCommand(home: string, entry = MAIN, caFile?: string): stri
     "--no-prompt",
     "--config",
     DENO_JSON,
-    `--allow-read=${caFile ? `${home},${caFile}` : home}`,
+    "--unstable-lazy-dynamic-imports",
+    `--allow-read=${[home, ROOT.replace(/\/$/, ""), ...caFile ? [caFile] : []].join(",")}`,
     `--allow-write=${home}`,
     "--allow-net",
     `--allow-env=${clientEnvVars()}`,

@@ -1,4 +1,4 @@
-/** Where cmdop's start-up goes: the same exec and --version under other ways of loading the program (bundle, lazy imports, cache flags). */
+/** Where cmdop's start-up goes: the same exec and --version under other ways of loading the program (bundle, eager imports, cache flags). */
 
 import { clientCommand, DENO_JSON, MAIN, ROOT } from "./_cmdop_stack.ts";
 import { repeat, timeCommand } from "./_run.ts";
@@ -10,8 +10,10 @@ interface Variant {
   name: string;
   flags: string[];
   entry: string;
-  /** Read access beyond CMDOP_HOME that the variant needs (lazily loaded modules). */
+  /** Read access beyond CMDOP_HOME and the program that the variant needs (a bundle). */
   read?: string;
+  /** Without the client's `--unstable-lazy-dynamic-imports`: Deno reads the whole graph at start. */
+  eager?: boolean;
 }
 
 /**
@@ -37,8 +39,9 @@ async function bundleCli(dir: string): Promise<string | undefined> {
  * `cmdop connect exec HOST -- true` and `cmdop --version` under each variant,
  * every one with the sandboxed client's grant: as shipped; `--cached-only`;
  * `--no-code-cache` (what V8's code cache saves); `--node-modules-dir=auto`
- * (Deno re-checks node_modules per npm package); lazy dynamic imports (needs
- * read access to the program's own files); and a `deno bundle` single file.
+ * (Deno re-checks node_modules per npm package); eager dynamic imports (without
+ * the client's `--unstable-lazy-dynamic-imports`: the whole graph read at
+ * start); and a `deno bundle` single file.
  * Metric `startup`, so each compares with the empty-script floor.
  *
  * @example
@@ -55,12 +58,7 @@ export async function measureStartupVariants(
     { name: "--cached-only", flags: ["--cached-only"], entry: MAIN },
     { name: "--no-code-cache", flags: ["--no-code-cache"], entry: MAIN },
     { name: "node_modules auto", flags: ["--node-modules-dir=auto"], entry: MAIN },
-    {
-      name: "lazy dynamic imports",
-      flags: ["--unstable-lazy-dynamic-imports"],
-      entry: MAIN,
-      read: ROOT.replace(/\/$/, ""),
-    },
+    { name: "eager dynamic imports", flags: [], entry: MAIN, eager: true },
   ];
   const bundle = await bundleCli(options.workDir);
   if (bundle) variants.push({ name: "deno bundle", flags: [], entry: bundle, read: bundle });
@@ -71,7 +69,7 @@ export async function measureStartupVariants(
     const [deno, ...base] = clientCommand(home, variant.entry);
     const args = base.map((a) =>
       a.startsWith("--allow-read=") && variant.read ? `${a},${variant.read}` : a
-    );
+    ).filter((a) => !(variant.eager && a === "--unstable-lazy-dynamic-imports"));
     args.splice(1, 0, ...variant.flags);
     for (
       const [what, verb] of [["exec true", ["connect", "exec", stack.host, "--", "true"]], [

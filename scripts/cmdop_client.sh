@@ -21,7 +21,10 @@ fi
 # working folder, as the client does with a relative CMDOP_HOME.
 case "$home" in /*) ;; *) home="$PWD/$home" ;; esac
 
-readable=$home
+# The program's own folder is readable too: with --unstable-lazy-dynamic-imports (below) Deno
+# reads each module when it is first imported, not the whole program's graph at every start
+# (~6 ms of each `cmdop connect exec`, bench/README.md), and a lazily read module needs the grant.
+readable=$home,$root
 # A custom CA bundle named by the user may sit anywhere: that one file is readable too.
 if [ -n "${CMDOP_CA_FILE:-}" ]; then
   case "$CMDOP_CA_FILE" in /*) readable+=",$CMDOP_CA_FILE" ;; *) readable+=",$PWD/$CMDOP_CA_FILE" ;; esac
@@ -86,7 +89,7 @@ if [ "${#words[@]}" -eq 4 ] && [ "${words[0]}" = connect ] && [ "${words[1]}" = 
 fi
 
 # Deno splits permission lists at commas, with no escape.
-for path in "$home" "${CMDOP_CA_FILE:-}" "$link_file" "$machine_file" "${copy_paths[@]}"; do
+for path in "$root" "$home" "${CMDOP_CA_FILE:-}" "$link_file" "$machine_file" "${copy_paths[@]}"; do
   if [[ "$path" == *,* ]]; then
     echo "error: cmdop cannot be granted a path with a comma in it: \"$path\"" >&2
     exit 1
@@ -97,7 +100,7 @@ done
 # shared with the compiled binaries; any other variable reads as unset (--ignore-env).
 env_vars=$(tr -d '[:space:]"[]' <"$root/scripts/client_env.json")
 
-exec "$root/scripts/deno" run --quiet --no-prompt --config "$root/deno.json" \
+exec "$root/scripts/deno" run --quiet --no-prompt --config "$root/deno.json" --unstable-lazy-dynamic-imports \
   --allow-read="$readable" --allow-write="$writable" --allow-net \
   --allow-env="$env_vars" --ignore-env \
   "$root/main.ts" "$@"
