@@ -54,7 +54,7 @@ export DENO_NO_UPDATE_CHECK=1
 deno="\$lib/scripts/deno"
 case "\${1:-}" in
   relay) exec "\$deno" run --quiet --no-prompt --config "\$lib/deno.json" --allow-read --allow-write \\
-    --allow-net --allow-env --allow-sys "\$lib/main.ts" "\$@" ;;
+    --allow-net --allow-env --allow-sys --allow-ffi "\$lib/main.ts" "\$@" ;;
   agent) exec "\$deno" run --quiet --no-prompt --config "\$lib/deno.json" --allow-run --allow-ffi \\
     --allow-read --allow-write --allow-net --allow-env --allow-sys "\$lib/main.ts" "\$@" ;;
   *) exec "\$lib/scripts/cmdop_client.sh" "\$@" ;;

@@ -1,5 +1,6 @@
 /** serveWithLimits: the relay's own accept loop — connection caps, header and idle timeouts, descriptor exhaustion — in front of Deno's HTTP engine. */
 import { acceptRefusal, type ConnectionLimits, readFdLimit } from "./limits.ts";
+import { noDelayForTls } from "./tls_nodelay.ts";
 
 /** Deno's HTTP engine on one accepted connection (what Deno.serve runs per connection inside). */
 type ServeOnConnection = (
@@ -87,6 +88,15 @@ export function serveWithLimits(
       alpnProtocols: ["h2", "http/1.1"],
     })
     : Deno.listen({ hostname: options.hostname, port: options.port });
+  if (options.tls) {
+    const failed = noDelayForTls((listener.addr as Deno.NetAddr).port);
+    if (failed) {
+      log(
+        `TLS connections keep Nagle's algorithm (a small answer may wait up to 40 ms on the ` +
+          `client's delayed ACK): ${failed}`,
+      );
+    }
+  }
   const open = new Set<Tracked>();
   const perSource = new Map<string, number>();
   const endings = new Set<Promise<void>>();
