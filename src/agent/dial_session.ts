@@ -11,6 +11,7 @@ import { decodeSessionInput } from "../protocol/lean/cmdop/v1/session_lean.ts";
 import { AsyncQueue } from "../lib/async_queue.ts";
 import { Keepalive, pingSilenceMs } from "../lib/keepalive.ts";
 import { outputFrame, type SessionChannel } from "./channel.ts";
+import { encodeOutputFrame } from "./output_frame.ts";
 import { runExecSession } from "./exec.ts";
 import { runFileFetchSession, runFileSendSession } from "./file_session.ts";
 import { runForwardSession } from "./forward_session.ts";
@@ -76,8 +77,9 @@ export async function serveSession(
   outbound.push(encodeDialFrame({ sessionId }, 5));
   const abort = new AbortController();
   const frames = decoded(dial(outbound, abort.signal));
-  // Only the first frame names the session (the relay reads it there): later ones carry output.
-  const send = (output: SessionOutput) => outbound.push(encodeDialFrame({ output }, 5));
+  // Only the first frame names the session (the relay reads it there): later ones carry output,
+  // framed in place when it was read with room in front (output_frame.ts).
+  const send = (output: SessionOutput) => outbound.push(encodeOutputFrame(output));
   let keepalive: Keepalive | undefined;
   let relayDone: Promise<void> | undefined;
   try {

@@ -3,6 +3,7 @@ import { OutputStream, SessionKind } from "../../gen/cmdop/v1/session_pb.ts";
 import { CreditGate, sessionWindow } from "../lib/credit.ts";
 import { INPUT_WINDOW_BYTES, outputFrame, type SessionChannel, signalExitCode } from "./channel.ts";
 import { creditedFrames } from "./coalesce.ts";
+import { outputData } from "./output_frame.ts";
 import { supervise } from "../lib/supervise.ts";
 import { withParentDeathSignal } from "./parent_death.ts";
 import type { ProcessTracker } from "./process_tracker.ts";
@@ -141,9 +142,7 @@ async function pump(
 ): Promise<void> {
   try {
     for await (const chunk of creditedFrames(stream, gate)) {
-      if (!channel.send(outputFrame({ case: "output", value: { stream: which, data: chunk } }))) {
-        return;
-      }
+      if (!channel.send(outputData(which, chunk))) return;
     }
   } catch {
     // The pipe was cancelled after exit; what was read has been sent.

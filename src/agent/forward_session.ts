@@ -5,6 +5,7 @@ import { describeError } from "../lib/supervise.ts";
 import { halfOpenReadable } from "../lib/tcp_stream.ts";
 import { INPUT_WINDOW_BYTES, outputFrame, type SessionChannel } from "./channel.ts";
 import { creditedFrames } from "./coalesce.ts";
+import { outputData } from "./output_frame.ts";
 
 export interface ForwardEnvironment {
   log: (message: string) => void;
@@ -80,11 +81,7 @@ export async function runForwardSession(
   const downstream = (async () => {
     try {
       for await (const chunk of creditedFrames(halfOpenReadable(conn), gate)) {
-        const frame = outputFrame({
-          case: "output",
-          value: { stream: OutputStream.STDOUT, data: chunk },
-        });
-        if (!channel.send(frame)) return;
+        if (!channel.send(outputData(OutputStream.STDOUT, chunk))) return;
       }
       if (!closed) {
         channel.send(outputFrame({

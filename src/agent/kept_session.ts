@@ -5,7 +5,8 @@ import { ReplayBuffer } from "../lib/replay_buffer.ts";
 import { supervise } from "../lib/supervise.ts";
 import { INPUT_WINDOW_BYTES, outputFrame, type SessionChannel } from "./channel.ts";
 import type { HeldSessions, Resumable } from "./held_sessions.ts";
-import { BUSY_READ, COALESCE_LIMIT, joinChunks } from "./coalesce.ts";
+import { BUSY_READ, FRAME_LIMIT, type FrameAdmission, OutputReader } from "./output_reader.ts";
+import { FRAME_ROOM, hasRoom, outputData, withRoom } from "./output_frame.ts";
 
 /** How a program ended, as its exit frame says. */
 export interface ProgramExit {
@@ -41,9 +42,6 @@ export interface KeptProgram {
  * relay's delayed ACK (Nagle): about 40 ms per key on loopback.
  */
 const INPUT_CREDIT_BATCH_BYTES = INPUT_WINDOW_BYTES >> 2;
-/** Output frames grow up to this many bytes while more is waiting (see coalesce.ts). */
-const FRAME_LIMIT = COALESCE_LIMIT;
-
 /** Where a session's registration in {@linkcode HeldSessions} is. */
 interface Registration {
   token: string;
@@ -74,8 +72,8 @@ export class KeptSession implements Resumable {
   #graceTimer?: ReturnType<typeof setTimeout>;
   #registration?: Registration;
   #released = false;
-  /** The last chunk read was big: the sender waits a tick for what follows. */
-  #busy = false;
+  /** Bytes of frames being read, not yet in the buffer: what is joined to them must fit too. */
+  #reading = 0;
 
   constructor(
     program: KeptProgram,
@@ -171,15 +169,8 @@ export class KeptSession implements Resumable {
       for (;;) {
         if (stopped) return;
         if (sent < this.#buffer.end) {
-          if (this.#busy && this.#buffer.end - sent < FRAME_LIMIT && !this.#exit) {
-            // A program writing fast has more ready: one tick lets it join this frame.
-            this.#busy = false;
-            await new Promise((resolve) => setTimeout(resolve, 0));
-            continue;
-          }
           for (const { stream, data } of frames(this.#buffer.taggedFrom(sent))) {
-            const frame = outputFrame({ case: "output", value: { stream, data } });
-            if (!channel.send(frame)) {
+            if (!channel.send(outputData(stream, data))) {
               stopped = true;
               break;
             }
@@ -210,19 +201,40 @@ export class KeptSession implements Resumable {
     }
   }
 
-  /** Reads the program's output into the buffer until it is drained, then notes its exit. */
+  /**
+   * Reads the program's output into the buffer until it is drained, then notes its exit. Each
+   * output is read in frames (see {@linkcode OutputReader}): a frame's first read waits for room
+   * in the buffer and may overshoot it, as a chunk did; what is joined to it must fit.
+   */
   async #run(): Promise<void> {
     const readers = this.#program.outputs.map(({ stream, readable }) => ({
       stream,
-      reader: readable.getReader(),
+      reader: new OutputReader(readable),
     }));
     const output = Promise.all(readers.map(async ({ stream, reader }) => {
+      let taken = 0;
+      const admit: FrameAdmission = {
+        first: async (bytes) => {
+          if (!(await this.#buffer.room())) return false;
+          taken = bytes;
+          this.#reading += bytes;
+          return true;
+        },
+        join: (bytes) => {
+          if (this.#buffer.size + this.#reading + bytes > this.#buffer.capacity) return false;
+          taken += bytes;
+          this.#reading += bytes;
+          return true;
+        },
+      };
       try {
         for (;;) {
-          const { done, value } = await reader.read();
-          if (done) return;
-          if (!(await this.#buffer.append(value, stream))) return;
-          this.#busy = value.length >= BUSY_READ;
+          const frame = await reader.next(admit);
+          if (!frame) return;
+          this.#reading -= taken;
+          taken = 0;
+          // Kept as it was read: its buffer is never read into again.
+          if (!(await this.#buffer.append(frame, stream))) return;
           this.#changed?.();
         }
       } catch {
@@ -242,7 +254,7 @@ export class KeptSession implements Resumable {
     clearTimeout(timer);
     if (!drained) {
       // A background child holds the output open: what was read goes out, the rest is not read.
-      await Promise.allSettled(readers.map(({ reader }) => reader.cancel()));
+      for (const { reader } of readers) reader.cancel();
     }
     this.#exit = exit;
     this.#changed?.();
@@ -330,9 +342,10 @@ export class KeptSession implements Resumable {
 }
 
 /**
- * The buffer's chunks as output frames: consecutive chunks of one stream joined up to
- * {@linkcode FRAME_LIMIT}. A pipe read is at most 64 KiB, and every frame costs a message, an
- * envelope and a few stream steps in agent, relay and client alike.
+ * The buffer's chunks as output frames. A big chunk was joined from reads as it was read and
+ * goes alone, framed where it lies; consecutive small ones of one stream (kept while no client
+ * read them, or a terminal's) are joined up to {@linkcode FRAME_LIMIT}: every frame costs a
+ * message, an envelope and a few stream steps in agent, relay and client alike.
  */
 function* frames(
   chunks: { data: Uint8Array; tag: number }[],
@@ -341,18 +354,33 @@ function* frames(
   let size = 0;
   let stream = OutputStream.STDOUT;
   const flush = () => {
-    const data = parts.length === 1 ? parts[0] : joinChunks(parts, size);
+    const data = parts.length === 1 ? parts[0] : joinWithRoom(parts, size);
     parts = [];
     size = 0;
     return { stream, data };
   };
   for (const { data, tag } of chunks) {
-    if (parts.length > 0 && (tag !== stream || size + data.length > FRAME_LIMIT)) yield flush();
+    const alone = data.length >= BUSY_READ && hasRoom(data);
+    if (parts.length > 0 && (alone || tag !== stream || size + data.length > FRAME_LIMIT)) {
+      yield flush();
+    }
     stream = tag;
     parts.push(data);
     size += data.length;
+    if (alone) yield flush();
   }
   if (parts.length > 0) yield flush();
+}
+
+/** `parts` in one array of `size` bytes (their total length), with room in front for its frame. */
+function joinWithRoom(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(FRAME_ROOM + size);
+  let offset = FRAME_ROOM;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return withRoom(out.subarray(FRAME_ROOM));
 }
 
 /**

@@ -48,14 +48,19 @@ export class ReplayBuffer {
    * says what the chunk is (see {@linkcode taggedFrom}).
    */
   async append(data: Uint8Array, tag = 0): Promise<boolean> {
-    while (this.size >= this.capacity && !this.#closed) {
-      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
-    }
-    if (this.#closed) return false;
+    if (!(await this.room())) return false;
     this.#chunks.push(data);
     this.#tags.push(tag);
     this.#end += data.length;
     return true;
+  }
+
+  /** Waits until the buffer holds less than its capacity; false once closed. */
+  async room(): Promise<boolean> {
+    while (this.size >= this.capacity && !this.#closed) {
+      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+    }
+    return !this.#closed;
   }
 
   /** The bytes from `offset` to the end, as stored (the first one cut); `offset` must be kept. */
