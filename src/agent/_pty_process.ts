@@ -1,6 +1,7 @@
 /** PtyProcess: a started program's terminal output, input and size, and the release of its fds on exit or hang-up. */
 
 import type { Pty, PtyExit } from "./_pty_types.ts";
+import { concatBytes } from "../lib/bytes.ts";
 import {
   checkSize,
   EINTR,
@@ -13,6 +14,7 @@ import {
   setWindowSize,
 } from "./_pty_libc.ts";
 import { sessionMembers, terminateSession } from "./_pty_session.ts";
+import { FRAME_ROOM, withRoom } from "./output_frame.ts";
 
 const READ_CHUNK_BYTES = 64 * 1024;
 const QUEUED_CHUNKS = 4;
@@ -21,6 +23,13 @@ const EXIT_DRAIN_MS = 100;
 /** Output still buffered when the terminal is released is kept up to this; a background job can produce it endlessly. */
 const MAX_TAIL_BYTES = 1024 * 1024;
 const NVAL_RETRY_MS = 10;
+
+/** Input not yet written, and how its write() settles. */
+interface PendingWrite {
+  data: Uint8Array;
+  resolve(): void;
+  reject(error: unknown): void;
+}
 
 /** The fds a terminal holds, all closed on release, and how it hangs up. */
 export interface PtyFds {
@@ -53,10 +62,12 @@ export class PtyProcess implements Pty {
   #readCancelled = false;
   /** Output drained at release, delivered before the stream ends. */
   readonly #tail: Uint8Array[] = [];
-  #buffer = new Uint8Array(READ_CHUNK_BYTES);
+  /** Read into behind room for the output frame's header (see output_frame.ts). */
+  #buffer = new Uint8Array(FRAME_ROOM + READ_CHUNK_BYTES);
   readonly #readPollFds = new Uint8Array(2 * POLLFD_BYTES);
   readonly #writePollFds = new Uint8Array(2 * POLLFD_BYTES);
-  #writes: Promise<void> = Promise.resolve();
+  /** Input waiting for room in the terminal's input buffer, in call order. */
+  readonly #pending: PendingWrite[] = [];
 
   constructor(lib: Libc, child: Deno.ChildProcess, fds: PtyFds) {
     this.#lib = lib;
@@ -80,9 +91,21 @@ export class PtyProcess implements Pty {
   }
 
   write(data: Uint8Array): Promise<void> {
-    const written = this.#writes.then(() => this.#writeAll(data));
-    this.#writes = written.catch(() => {});
-    return written;
+    if (this.#pending.length === 0) {
+      // Nothing waits before it (the usual keystroke): written now, no promise chain.
+      let written: number;
+      try {
+        written = this.#writeAvailable(data);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (written === data.length) return Promise.resolve();
+      data = data.subarray(written);
+    }
+    const entry = { data, ...Promise.withResolvers<void>() };
+    this.#pending.push(entry);
+    if (this.#pending.length === 1) void this.#drain();
+    return entry.promise;
   }
 
   resize(rows: number, cols: number): void {
@@ -173,10 +196,11 @@ export class PtyProcess implements Pty {
   #readAvailable(): Uint8Array | "again" | "eof" {
     const lib = this.#lib;
     const buffer = this.#buffer;
+    const size = buffer.length - FRAME_ROOM;
     let filled = 0;
     let end: "again" | "eof" = "again";
-    while (filled < buffer.length) {
-      const n = lib.read(this.#fds.master, buffer.subarray(filled));
+    while (filled < size) {
+      const n = lib.read(this.#fds.master, buffer.subarray(FRAME_ROOM + filled));
       if (n > 0) {
         filled += n;
         continue;
@@ -192,20 +216,24 @@ export class PtyProcess implements Pty {
       break;
     }
     if (filled === 0) return end;
-    if (filled === buffer.length) {
+    if (filled === size) {
       // A full buffer is handed over as is, sparing a copy under bulk output.
-      this.#buffer = new Uint8Array(READ_CHUNK_BYTES);
-      return buffer;
+      this.#buffer = new Uint8Array(FRAME_ROOM + READ_CHUNK_BYTES);
+      return withRoom(buffer.subarray(FRAME_ROOM));
     }
-    return buffer.slice(0, filled);
+    // Copied out with room for the frame's header: the output frame is then built around it.
+    const chunk = new Uint8Array(FRAME_ROOM + filled);
+    chunk.set(buffer.subarray(FRAME_ROOM, FRAME_ROOM + filled), FRAME_ROOM);
+    return withRoom(chunk.subarray(FRAME_ROOM));
   }
 
-  async #writeAll(data: Uint8Array): Promise<void> {
+  /** Writes what the terminal takes now; returns how much (less than all: its input buffer is full). */
+  #writeAvailable(data: Uint8Array): number {
     const lib = this.#lib;
     let offset = 0;
     while (offset < data.length) {
       if (this.#stopping) throw new Deno.errors.BrokenPipe("Terminal is closed");
-      const n = lib.write(this.#fds.master, data.subarray(offset));
+      const n = lib.write(this.#fds.master, offset === 0 ? data : data.subarray(offset));
       if (n > 0) {
         offset += n;
         continue;
@@ -213,9 +241,34 @@ export class PtyProcess implements Pty {
       // Nothing accepted counts as a full buffer, so it is waited on rather than retried in a loop.
       const errno = n === 0 ? lib.facts.EAGAIN : lib.errno();
       if (errno === EINTR) continue;
-      if (errno === lib.facts.EAGAIN) await this.#poll(POLLOUT, this.#writePollFds);
-      else if (errno === EIO) throw new Deno.errors.BrokenPipe("Terminal is closed");
-      else throw new Error(`Cannot write to the terminal: ${lib.strerror(errno)}`);
+      if (errno === lib.facts.EAGAIN) return offset;
+      if (errno === EIO) throw new Deno.errors.BrokenPipe("Terminal is closed");
+      throw new Error(`Cannot write to the terminal: ${lib.strerror(errno)}`);
+    }
+    return offset;
+  }
+
+  /**
+   * Waits for room in the terminal's input buffer and writes what waits, joined into one write
+   * when more than one write waits; each settles once its bytes are written, or all fail.
+   */
+  async #drain(): Promise<void> {
+    const pending = this.#pending;
+    try {
+      while (pending.length > 0) {
+        await this.#poll(POLLOUT, this.#writePollFds);
+        const data = pending.length === 1
+          ? pending[0].data
+          : concatBytes(pending.map((p) => p.data));
+        let written = this.#writeAvailable(data);
+        while (pending.length > 0 && written >= pending[0].data.length) {
+          written -= pending[0].data.length;
+          pending.shift()!.resolve();
+        }
+        if (written > 0) pending[0].data = pending[0].data.subarray(written);
+      }
+    } catch (error) {
+      for (const entry of pending.splice(0)) entry.reject(error);
     }
   }
 

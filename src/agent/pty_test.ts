@@ -232,6 +232,28 @@ describe("openPty()", { skip: !onLinux && "pty tests run on Linux" }, () => {
     await screen.waitFor(new RegExp(hex), 5_000);
   });
 
+  it(
+    "write() keeps the order of writes made while earlier ones wait for room",
+    within,
+    async () => {
+      const { pty, screen, type } = shell();
+      const size = 300_000;
+      const data = new Uint8Array(size).map((_, i) => 33 + (i * 11 + (i >> 9)) % 94);
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+      const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+      // The program reads nothing for a while: the terminal's input buffer fills, writes wait.
+      await type(`stty raw -echo; printf 'READY%s\\n' y; sleep 0.3; head -c ${size} | sha256sum`);
+      await screen.waitFor(/READYy/);
+      // Not awaited one by one: most are made while the terminal's input buffer is full.
+      const writes = [];
+      for (let at = 0; at < size; at += 3_000) {
+        writes.push(pty.write(data.subarray(at, at + 3_000)));
+      }
+      await Promise.all(writes);
+      await screen.waitFor(new RegExp(hex), 5_000);
+    },
+  );
+
   it("close() hangs up the shell and leaves no process behind", within, async () => {
     const { pty, screen, type } = shell();
     await type(`sleep 1000 & printf 'BG%s\\n' "$!"`);

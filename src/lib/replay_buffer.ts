@@ -66,12 +66,15 @@ export class ReplayBuffer {
   /** The bytes from `offset` to the end, as stored (the first one cut); `offset` must be kept. */
   from(offset: number): Uint8Array[] {
     if (!this.holds(offset)) throw new RangeError(`offset ${offset} is not in the buffer`);
+    // Searched from the end: a sender asks for what followed its last send, and a terminal's
+    // output kept unacknowledged can be thousands of keystroke-sized chunks.
+    const chunks = this.#chunks;
+    let first = chunks.length;
+    let at = this.#end;
+    while (first > 0 && at > offset) at -= chunks[--first].length;
     const out: Uint8Array[] = [];
-    let at = this.#start;
-    for (const chunk of this.#chunks) {
-      const next = at + chunk.length;
-      if (next > offset) out.push(offset > at ? chunk.subarray(offset - at) : chunk);
-      at = next;
+    for (let i = first; i < chunks.length; i++) {
+      out.push(i === first && offset > at ? chunks[i].subarray(offset - at) : chunks[i]);
     }
     return out;
   }

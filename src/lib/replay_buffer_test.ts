@@ -20,6 +20,27 @@ describe("ReplayBuffer", () => {
     assert.equal(buffer.holds(12), false, "nothing past the end");
   });
 
+  it("gives the same bytes and tags as appended from every kept offset, after a partial ack", async () => {
+    const buffer = new ReplayBuffer(1 << 20);
+    const all: number[] = [];
+    const tags: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const chunk = new Uint8Array([0, 1, 7, 2, 30][i % 5]).fill(i);
+      await buffer.append(chunk, i % 2);
+      all.push(...chunk);
+      tags.push(...Array(chunk.length).fill(i % 2));
+    }
+    buffer.ackTo(13);
+    for (let offset = 13; offset <= buffer.end; offset++) {
+      const kept = buffer.taggedFrom(offset);
+      assert.deepEqual(kept.flatMap(({ data }) => [...data]), all.slice(offset), `at ${offset}`);
+      assert.deepEqual(
+        kept.flatMap(({ data, tag }) => Array(data.length).fill(tag)),
+        tags.slice(offset),
+      );
+    }
+  });
+
   it("makes a writer wait while a capacity of bytes is unacknowledged, and drops nothing", async () => {
     const buffer = new ReplayBuffer(10);
     await buffer.append(bytes("0123456789"));
