@@ -33,8 +33,11 @@ export class ByteSource {
     const chunk = new Uint8Array(this.#readSize);
     const n = await this.#conn.read(chunk);
     if (n === null) return false;
-    // A full read means more is queued: read bigger next time, up to MAX_READ.
+    // A full read means more is queued: read bigger next time, up to MAX_READ. A read of a
+    // quarter or less means the stream went quiet: halve back toward MIN_READ, or after bulk
+    // output every keystroke's read would allocate (and zero) a megabyte.
     if (n === this.#readSize) this.#readSize = Math.min(MAX_READ, this.#readSize * 2);
+    else if (n <= this.#readSize / 4) this.#readSize = Math.max(MIN_READ, this.#readSize / 2);
     const fresh = chunk.subarray(0, n);
     const left = this.#buf.length - this.#pos;
     if (left === 0) this.#buf = fresh;
