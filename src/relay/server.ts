@@ -27,7 +27,7 @@ import { clientAddress, type TrustedProxies } from "./client_address.ts";
 import { createRelayRoutes, type LoginHooks } from "./routes.ts";
 import { createSessionCalls } from "./services/session_service.ts";
 import { DIAL_PATH, dialStream, SESSION_PATH, sessionStream } from "./spliced_streams.ts";
-import { serveBidi, takesBidi } from "./wire/bidi_stream.ts";
+import { serveBidi, serveBidiPush, takesBidi } from "./wire/bidi_stream.ts";
 import type { Store } from "./store/store.ts";
 import type { AuditStore } from "./audit/audit_events.ts";
 import { AuditLog, NO_AUDIT_STORE } from "./audit/audit_log.ts";
@@ -214,13 +214,21 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       const response = path === CONTROL_PATH
         ? await serveControl(deps, request, withPeer, recordEnd)
         : spliced
-        ? serveBidi(request, withPeerHeader(request.headers, peer), MAX_STREAM_MESSAGE_BYTES, (
-          inputs,
-          call,
-        ) =>
-          path === DIAL_PATH
-            ? dialStream(deps, inputs, call)
-            : sessionStream(sessions, inputs, call), recordEnd)
+        ? path === DIAL_PATH
+          ? serveBidiPush(
+            request,
+            withPeerHeader(request.headers, peer),
+            MAX_STREAM_MESSAGE_BYTES,
+            (inputs, sink, call) => dialStream(deps, inputs, sink, call),
+            recordEnd,
+          )
+          : serveBidi(
+            request,
+            withPeerHeader(request.headers, peer),
+            MAX_STREAM_MESSAGE_BYTES,
+            (inputs, call) => sessionStream(sessions, inputs, call),
+            recordEnd,
+          )
         : await withPeer(request);
       // Tells nginx not to hold streamed output back (its proxy_buffering is on by default).
       response.headers.set("x-accel-buffering", "no");

@@ -1,17 +1,14 @@
 /** The relay's two byte-heavy streams served on raw envelopes: the agent's Dial and the client's Session, its output forwarded as the agent encoded it. */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { SessionInput } from "../../gen/cmdop/v1/session_pb.ts";
-import {
-  decodeSessionInput,
-  encodeSessionInput,
-  encodeSessionOutput,
-} from "../protocol/lean/cmdop/v1/session_lean.ts";
-import { AsyncQueue } from "../lib/async_queue.ts";
+import { encodeSessionInput, encodeSessionOutput } from "../protocol/lean/cmdop/v1/session_lean.ts";
+import { mapAsync } from "../lib/map_async.ts";
 import { authenticateAgent } from "./auth.ts";
 import type { RelayDeps } from "./deps.ts";
 import type { SessionCalls } from "./services/session_service.ts";
-import type { BidiCall } from "./wire/bidi_stream.ts";
+import type { BidiCall, BidiSink } from "./wire/bidi_stream.ts";
 import { ENCODED, ENVELOPE_HEAD, readDialFrame, type SplicedOutput } from "./wire/dial_frame.ts";
+import { readSessionInput, type SplicedInput } from "./wire/session_input.ts";
 
 /** The request path of the agent's dial-back stream. */
 export const DIAL_PATH = "/cmdop.v1.AgentService/Dial";
@@ -21,47 +18,66 @@ export const SESSION_PATH = "/cmdop.v1.SessionService/Session";
 /**
  * The agent's dial-back stream: the first frame names the session, which the bus hands the
  * stream to; every later frame's output goes to it read by its tags (wire/dial_frame.ts),
- * carrying its bytes. What the session sends the agent is encoded by the lean codec.
+ * carrying its bytes. What the session sends the agent goes into the response as it is sent:
+ * a client's frame as the client encoded it (wire/session_input.ts), the relay's own encoded
+ * by the lean codec.
  *
  * @example
  * ```ts
- * return serveBidi(request, header, MAX_STREAM_MESSAGE_BYTES, (inputs, call) => dialStream(deps, inputs, call));
+ * return serveBidiPush(request, header, MAX_STREAM_MESSAGE_BYTES, (inputs, sink, call) => dialStream(deps, inputs, sink, call));
  * ```
  */
-export async function* dialStream(
+export async function dialStream(
   deps: RelayDeps,
   inputs: AsyncIterator<Uint8Array>,
+  sink: BidiSink,
   call: BidiCall,
-): AsyncGenerator<Uint8Array> {
+): Promise<void> {
   const machine = await authenticateAgent(deps, call.requestHeader);
   const first = await inputs.next();
   const sessionId = first.done ? undefined : readFrame(first.value).sessionId;
   if (!sessionId) {
     throw new ConnectError("first dial frame must name the session", Code.InvalidArgument);
   }
-  const toAgent = new AsyncQueue<SessionInput>();
+  const ended = Promise.withResolvers<void>();
+  let open = true;
+  const end = () => {
+    open = false;
+    ended.resolve();
+  };
   const accepted = deps.bus.acceptDial(machine.id, sessionId, {
     frames: agentOutputs(inputs),
-    send: (input) => toAgent.push(input),
-    end: () => toAgent.close(),
+    send: (input: SplicedInput) =>
+      open && sink.send(input[ENCODED] ?? encodeSessionInput(input, ENVELOPE_HEAD)),
+    end,
   });
   if (!accepted) throw new ConnectError(`no session "${sessionId}" waits`, Code.NotFound);
-  const onAbort = () => toAgent.close();
-  call.signal.addEventListener("abort", onAbort);
+  call.signal.addEventListener("abort", end, { once: true });
   try {
-    for await (const input of toAgent) yield encodeSessionInput(input, ENVELOPE_HEAD);
+    await ended.promise;
   } finally {
-    call.signal.removeEventListener("abort", onAbort);
+    call.signal.removeEventListener("abort", end);
   }
 }
 
-async function* agentOutputs(inputs: AsyncIterator<Uint8Array>): AsyncGenerator<SplicedOutput> {
-  for (;;) {
-    const next = await inputs.next();
-    if (next.done) return;
+/** The agent's outputs, frames without one skipped; one reaction per frame, no generator. */
+function agentOutputs(inputs: AsyncIterator<Uint8Array>): AsyncIterableIterator<SplicedOutput> {
+  const step = (
+    next: IteratorResult<Uint8Array>,
+  ): IteratorResult<SplicedOutput> | Promise<IteratorResult<SplicedOutput>> => {
+    if (next.done) return { done: true, value: undefined };
     const { output } = readFrame(next.value);
-    if (output) yield output;
-  }
+    return output ? { done: false, value: output } : inputs.next().then(step);
+  };
+  const frames: AsyncIterableIterator<SplicedOutput> = {
+    next: () => inputs.next().then(step),
+    return: async () => {
+      await inputs.return?.();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]: () => frames,
+  };
+  return frames;
 }
 
 /** A frame that does not parse is the agent's fault, as connect-es reports one it cannot decode. */
@@ -74,7 +90,8 @@ function readFrame(bytes: Uint8Array) {
 }
 
 /**
- * A client's session: its frames decoded by the lean codec, the session's frames sent as the
+ * A client's session: its frames decoded by the lean codec, each keeping its bytes to be sent on
+ * to the agent unchanged (wire/session_input.ts), the session's frames sent as the
  * agent encoded them when they carry their bytes, encoded by the lean codec otherwise.
  *
  * @example
@@ -82,26 +99,21 @@ function readFrame(bytes: Uint8Array) {
  * return serveBidi(request, header, MAX_STREAM_MESSAGE_BYTES, (inputs, call) => sessionStream(calls, inputs, call));
  * ```
  */
-export async function* sessionStream(
+export function sessionStream(
   calls: SessionCalls,
   inputs: AsyncIterator<Uint8Array>,
   call: BidiCall,
-): AsyncGenerator<Uint8Array> {
-  for await (const frame of calls.session(clientInputs(inputs), call)) {
-    yield (frame as SplicedOutput)[ENCODED] ?? encodeSessionOutput(frame, ENVELOPE_HEAD);
-  }
+): AsyncIterator<Uint8Array> {
+  return mapAsync(
+    calls.session(mapAsync(inputs, clientInput), call),
+    (frame) => (frame as SplicedOutput)[ENCODED] ?? encodeSessionOutput(frame, ENVELOPE_HEAD),
+  );
 }
 
-async function* clientInputs(inputs: AsyncIterator<Uint8Array>): AsyncGenerator<SessionInput> {
-  for (;;) {
-    const next = await inputs.next();
-    if (next.done) return;
-    let input: SessionInput;
-    try {
-      input = decodeSessionInput(next.value);
-    } catch (error) {
-      throw new ConnectError(`parse binary: ${(error as Error).message}`, Code.InvalidArgument);
-    }
-    yield input;
+function clientInput(bytes: Uint8Array): SessionInput {
+  try {
+    return readSessionInput(bytes);
+  } catch (error) {
+    throw new ConnectError(`parse binary: ${(error as Error).message}`, Code.InvalidArgument);
   }
 }

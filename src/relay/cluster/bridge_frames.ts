@@ -7,6 +7,7 @@ import {
   encodeSessionOutput,
 } from "../../protocol/lean/cmdop/v1/session_lean.ts";
 import { ENCODED, ENVELOPE_HEAD, type SplicedOutput } from "../wire/dial_frame.ts";
+import type { SplicedInput } from "../wire/session_input.ts";
 
 /** Data frames larger than this are cut in pieces; NATS refuses messages over its max_payload (1 MiB by default). */
 export const MAX_CHUNK_BYTES = 256 * 1024;
@@ -16,7 +17,8 @@ export const END_OF_STREAM = new Uint8Array(0);
 
 /**
  * Encodes a client-to-agent frame, in pieces when its data is large; each
- * piece is one NATS message.
+ * piece is one NATS message. A frame that fits in one and carries the client's encoding
+ * (wire/session_input.ts) is sent as those very bytes.
  *
  * @example
  * ```ts
@@ -25,7 +27,8 @@ export const END_OF_STREAM = new Uint8Array(0);
  */
 export function encodeInputs(input: SessionInput): Uint8Array[] {
   if (input.msg.case !== "data" || input.msg.value.length <= MAX_CHUNK_BYTES) {
-    return [encodeSessionInput(input)];
+    const encoded = (input as SplicedInput)[ENCODED];
+    return [encoded ? encoded.subarray(ENVELOPE_HEAD) : encodeSessionInput(input)];
   }
   return chunks(input.msg.value).map((data) =>
     encodeSessionInput({ msg: { case: "data", value: data } })

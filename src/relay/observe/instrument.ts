@@ -1,4 +1,5 @@
 /** Wraps the relay's Store and Bus so that store latency, sessions and relayed bytes reach the metrics without the services knowing. */
+import type { SessionOutput } from "../../../gen/cmdop/v1/session_pb.ts";
 import type { Bus, DialedSession } from "../bus/bus.ts";
 import type { Store } from "../store/store.ts";
 import type { RelayMetrics } from "./metrics.ts";
@@ -91,19 +92,29 @@ function countSession(session: DialedSession, metrics: RelayMetrics): DialedSess
   };
   const output = metrics.bytesRelayed.labels({ direction: "output" });
   const input = metrics.bytesRelayed.labels({ direction: "input" });
-  async function* frames() {
-    try {
-      for await (const frame of session.frames) {
-        if (frame.msg.case === "output") output.inc(frame.msg.value.data.length);
-        else if (frame.msg.case === "exit") exited = true;
-        yield frame;
-      }
-    } finally {
+  // One reaction per frame rather than a generator's steps: every keystroke's echo passes here.
+  const inner = session.frames[Symbol.asyncIterator]();
+  const count = (next: IteratorResult<SessionOutput>) => {
+    if (next.done) close();
+    else if (next.value.msg.case === "output") output.inc(next.value.msg.value.data.length);
+    else if (next.value.msg.case === "exit") exited = true;
+    return next;
+  };
+  const failed = (error: unknown): never => {
+    close();
+    throw error;
+  };
+  const frames: AsyncIterableIterator<SessionOutput> = {
+    next: () => inner.next().then(count, failed),
+    return: async () => {
       close();
-    }
-  }
+      await inner.return?.();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]: () => frames,
+  };
   return {
-    frames: frames(),
+    frames,
     send(frame) {
       if (frame.msg.case === "data") input.inc(frame.msg.value.length);
       return session.send(frame);

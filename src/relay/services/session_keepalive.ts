@@ -111,26 +111,46 @@ export class SessionKeepalive {
 
   /**
    * The agent's frames (its answers taken out) and the relay's answers to the
-   * client, as one stream; it throws the keepalive's error when a side fell silent.
+   * client, as one stream; it throws the keepalive's error when a side fell silent,
+   * and `signal`'s reason once it is aborted (the client's access withdrawn).
    * Only one frame of the agent's is read ahead, so back-pressure still reaches it.
    */
-  async *outputs(frames: AsyncIterable<SessionOutput>): AsyncGenerator<SessionOutput> {
+  async *outputs(
+    frames: AsyncIterable<SessionOutput>,
+    signal?: AbortSignal,
+  ): AsyncGenerator<SessionOutput> {
     // Not Promise.race: each race on a still-pending promise leaves a reaction on it holding
-    // the race's result, so a session's whole output stayed reachable until it ended.
+    // the race's result, so a session's whole output stayed reachable until it ended. One
+    // reaction per read, and a waiting loop woken by whichever arrives: a frame costs the
+    // read's own promise and this loop's resumption, nothing more.
     type Arrival = { from: "agent" | "relay"; next: IteratorResult<SessionOutput> };
     const arrived: Arrival[] = [];
     let failure: { error: unknown } | undefined;
     let wake: (() => void) | undefined;
-    const arm = (from: Arrival["from"], source: AsyncIterator<SessionOutput>) => {
-      source.next().then(
-        (next) => arrived.push({ from, next }),
-        (error) => failure ??= { error },
-      ).finally(() => wake?.());
+    const woken = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const fail = (error: unknown) => {
+      failure ??= { error };
+      woken();
+    };
+    const fromAgent = (next: IteratorResult<SessionOutput>) => {
+      arrived.push({ from: "agent", next });
+      woken();
+    };
+    const fromRelay = (next: IteratorResult<SessionOutput>) => {
+      arrived.push({ from: "relay", next });
+      woken();
     };
     const agent = frames[Symbol.asyncIterator]();
     const replies = this.#replies[Symbol.asyncIterator]();
-    arm("agent", agent);
-    arm("relay", replies);
+    const onAbort = () => fail(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    agent.next().then(fromAgent, fail);
+    replies.next().then(fromRelay, fail);
     try {
       for (;;) {
         while (arrived.length === 0 && !failure) {
@@ -145,7 +165,7 @@ export class SessionKeepalive {
         if (from === "agent") {
           this.#agent.heard();
           if (next.value.msg.case === "keepalive") {
-            arm("agent", agent);
+            agent.next().then(fromAgent, fail);
             continue;
           }
         }
@@ -153,9 +173,11 @@ export class SessionKeepalive {
         yield next.value;
         this.#yielding = false;
         // The agent's next frame is read only once the client took this one: back-pressure holds.
-        arm(from, from === "agent" ? agent : replies);
+        if (from === "agent") agent.next().then(fromAgent, fail);
+        else replies.next().then(fromRelay, fail);
       }
     } finally {
+      signal?.removeEventListener("abort", onAbort);
       this.stop();
       agent.return?.(undefined).catch(() => {});
     }

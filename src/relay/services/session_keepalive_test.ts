@@ -105,4 +105,26 @@ describe("SessionKeepalive", () => {
     assert.equal(hungUp, 1);
     assert.ok(agent.sent.some((s) => s.msg.case === "keepalive"), "the agent was pinged");
   });
+
+  it("outputs() fails with the signal's reason once it is aborted, mid-wait for the agent", async () => {
+    const agent = fakeDialed();
+    const keepalive = new SessionKeepalive({
+      intervalMs: 60_000,
+      clientIntervalMs: 0,
+      hostname: "web-1",
+      sessionId: "s",
+      dialed: agent.dialed,
+      hangUp: () => {},
+      log: () => {},
+    });
+    const access = new AbortController();
+    const out = keepalive.outputs(agent.dialed.frames, access.signal)[Symbol.asyncIterator]();
+    agent.frames.push(output({ case: "credit", value: 5 }));
+    assert.equal((await out.next()).value?.msg.case, "credit");
+    const waiting = out.next();
+    const revoked = new ConnectError("the share link was revoked");
+    access.abort(revoked);
+    await assert.rejects(waiting, (error) => error === revoked);
+    assert.equal((await out.next()).done, true);
+  });
 });

@@ -23,7 +23,7 @@ import { AgentUnreachableError, type DialedSession } from "../bus/bus.ts";
 import type { RelayDeps } from "../deps.ts";
 import { machineTokenValid } from "../machine_access.ts";
 import { challenge } from "./session_challenge.ts";
-import { untilAborted, watchSession } from "../access_watch.ts";
+import { watchSession } from "../access_watch.ts";
 import { toMachineMessage } from "./machine_service.ts";
 import { SessionKeepalive } from "./session_keepalive.ts";
 import type { AccessTokenResolver } from "../auth.ts";
@@ -218,9 +218,7 @@ async function* runSession(
     hangUp,
     log: deps.log,
   });
-  const frames = keepalive.outputs(
-    untilAborted(dialed.frames, access.signal),
-  );
+  const frames = keepalive.outputs(dialed.frames, access.signal);
   // The window is clamped and the client's credit metered: a client cannot make the
   // agent (or this relay) hold more than one window of its output.
   const credit = new CreditCap(sessionWindow(open.windowBytes));
@@ -335,8 +333,9 @@ function isPeerGone(error: unknown): boolean {
 
 /**
  * Client frames go straight through (but its pings, answered by the relay, and
- * credit beyond what it was sent); flow control is end to end, so nothing
- * piles up here.
+ * credit beyond what it was sent), as the bytes the client encoded when it
+ * spoke binary Connect (wire/session_input.ts); flow control is end to end, so
+ * nothing piles up here.
  */
 async function forwardInputs(
   inputs: AsyncIterator<SessionInput>,
@@ -356,7 +355,11 @@ async function forwardInputs(
     if (msg.case === "credit") {
       const passed = credit.pass(msg.value);
       if (passed === 0) continue;
-      msg.value = passed;
+      if (passed !== msg.value) {
+        // A new frame: the client's own bytes (sent on when unchanged) say the larger credit.
+        dialed.send(create(SessionInputSchema, { msg: { case: "credit", value: passed } }));
+        continue;
+      }
     }
     if (msg.case === "data") audit.bytesIn += msg.value.length;
     if (msg.case === "resize") watched?.resize(msg.value.rows, msg.value.cols);

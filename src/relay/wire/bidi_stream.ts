@@ -42,43 +42,18 @@ export function serveBidi(
   request: Request,
   header: Headers,
   maxMessageBytes: number,
-  serve: (inputs: AsyncIterator<Uint8Array>, call: BidiCall) => AsyncGenerator<Uint8Array>,
+  serve: (inputs: AsyncIterator<Uint8Array>, call: BidiCall) => AsyncIterator<Uint8Array>,
   onEnd: (error?: unknown) => void = () => {},
 ): Response {
-  const body = request.body
-    ? bodyEnvelopes(request.body, maxMessageBytes, (bytes) =>
-      new ConnectError(
-        `message size ${bytes} is larger than configured readMaxBytes ${maxMessageBytes}`,
-        Code.ResourceExhausted,
-      ))
-    : undefined;
-  const call = new AbortController();
-  const onGone = () => call.abort(request.signal.reason);
-  request.signal.addEventListener("abort", onGone, { once: true });
-  const inputs = messages(body?.messages);
-  const outputs = serve(inputs, { requestHeader: header, signal: call.signal });
-  let ended = false;
-  const finish = (error?: unknown) => {
-    if (ended) return;
-    ended = true;
-    request.signal.removeEventListener("abort", onGone);
-    call.abort();
-    discardBody(body?.rest);
-    onEnd(error);
-  };
+  const { inputs, call, finish } = openCall(request, header, maxMessageBytes, onEnd);
+  const outputs = serve(inputs, call);
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
       let failure: unknown;
       try {
         const next = await outputs.next();
         if (!next.done) {
-          const envelope = next.value;
-          envelope[0] = 0;
-          new DataView(envelope.buffer, envelope.byteOffset).setUint32(
-            1,
-            envelope.length - ENVELOPE_HEAD,
-          );
-          controller.enqueue(envelope);
+          controller.enqueue(withHeader(next.value));
           return;
         }
       } catch (error) {
@@ -90,34 +65,142 @@ export function serveBidi(
     },
     async cancel() {
       finish();
-      await outputs.return(undefined).catch(() => {});
+      await outputs.return?.(undefined).catch(() => {});
     },
   });
   return new Response(stream, { headers: { "content-type": "application/connect+proto" } });
 }
 
+/** Where a pushed stream's implementation sends its messages. */
+export interface BidiSink {
+  /**
+   * Sends one envelope (5 bytes of room in front, filled here) at once, without waiting for the
+   * response to be read: for a direction whose flow is bounded elsewhere (credit). False once
+   * the response has ended.
+   */
+  send(envelope: Uint8Array): boolean;
+}
+
+/**
+ * As {@linkcode serveBidi}, for a stream whose messages are pushed as they come rather than pulled:
+ * each goes into the response at once, with no generator or queue between the sender and the
+ * response stream (a keystroke on its way to the agent). The response ends when `serve` settles.
+ *
+ * @example
+ * ```ts
+ * return serveBidiPush(request, headers, 4 << 20, async (inputs, sink, call) => { sink.send(bytes); });
+ * ```
+ */
+export function serveBidiPush(
+  request: Request,
+  header: Headers,
+  maxMessageBytes: number,
+  serve: (inputs: AsyncIterator<Uint8Array>, sink: BidiSink, call: BidiCall) => Promise<void>,
+  onEnd: (error?: unknown) => void = () => {},
+): Response {
+  const { inputs, call, finish } = openCall(request, header, maxMessageBytes, onEnd);
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let closed = false;
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    cancel() {
+      closed = true;
+      finish();
+    },
+  });
+  const end = (failure?: unknown) => {
+    if (closed) return;
+    closed = true;
+    controller.enqueue(endOfStream(failure));
+    controller.close();
+    finish(failure);
+  };
+  const sink: BidiSink = {
+    send(envelope) {
+      if (closed) return false;
+      controller.enqueue(withHeader(envelope));
+      return true;
+    },
+  };
+  serve(inputs, sink, call).then(() => end(), end);
+  return new Response(stream, { headers: { "content-type": "application/connect+proto" } });
+}
+
+/** The request's messages, the call's signal, and what ends the call once the response is over. */
+function openCall(
+  request: Request,
+  header: Headers,
+  maxMessageBytes: number,
+  onEnd: (error?: unknown) => void,
+) {
+  const body = request.body
+    ? bodyEnvelopes(request.body, maxMessageBytes, (bytes) =>
+      new ConnectError(
+        `message size ${bytes} is larger than configured readMaxBytes ${maxMessageBytes}`,
+        Code.ResourceExhausted,
+      ))
+    : undefined;
+  const controller = new AbortController();
+  const onGone = () => controller.abort(request.signal.reason);
+  request.signal.addEventListener("abort", onGone, { once: true });
+  let ended = false;
+  const finish = (error?: unknown) => {
+    if (ended) return;
+    ended = true;
+    request.signal.removeEventListener("abort", onGone);
+    controller.abort();
+    discardBody(body?.rest);
+    onEnd(error);
+  };
+  const call: BidiCall = { requestHeader: header, signal: controller.signal };
+  return { inputs: messages(body?.messages), call, finish };
+}
+
+/** Writes the envelope header into the 5 bytes of room in front of the message. */
+function withHeader(envelope: Uint8Array): Uint8Array {
+  const length = envelope.length - ENVELOPE_HEAD;
+  envelope[0] = 0;
+  envelope[1] = length >>> 24;
+  envelope[2] = (length >>> 16) & 0xff;
+  envelope[3] = (length >>> 8) & 0xff;
+  envelope[4] = length & 0xff;
+  return envelope;
+}
+
 /** The request's messages; a malformed or oversized envelope fails the call as the client's fault. */
-async function* messages(
-  envelopes: AsyncIterable<{ flags: number; data: Uint8Array }> | undefined,
-): AsyncGenerator<Uint8Array> {
-  if (!envelopes) return;
-  try {
-    for await (const { flags, data } of envelopes) {
-      if (flags !== 0) {
-        throw new ConnectError(
-          `protocol error: unexpected envelope flags ${flags}`,
-          Code.InvalidArgument,
-        );
-      }
-      yield data;
+function messages(
+  envelopes: AsyncGenerator<{ flags: number; data: Uint8Array }> | undefined,
+): AsyncIterator<Uint8Array> {
+  if (!envelopes) return { next: () => Promise.resolve({ done: true, value: undefined }) };
+  // One reaction per message rather than a generator's steps (a keystroke passes here).
+  const step = (
+    next: IteratorResult<{ flags: number; data: Uint8Array }>,
+  ): IteratorResult<Uint8Array> => {
+    if (next.done) return { done: true, value: undefined };
+    if (next.value.flags !== 0) {
+      throw new ConnectError(
+        `protocol error: unexpected envelope flags ${next.value.flags}`,
+        Code.InvalidArgument,
+      );
     }
-  } catch (error) {
+    return { done: false, value: next.value.data };
+  };
+  const cutShort = (error: unknown): never => {
     if (error instanceof ConnectError) throw error;
     throw new ConnectError(
       `request body cut short: ${(error as Error)?.message ?? error}`,
       Code.InvalidArgument,
     );
-  }
+  };
+  return {
+    next: () => envelopes.next().then(step, cutShort),
+    return: async () => {
+      await envelopes.return(undefined);
+      return { done: true, value: undefined };
+    },
+  };
 }
 
 /** The end-of-stream message, with the error as Connect's handler would report it. */

@@ -117,4 +117,36 @@ describe("bodyEnvelopes()", () => {
   it("reads nothing from an empty body", async () => {
     assert.deepEqual(await collect(body([])), []);
   });
+
+  it("copies a keystroke-sized message out instead of keeping a 64 KiB read per message", async () => {
+    const keys = [1, 2, 3].map((k) => envelope(0, new Uint8Array([0x12, 1, k])));
+    const { messages } = bodyEnvelopes(body(keys), 1 << 20, () => new Error("too large"));
+    for await (const { data } of messages) {
+      // Its buffer holds its header and itself: the read buffer stays free for the next read.
+      assert.equal(data.buffer.byteLength, 5 + data.length);
+      assert.equal(data.byteOffset, 5);
+    }
+  });
+
+  it("keeps small and mid-sized messages intact when one read brings both", async () => {
+    const mid = new Uint8Array(3000).map((_, i) => i % 251);
+    const mixed = [
+      envelope(0, new Uint8Array([7])),
+      envelope(0, mid),
+      envelope(0, new Uint8Array([8, 9])),
+      envelope(0, mid),
+    ];
+    const all = new Uint8Array(mixed.reduce((n, e) => n + e.length, 0));
+    mixed.reduce((at, e) => (all.set(e, at), at + e.length), 0);
+    for (const cut of [1, 6, 7, 3000, 3010, all.length - 1]) {
+      const { messages } = bodyEnvelopes(
+        body([all.subarray(0, cut), all.subarray(cut)]),
+        1 << 20,
+        () => new Error("too large"),
+      );
+      const kept = [];
+      for await (const { data } of messages) kept.push(data);
+      assert.deepEqual(kept.map((d) => [...d]), [[7], [...mid], [8, 9], [...mid]], `cut at ${cut}`);
+    }
+  });
 });
