@@ -2,6 +2,7 @@
 import type { Client } from "@connectrpc/connect";
 import type { MachineService } from "../../gen/cmdop/v1/machine_pb.ts";
 import { createRelayHttpClient } from "../lib/relay_http_client.ts";
+import { mapAsync } from "../lib/map_async.ts";
 import { createConnectLite } from "../lib/wire/connect_lite.ts";
 import {
   decodeListMachinesResponse,
@@ -79,9 +80,9 @@ export function leanRelayClients(
   };
 }
 
-async function* framed(inputs: AsyncIterable<SessionInputInit>) {
+function framed(inputs: AsyncIterable<SessionInputInit>): AsyncIterable<Uint8Array> {
   // Five spare bytes in front of each frame for its envelope header.
-  for await (const input of inputs) yield encodeSessionInput(input, 5);
+  return mapAsync(inputs, (input) => encodeSessionInput(input, 5));
 }
 
 /** A client of unary methods whose calls wait for the real client to load. */

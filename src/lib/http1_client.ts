@@ -5,7 +5,7 @@ import type {
   UniversalClientRequest,
   UniversalClientResponse,
 } from "@connectrpc/connect/protocol";
-import { ByteSource, chunkedBody, lengthBody, readHead } from "./http1_wire.ts";
+import { ByteSource, ChunkedBody, chunkedBody, lengthBody, readHead } from "./http1_wire.ts";
 
 /** Options of {@linkcode createHttp1Client}. */
 export interface Http1ClientOptions {
@@ -86,7 +86,7 @@ export function createHttp1Client(options: Http1ClientOptions = {}): UniversalCl
         : head.contentLength !== undefined
         ? lengthBody(source, head.contentLength)
         : lengthBody(source, Infinity);
-      const wrapped = (async function* () {
+      const pieces = (async function* () {
         let complete = false;
         try {
           yield* body;
@@ -100,6 +100,15 @@ export function createHttp1Client(options: Http1ClientOptions = {}): UniversalCl
           else source.close();
         }
       })();
+      // A chunked body can also be read into the caller's buffer (envelopes.ts: large messages).
+      const wrapped = body instanceof ChunkedBody
+        ? Object.assign(pieces, {
+          readInto: (dest: Uint8Array) =>
+            body.readInto(dest).catch((error) => {
+              throw req.signal?.aborted ? req.signal.reason : error;
+            }),
+        })
+        : pieces;
       return { status: head.status, header: head.header, body: wrapped, trailer: new Headers() };
     } catch (error) {
       req.signal?.removeEventListener("abort", onAbort);

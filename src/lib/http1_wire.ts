@@ -6,6 +6,8 @@ const decoder = new TextDecoder();
 const MIN_READ = 8 * 1024;
 const MAX_READ = 1024 * 1024;
 const MAX_HEAD = 64 * 1024;
+/** Reads up to this size are copied out of the read buffer, which is then read into again. */
+const COPY_BYTES = 1024;
 
 /**
  * A socket with a read buffer. Bytes handed out are views of buffers that are
@@ -22,6 +24,8 @@ export class ByteSource {
   #buf: Uint8Array = EMPTY;
   #pos = 0;
   #readSize = MIN_READ;
+  /** The last read's buffer when nothing of it was handed out: read into again. */
+  #spare?: Uint8Array;
   closed = false;
 
   constructor(conn: Deno.Conn) {
@@ -30,7 +34,10 @@ export class ByteSource {
 
   /** Reads more from the socket, keeping unread bytes; false at end of stream. */
   async fill(): Promise<boolean> {
-    const chunk = new Uint8Array(this.#readSize);
+    const chunk = this.#spare?.length === this.#readSize
+      ? this.#spare
+      : new Uint8Array(this.#readSize);
+    this.#spare = undefined;
     const n = await this.#conn.read(chunk);
     if (n === null) return false;
     // A full read means more is queued: read bigger next time, up to MAX_READ. A read of a
@@ -38,7 +45,12 @@ export class ByteSource {
     // output every keystroke's read would allocate (and zero) a megabyte.
     if (n === this.#readSize) this.#readSize = Math.min(MAX_READ, this.#readSize * 2);
     else if (n <= this.#readSize / 4) this.#readSize = Math.max(MIN_READ, this.#readSize / 2);
-    const fresh = chunk.subarray(0, n);
+    let fresh = chunk.subarray(0, n);
+    if (n <= COPY_BYTES) {
+      // A keystroke's echo: copied out, and the read buffer kept for the next read.
+      fresh = chunk.slice(0, n);
+      this.#spare = chunk;
+    }
     const left = this.#buf.length - this.#pos;
     if (left === 0) this.#buf = fresh;
     else {
@@ -72,6 +84,21 @@ export class ByteSource {
       if (this.#buf.length - this.#pos > limit) throw new Error("HTTP line too long");
       if (!(await this.fill())) throw new Error("connection closed mid-response");
     }
+  }
+
+  /**
+   * Reads into `dest`: what is buffered, else one read of the socket straight into it (no copy
+   * of ours). Resolves the bytes read, 0 at end of stream.
+   */
+  async readInto(dest: Uint8Array): Promise<number> {
+    const buffered = this.#buf.length - this.#pos;
+    if (buffered > 0) {
+      const n = Math.min(buffered, dest.length);
+      dest.set(this.#buf.subarray(this.#pos, this.#pos + n));
+      this.#pos += n;
+      return n;
+    }
+    return (await this.#conn.read(dest)) ?? 0;
   }
 
   async write(bytes: Uint8Array): Promise<void> {
@@ -133,28 +160,64 @@ export async function readHead(source: ByteSource): Promise<ResponseHead> {
 }
 
 /**
- * A chunked body, yielded as views of the socket's buffers.
+ * A chunked body, yielded as views of the socket's buffers, or read into the caller's buffer
+ * ({@linkcode ChunkedBody.readInto}) between items: a large message straight from the socket.
  *
  * @example
  * ```ts
  * for await (const bytes of chunkedBody(source)) consume(bytes);
  * ```
  */
-export async function* chunkedBody(source: ByteSource): AsyncGenerator<Uint8Array> {
-  for (;;) {
+export function chunkedBody(source: ByteSource): ChunkedBody {
+  return new ChunkedBody(source);
+}
+
+/** What {@linkcode chunkedBody} returns. */
+export class ChunkedBody implements AsyncIterable<Uint8Array> {
+  #source: ByteSource;
+  /** Bytes of the current chunk not read yet; -1 before the first chunk. */
+  #left = -1;
+  #ended = false;
+
+  constructor(source: ByteSource) {
+    this.#source = source;
+  }
+
+  /** Makes sure a chunk has bytes left to read; false at the end of the body. */
+  async #inChunk(): Promise<boolean> {
+    if (this.#left > 0) return true;
+    if (this.#ended) return false;
+    const source = this.#source;
+    if (this.#left === 0 && (await source.readLine()) !== "") {
+      throw new Error("malformed HTTP chunk end");
+    }
     const size = parseInt((await source.readLine()).split(";", 1)[0].trim(), 16);
     if (!Number.isFinite(size) || size < 0) throw new Error("malformed HTTP chunk size");
     if (size === 0) {
       while ((await source.readLine()) !== "");
-      return;
+      this.#ended = true;
+      return false;
     }
-    for (let left = size; left > 0;) {
-      const part = await source.readUpTo(left);
+    this.#left = size;
+    return true;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    while (await this.#inChunk()) {
+      const part = await this.#source.readUpTo(this.#left);
       if (!part) throw new Error("connection closed mid-response");
-      left -= part.length;
+      this.#left -= part.length;
       yield part;
     }
-    if ((await source.readLine()) !== "") throw new Error("malformed HTTP chunk end");
+  }
+
+  /** Reads the body's next bytes into `dest` (within one chunk); 0 at the end of the body. */
+  async readInto(dest: Uint8Array): Promise<number> {
+    if (!(await this.#inChunk())) return 0;
+    const n = await this.#source.readInto(dest.subarray(0, Math.min(dest.length, this.#left)));
+    if (n === 0) throw new Error("connection closed mid-response");
+    this.#left -= n;
+    return n;
   }
 }
 

@@ -51,15 +51,14 @@ export class TerminalInput {
     if (this.#reading) return;
     this.#reading = true;
     (async () => {
-      const reader = this.#readable.getReader();
+      const read = chunkReader(this.#readable);
       for (;;) {
         while (this.#held.length >= MAX_HELD_CHUNKS) {
           await new Promise<void>((resolve) => this.#roomForMore = resolve);
         }
         let chunk: Uint8Array | null;
         try {
-          const next = await reader.read();
-          chunk = next.done ? null : next.value;
+          chunk = await read();
         } catch {
           chunk = null; // An unreadable terminal (hung up) is the end of input.
         }
@@ -91,4 +90,37 @@ export class TerminalInput {
       this.#delivering = false;
     })();
   }
+}
+
+/** Bytes asked for per read of the keyboard (a paste may bring more; it comes in pieces). */
+const READ_BYTES = 16 * 1024;
+
+/**
+ * Reads a stream chunk by chunk, each chunk its own copy. A byte stream (Deno's stdin) is read
+ * with a BYOB reader into one buffer, read into again and again: a default read of it
+ * allocates a fresh 64 KiB buffer per keystroke.
+ */
+function chunkReader(readable: ReadableStream<Uint8Array>): () => Promise<Uint8Array | null> {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = readable.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream: read below.
+  }
+  if (byob) {
+    const reader = byob;
+    let buffer = new Uint8Array(READ_BYTES);
+    return async () => {
+      const next = await reader.read(buffer);
+      if (next.done) return null;
+      // The read moved the buffer: the same memory, under a new ArrayBuffer.
+      buffer = new Uint8Array(next.value.buffer);
+      return next.value.slice();
+    };
+  }
+  const reader = readable.getReader();
+  return async () => {
+    const next = await reader.read();
+    return next.done ? null : next.value;
+  };
 }

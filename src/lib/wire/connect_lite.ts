@@ -1,5 +1,6 @@
 /** A minimal Connect-protocol client (binary unary and streaming calls) that loads neither connect-es nor protobuf-es. */
 import type { UniversalClientFn } from "@connectrpc/connect/protocol";
+import { mapAsync } from "../map_async.ts";
 import { joinPieces, splitEnvelopes } from "./envelopes.ts";
 
 /** Options of {@linkcode createConnectLite}. */
@@ -115,12 +116,16 @@ export function createConnectLite(options: ConnectLiteOptions): ConnectLite {
 }
 
 /** Writes each envelope header into the 5 spare bytes the encoders leave. */
-async function* fillHeaders(framed: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  for await (const envelope of framed) {
+function fillHeaders(framed: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  return mapAsync(framed, (envelope) => {
+    const length = envelope.length - 5;
     envelope[0] = 0;
-    new DataView(envelope.buffer, envelope.byteOffset).setUint32(1, envelope.length - 5);
-    yield envelope;
-  }
+    envelope[1] = length >>> 24;
+    envelope[2] = (length >>> 16) & 0xff;
+    envelope[3] = (length >>> 8) & 0xff;
+    envelope[4] = length & 0xff;
+    return envelope;
+  });
 }
 
 /** A call's own abort signal, following the caller's, aborted once the call is over. */

@@ -8,6 +8,9 @@
  */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
+/** Messages larger than this are read into their own buffer when the stream allows it. */
+const DIRECT_BYTES = 64 * 1024;
+
 /** One enveloped message; `flags & 2` marks the end-of-stream message. */
 export interface Envelope {
   flags: number;
@@ -16,7 +19,9 @@ export interface Envelope {
 
 /**
  * Splits a byte stream into envelopes. A message that arrived in one piece is
- * handed on as a view of it; one spread over several pieces is joined once.
+ * handed on as a view of it; one spread over several pieces is joined once. When the
+ * stream can also be read into a buffer of the caller's (`readInto`, the CLI's HTTP/1.1
+ * client), the rest of a large message is read straight into its own buffer instead.
  *
  * @example
  * ```ts
@@ -24,25 +29,44 @@ export interface Envelope {
  * ```
  */
 export async function* splitEnvelopes(
-  pieces: AsyncIterable<Uint8Array>,
+  pieces: AsyncIterable<Uint8Array> & { readInto?: (dest: Uint8Array) => Promise<number> },
   maxBytes = MAX_MESSAGE_BYTES,
 ): AsyncGenerator<Envelope> {
-  let queue: Uint8Array[] = [];
+  const readInto = pieces.readInto;
+  // Pieces not yet consumed, none of them empty.
+  const queue: Uint8Array[] = [];
   let queued = 0;
   for await (const piece of pieces) {
     if (piece.length === 0) continue;
     queue.push(piece);
     queued += piece.length;
-    for (;;) {
-      if (queued < 5) break;
+    while (queued >= 5) {
       const head = queue[0].length >= 5 ? queue[0] : take(queue, 5, false);
-      const length = new DataView(head.buffer, head.byteOffset).getUint32(1);
+      const length = ((head[1] << 24) >>> 0) + (head[2] << 16) + (head[3] << 8) + head[4];
       if (length > maxBytes) throw tooLarge(length, maxBytes);
-      if (queued < 5 + length) break;
+      if (queued < 5 + length) {
+        if (!readInto || 5 + length <= DIRECT_BYTES) break;
+        // The rest of a large message straight into its own buffer: no join of pieces.
+        const own = new Uint8Array(5 + length);
+        let filled = 0;
+        for (const piece of queue) {
+          own.set(piece, filled);
+          filled += piece.length;
+        }
+        queue.length = 0;
+        queued = 0;
+        while (filled < own.length) {
+          const n = await readInto(own.subarray(filled));
+          if (n === 0) throw new Error("protocol error: incomplete envelope");
+          filled += n;
+        }
+        yield { flags: own[0], data: own.subarray(5) };
+        continue;
+      }
       const flags = head[0];
       const envelope = take(queue, 5 + length, true);
       queued -= 5 + length;
-      queue = queue.filter((p) => p.length > 0);
+      while (queue.length > 0 && queue[0].length === 0) queue.shift();
       yield { flags, data: envelope.subarray(5) };
     }
   }

@@ -71,6 +71,68 @@ describe("splitEnvelopes()", () => {
   });
 });
 
+/**
+ * A stream that hands out `stream` in pieces of `piece` bytes, and can also be read into a
+ * caller's buffer (as the CLI's chunked response body), counting how it was read.
+ */
+function readableInto(stream: Uint8Array, piece: number) {
+  let at = 0;
+  const reads = { pieces: 0, into: 0 };
+  const pieces = (async function* () {
+    while (at < stream.length) {
+      const part = stream.subarray(at, at + piece);
+      at += part.length;
+      reads.pieces++;
+      yield part;
+    }
+  })();
+  return {
+    reads,
+    body: Object.assign(pieces, {
+      readInto: (dest: Uint8Array) => {
+        const part = stream.subarray(at, at + Math.min(dest.length, piece));
+        dest.set(part);
+        at += part.length;
+        reads.into++;
+        return Promise.resolve(part.length);
+      },
+    }),
+  };
+}
+
+describe("splitEnvelopes() on a stream it can read into", () => {
+  it("reads the rest of a large message straight into its own buffer, small ones as pieces", async () => {
+    const big = new Uint8Array(300_000).map((_, i) => i % 253);
+    const stream = new Uint8Array([
+      ...envelope(0, new Uint8Array([1])),
+      ...envelope(0, big),
+      ...envelope(0, new Uint8Array([2, 3])),
+      ...envelope(2, new Uint8Array([])),
+    ]);
+    const { body, reads } = readableInto(stream, 16 * 1024);
+    const got = [];
+    for await (const e of splitEnvelopes(body)) got.push({ flags: e.flags, data: [...e.data] });
+    assert.deepEqual(got, [
+      { flags: 0, data: [1] },
+      { flags: 0, data: [...big] },
+      { flags: 0, data: [2, 3] },
+      { flags: 2, data: [] },
+    ]);
+    // The first piece brought the small message and the start of the large one; the rest of
+    // the large one came by readInto (300,005 - 16,384 + 6 bytes in 16 KiB reads), then pieces.
+    assert.equal(reads.into, Math.ceil((300_005 - (16 * 1024 - 6)) / (16 * 1024)));
+    assert.equal(reads.pieces, 2);
+  });
+
+  it("says so when the stream ends inside a large message read into its buffer", async () => {
+    const whole = envelope(0, new Uint8Array(100_000));
+    const { body } = readableInto(whole.subarray(0, 70_000), 16 * 1024);
+    await assert.rejects(async () => {
+      for await (const _ of splitEnvelopes(body)) { /* read on */ }
+    }, /incomplete envelope/);
+  });
+});
+
 describe("joinPieces()", () => {
   it("joins a body, and refuses one past the limit as it grows", async () => {
     assert.deepEqual([...await joinPieces(from([new Uint8Array([1]), new Uint8Array([2, 3])]))], [
