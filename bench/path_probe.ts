@@ -1,6 +1,7 @@
 /**
  * The session data path alone, run by hand: 1 GB through `cmdop connect exec` and keystroke echo through
- * `cmdop connect`, for one or more checkouts side by side, relay and agent optionally under `--cpu-prof`.
+ * `cmdop connect`, for one or more checkouts side by side, relay, agent and the echo's CLI optionally under
+ * `--cpu-prof`.
  *
  * ```
  * deno run -A bench/path_probe.ts --root /tmp/before --root . --rounds 3 [--prof-dir /tmp/prof]
@@ -130,7 +131,12 @@ try {
         console.log(`${s.root} bulk ${mbs.toFixed(0)} MB/s`);
       }
       if (values.only !== "bulk") {
-        const m = await measureAttachEcho({ cli: s.cli, env: s.env, host: "probe" }, {
+        // Under --prof-dir the echo's CLI is profiled too (it exits on Ctrl-D, writing its profile).
+        const cli = profDir
+          ? [s.cli[0], "run", `--cpu-prof`, `--cpu-prof-dir=${profDir}/${stacks.indexOf(s)}-cli`]
+            .concat(s.cli.slice(2))
+          : s.cli;
+        const m = await measureAttachEcho({ cli, env: s.env, host: "probe" }, {
           keystrokes,
         });
         echo.set(s.root, [
