@@ -27,6 +27,7 @@ import { clientAddress, type TrustedProxies } from "./client_address.ts";
 import { createRelayRoutes, type LoginHooks } from "./routes.ts";
 import { createSessionCalls } from "./services/session_service.ts";
 import { DIAL_PATH, dialStream, SESSION_PATH, sessionStream } from "./spliced_streams.ts";
+import { HEARTBEAT_PATH, serveHeartbeat, takesHeartbeat } from "./heartbeat_call.ts";
 import { serveBidi, serveBidiPush, takesBidi } from "./wire/bidi_stream.ts";
 import type { Store } from "./store/store.ts";
 import type { AuditStore } from "./audit/audit_events.ts";
@@ -177,6 +178,19 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       record({ method: methodOf(path), header, startedMs, error: refused });
       await request.body?.cancel().catch(() => {});
       return grpcRefusal();
+    }
+    if (handler && path === HEARTBEAT_PATH && takesHeartbeat(request)) {
+      // Every agent's answer to every ping: served without the generic pipeline (see heartbeat_call.ts).
+      const header = withPeerHeader(request.headers, peer);
+      const response = await serveHeartbeat(
+        deps,
+        request,
+        header,
+        limits.bodyTimeoutMs,
+        (error) => record({ method: methodOf(path), header, startedMs, error }),
+      );
+      if (options.tls) response.headers.set(RELAY_TLS_HEADER, "relay");
+      return response;
     }
     if (handler) {
       // The credential is in the headers: check it before a byte of the body is read.

@@ -119,6 +119,50 @@ describe("relay under malformed requests", () => {
     }, /machine credential is not valid/);
   });
 
+  it("answers heartbeats: a forged credential and a body that is no heartbeat are refused, only failures logged", async () => {
+    const agents = createClient(AgentService, createRelayTransport({ baseUrl: relay.url }));
+    const enrolled = await agents.enroll({ enrollToken: ws.enroll_token, hostname: "beating" });
+    const credential = enrolled.machineSecret; // cmm_<machine id>.<secret>
+    const path = "/cmdop.v1.AgentService/Heartbeat";
+    const beat = (bearer: string, body: Uint8Array<ArrayBuffer>) =>
+      fetch(`${relay.url}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${bearer}`, "content-type": "application/proto" },
+        body,
+      });
+    const logged = () => relay.stderr().split("\n").filter((l) => l.includes("Heartbeat")).length;
+    const before = logged();
+
+    const ok = await beat(credential, new Uint8Array([0x08, 0x2a])); // ping_time_ms = 42
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get("content-type"), "application/proto");
+    assert.equal((await ok.arrayBuffer()).byteLength, 0, "the empty HeartbeatResponse");
+    // The same through connect-es, as the agent sends it.
+    const client = createClient(
+      AgentService,
+      createRelayTransport({ baseUrl: relay.url, bearer: credential }),
+    );
+    await client.heartbeat({ pingTimeMs: 7n });
+
+    const forged = await beat(`cmm_${enrolled.machineId}.forged`, new Uint8Array([0x08, 0x01]));
+    assert.equal(forged.status, 401);
+    assert.match(await forged.text(), /"code":"unauthenticated"/);
+    const garbage = await beat(credential, new Uint8Array([0xff, 0xff, 0x01]));
+    assert.equal(garbage.status, 400);
+    assert.match(await garbage.text(), /"code":"invalid_argument","message":"parse binary: /);
+    const oversized = await beat(credential, new Uint8Array(65));
+    assert.equal(oversized.status, 400);
+    assert.match(await oversized.text(), /more than 64 bytes/);
+
+    // Two answered, three refused: at 10,000 agents a line per answer would be 1,000 a second.
+    await new Promise((r) => setTimeout(r, 200));
+    const lines = relay.stderr().split("\n").filter((l) => l.includes("Heartbeat")).slice(
+      -(logged() - before),
+    );
+    assert.equal(lines.filter((l) => /code=ok/.test(l)).length, 0, lines.join("\n"));
+    assert.equal(lines.filter((l) => /rpc method=AgentService\/Heartbeat code=/.test(l)).length, 3);
+  });
+
   it("keeps a keep-alive connection serving after a page is sent a body it does not read", async () => {
     const { hostname, port } = new URL(relay.url);
     const conn = await Deno.connect({ hostname, port: Number(port) });
