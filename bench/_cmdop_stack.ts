@@ -42,6 +42,7 @@ export async function startRelayProc(
   dataDir: string,
   port = 0,
   tls?: TlsFiles,
+  extraArgs: string[] = [],
 ): Promise<RelayProc> {
   const proc = spawnProc(
     Deno.execPath(),
@@ -58,6 +59,7 @@ export async function startRelayProc(
       "--data",
       dataDir,
       ...(tls ? ["--tls-cert", tls.cert, "--tls-key", tls.key] : []),
+      ...extraArgs,
     ],
     { raiseFdLimit: true },
   );

@@ -62,7 +62,10 @@ const DENO = Deno.execPath();
 export async function measureCapacity(options: CapacityOptions): Promise<CapacityReport> {
   const port = freePort();
   const dataDir = `${options.workDir}/capacity-relay`;
-  let relay = await startRelayProc(dataDir, port);
+  // Every simulated agent comes from 127.0.0.1, where a real fleet comes from many addresses:
+  // the relay's cap per source (4,096 by default) would hold all but that many off.
+  const relayArgs = ["--max-connections-per-source", String(options.agents + 1_000)];
+  let relay = await startRelayProc(dataDir, port, undefined, relayArgs);
   const loadgens: Loadgen[] = [];
   let agent: Proc | undefined;
   try {
@@ -121,7 +124,7 @@ export async function measureCapacity(options: CapacityOptions): Promise<Capacit
 
     const kill = performance.now();
     await relay.stop("SIGKILL");
-    relay = await startRelayProc(dataDir, port);
+    relay = await startRelayProc(dataDir, port, undefined, relayArgs);
     const listening = performance.now();
     await waitOnline(loadgens, options.agents, 120_000);
     const back = performance.now();
