@@ -1,5 +1,6 @@
 /** serveHeartbeat: an agent's answer to the relay's ping, served without Connect's handler pipeline. */
 import { Code, ConnectError } from "@connectrpc/connect";
+import { concatBytes } from "../lib/bytes.ts";
 import { decodeHeartbeatRequest } from "../protocol/lean/cmdop/v1/agent_lean.ts";
 import { connectErrorResponse, refuseBody } from "./admission.ts";
 import { authenticateAgent } from "./auth.ts";
@@ -105,12 +106,5 @@ async function smallBody(request: Request, timeoutMs: number): Promise<Uint8Arra
   } finally {
     clearTimeout(timer);
   }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0] : concatBytes(parts);
 }

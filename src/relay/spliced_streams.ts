@@ -2,7 +2,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { SessionInput } from "../../gen/cmdop/v1/session_pb.ts";
 import { encodeSessionInput, encodeSessionOutput } from "../protocol/lean/cmdop/v1/session_lean.ts";
-import { mapAsync } from "../lib/map_async.ts";
+import { mapAsync, SKIP } from "../lib/map_async.ts";
 import { authenticateAgent } from "./auth.ts";
 import type { RelayDeps } from "./deps.ts";
 import type { SessionCalls } from "./services/session_service.ts";
@@ -62,22 +62,7 @@ export async function dialStream(
 
 /** The agent's outputs, frames without one skipped; one reaction per frame, no generator. */
 function agentOutputs(inputs: AsyncIterator<Uint8Array>): AsyncIterableIterator<SplicedOutput> {
-  const step = (
-    next: IteratorResult<Uint8Array>,
-  ): IteratorResult<SplicedOutput> | Promise<IteratorResult<SplicedOutput>> => {
-    if (next.done) return { done: true, value: undefined };
-    const { output } = readFrame(next.value);
-    return output ? { done: false, value: output } : inputs.next().then(step);
-  };
-  const frames: AsyncIterableIterator<SplicedOutput> = {
-    next: () => inputs.next().then(step),
-    return: async () => {
-      await inputs.return?.();
-      return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]: () => frames,
-  };
-  return frames;
+  return mapAsync(inputs, (bytes) => readFrame(bytes).output ?? SKIP);
 }
 
 /** A frame that does not parse is the agent's fault, as connect-es reports one it cannot decode. */

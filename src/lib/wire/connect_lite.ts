@@ -1,7 +1,7 @@
 /** A minimal Connect-protocol client (binary unary and streaming calls) that loads neither connect-es nor protobuf-es. */
 import type { UniversalClientFn } from "@connectrpc/connect/protocol";
 import { mapAsync } from "../map_async.ts";
-import { joinPieces, splitEnvelopes } from "./envelopes.ts";
+import { joinPieces, splitEnvelopes, writeEnvelopeHead } from "./envelopes.ts";
 
 /** Options of {@linkcode createConnectLite}. */
 export interface ConnectLiteOptions {
@@ -117,15 +117,7 @@ export function createConnectLite(options: ConnectLiteOptions): ConnectLite {
 
 /** Writes each envelope header into the 5 spare bytes the encoders leave. */
 function fillHeaders(framed: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  return mapAsync(framed, (envelope) => {
-    const length = envelope.length - 5;
-    envelope[0] = 0;
-    envelope[1] = length >>> 24;
-    envelope[2] = (length >>> 16) & 0xff;
-    envelope[3] = (length >>> 8) & 0xff;
-    envelope[4] = length & 0xff;
-    return envelope;
-  });
+  return mapAsync(framed, writeEnvelopeHead);
 }
 
 /** A call's own abort signal, following the caller's, aborted once the call is over. */

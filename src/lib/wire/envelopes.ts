@@ -11,6 +11,25 @@ export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Messages larger than this are read into their own buffer when the stream allows it. */
 const DIRECT_BYTES = 64 * 1024;
 
+/**
+ * Writes a plain message's envelope header (flags 0, the length) into the 5 bytes of room in
+ * front of it, as the lean encoders leave them; returns the same array.
+ *
+ * @example
+ * ```ts
+ * socket.write(writeEnvelopeHead(encodeSessionInput(input, 5)));
+ * ```
+ */
+export function writeEnvelopeHead(envelope: Uint8Array): Uint8Array {
+  const length = envelope.length - 5;
+  envelope[0] = 0;
+  envelope[1] = length >>> 24;
+  envelope[2] = (length >>> 16) & 0xff;
+  envelope[3] = (length >>> 8) & 0xff;
+  envelope[4] = length & 0xff;
+  return envelope;
+}
+
 /** One enveloped message; `flags & 2` marks the end-of-stream message. */
 export interface Envelope {
   flags: number;

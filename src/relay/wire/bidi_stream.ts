@@ -2,6 +2,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-connect";
 import { discardBody } from "../admission.ts";
+import { writeEnvelopeHead } from "../../lib/wire/envelopes.ts";
 import { bodyEnvelopes } from "./body_envelopes.ts";
 import { ENVELOPE_HEAD } from "./dial_frame.ts";
 
@@ -53,7 +54,7 @@ export function serveBidi(
       try {
         const next = await outputs.next();
         if (!next.done) {
-          controller.enqueue(withHeader(next.value));
+          controller.enqueue(writeEnvelopeHead(next.value));
           return;
         }
       } catch (error) {
@@ -120,7 +121,7 @@ export function serveBidiPush(
   const sink: BidiSink = {
     send(envelope) {
       if (closed) return false;
-      controller.enqueue(withHeader(envelope));
+      controller.enqueue(writeEnvelopeHead(envelope));
       return true;
     },
   };
@@ -156,17 +157,6 @@ function openCall(
   };
   const call: BidiCall = { requestHeader: header, signal: controller.signal };
   return { inputs: messages(body?.messages), call, finish };
-}
-
-/** Writes the envelope header into the 5 bytes of room in front of the message. */
-function withHeader(envelope: Uint8Array): Uint8Array {
-  const length = envelope.length - ENVELOPE_HEAD;
-  envelope[0] = 0;
-  envelope[1] = length >>> 24;
-  envelope[2] = (length >>> 16) & 0xff;
-  envelope[3] = (length >>> 8) & 0xff;
-  envelope[4] = length & 0xff;
-  return envelope;
 }
 
 /** The request's messages; a malformed or oversized envelope fails the call as the client's fault. */
